@@ -1,0 +1,79 @@
+# Umbra build.  `make` builds the hypervisor and the built-in guests,
+# `make run` boots the demo, `make test` runs every test (both install missing
+# dependencies first), `make debug` starts QEMU halted for gdb.
+
+CROSS     ?= riscv64-unknown-elf-
+HYP_CC    := $(CROSS)gcc
+HYP_OBJCOPY := $(CROSS)objcopy
+HOST_CC   ?= gcc
+BUILD     := build
+PYTHON    ?= python3
+
+WARN      := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wvla
+COMMON    := -std=c11 $(WARN) -O2 -g -I.
+# Umbra itself uses no floating point: the F/D registers belong to the guest
+# running on the hart, so the hypervisor is built for rv64imac only.
+HYP_ARCH  := -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany -mno-relax
+HYP_CFLAGS := $(COMMON) $(HYP_ARCH) -ffreestanding -nostdlib -fno-pic \
+              -fno-stack-protector -fno-omit-frame-pointer -fno-strict-aliasing \
+              -MMD -MP
+HYP_LDFLAGS := -nostdlib -static -Wl,--gc-sections -Wl,-T,linker/umbra.ld -Wl,--no-warn-rwx-segments -Wl,--no-relax
+
+# Portable sources: built for the hypervisor and for the host unit tests.
+PORTABLE_SRCS := $(wildcard mm/*.c) $(wildcard core/fmt.c core/fdt.c core/config.c core/stats.c)
+HYP_SRCS  := $(wildcard arch/riscv/*.S arch/riscv/*.c core/*.c mm/*.c iommu/*.c)
+HYP_OBJS  := $(patsubst %,$(BUILD)/hyp/%.o,$(HYP_SRCS))
+
+HOST_CFLAGS := $(COMMON) -DUMBRA_HOST -fsanitize=address,undefined -fno-omit-frame-pointer -MMD -MP
+HOST_OBJS := $(patsubst %,$(BUILD)/host/%.o,$(PORTABLE_SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+
+QEMU      ?= qemu-system-riscv64
+OPENSBI   ?= /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
+
+.PHONY: all deps run test unit debug clean bench
+all: $(BUILD)/umbra.elf guests
+
+GUESTS :=
+-include guests/guests.mk
+
+deps:
+	@tools/install-deps.sh
+
+$(BUILD)/umbra.elf: $(HYP_OBJS) linker/umbra.ld
+	$(HYP_CC) $(HYP_CFLAGS) $(HYP_LDFLAGS) -o $@ $(HYP_OBJS) -lgcc
+
+$(BUILD)/hyp/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(HYP_CC) $(HYP_CFLAGS) -c $< -o $@
+
+$(BUILD)/hyp/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	$(HYP_CC) $(HYP_CFLAGS) -c $< -o $@
+
+$(BUILD)/host/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(HOST_CFLAGS) -c $< -o $@
+
+$(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.c tests/unit/unit.h $(HOST_OBJS)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< tests/unit/unit.c $(HOST_OBJS)
+
+unit: $(UNIT_BINS)
+
+run: deps all
+	tools/umbra-run --kernel $(BUILD)/guests/hello.bin --mode hap --mem 64M --timeout 60
+
+test: deps all unit
+	$(PYTHON) tests/run.py
+
+debug: deps all
+	@echo "Attach with: gdb-multiarch $(BUILD)/umbra.elf -ex 'target remote :1234'"
+	tools/umbra-run --kernel $(BUILD)/guests/hello.bin --mode hap --mem 64M --gdb
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(HYP_OBJS:.o=.d) $(HOST_OBJS:.o=.d)
+.SECONDARY:

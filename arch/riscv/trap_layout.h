@@ -1,0 +1,19 @@
+/*
+ * trap_layout.h — offsets into struct vcpu_regs (core/vm.h) used by trap.S.
+ * Asm-safe; vm.h asserts each one against the C struct.
+ */
+#ifndef UMBRA_ARCH_TRAP_LAYOUT_H
+#define UMBRA_ARCH_TRAP_LAYOUT_H
+
+#define VCPU_REGS_SEPC           256
+#define VCPU_REGS_SSTATUS        264
+#define VCPU_REGS_HSTATUS        272
+#define VCPU_REGS_HOST_SP        280
+#define VCPU_REGS_HOST_TP        288
+#define VCPU_REGS_INSTRET_ENTRY  296
+#define VCPU_REGS_INSTRET_RESUME 304
+
+#define HART_STACK_SHIFT 14          /* 16 KiB trap stack per hart */
+#define MAX_HARTS 16
+
+#endif

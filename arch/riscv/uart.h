@@ -1,0 +1,9 @@
+/* uart.h — polled ns16550 transmit, the UART of QEMU's virt machine. */
+#ifndef UMBRA_ARCH_UART_H
+#define UMBRA_ARCH_UART_H
+
+#include "core/base.h"
+
+void uart_putc(paddr_t base, unsigned reg_shift, char c);
+
+#endif

@@ -1,0 +1,133 @@
+/*
+ * vcpu_arch.c — per-hart hypervisor CSR state for running a guest in VS-mode.
+ *
+ * Delegation mirrors what OpenSBI gives a native kernel: every exception a
+ * bare-metal S-mode kernel handles itself (faults, illegal instruction,
+ * breakpoint, user ecall, page faults) goes straight to the guest through
+ * hedeleg, and the VS-level interrupts through hideleg; only SBI calls,
+ * guest-page faults and virtual-instruction traps reach Umbra.
+ */
+#include "arch/riscv/vcpu_arch.h"
+#include "arch/riscv/csr.h"
+#include "core/fmt.h"
+
+#define HEDELEG_GUEST ((1ull << CAUSE_FETCH_MISALIGNED) | (1ull << CAUSE_FETCH_ACCESS) |      \
+                       (1ull << CAUSE_ILLEGAL_INSTRUCTION) | (1ull << CAUSE_BREAKPOINT) |     \
+                       (1ull << CAUSE_LOAD_MISALIGNED) | (1ull << CAUSE_LOAD_ACCESS) |        \
+                       (1ull << CAUSE_STORE_MISALIGNED) | (1ull << CAUSE_STORE_ACCESS) |      \
+                       (1ull << CAUSE_ECALL_U) | (1ull << CAUSE_FETCH_PAGE_FAULT) |           \
+                       (1ull << CAUSE_LOAD_PAGE_FAULT) | (1ull << CAUSE_STORE_PAGE_FAULT))
+#define HIDELEG_GUEST ((1ull << IRQ_VS_SOFT) | (1ull << IRQ_VS_TIMER) | (1ull << IRQ_VS_EXT))
+
+/* henvcfg bits a native kernel gets from OpenSBI's menvcfg, kept only when
+ * the hart implements them (WARL: write, read back).  ADUE matters most:
+ * without it QEMU would not update the guest's A/D bits in hardware. */
+static uint64_t henvcfg_guest;
+static unsigned vmid_bits;
+
+void vcpu_arch_probe_hart(void)
+{
+    csr_write(henvcfg, ENVCFG_STCE | ENVCFG_PBMTE | ENVCFG_ADUE | ENVCFG_CBZE | ENVCFG_CBCFE |
+                       ENVCFG_CBIE_FLUSH);
+    henvcfg_guest = csr_read(henvcfg);
+    csr_write(hgatp, 0xFFFFull << 44);     /* mode Bare: only the VMID field sticks */
+    uint64_t vmid = (csr_read(hgatp) >> 44) & 0x3FFF;
+    csr_write(hgatp, 0);
+    vmid_bits = 0;
+    while (vmid & (1ull << vmid_bits))
+        vmid_bits++;
+    /* Umbra never uses its own S-mode timer; park it so it cannot fire. */
+    csr_write(CSR_STIMECMP, ~0ull);
+    csr_write(sie, 1ull << IRQ_S_SOFT);
+}
+
+unsigned vcpu_arch_vmid_bits(void) { return vmid_bits; }
+
+static void vcpu_arch_load_csrs(struct vcpu *vcpu)
+{
+    csr_write(hedeleg, HEDELEG_GUEST);
+    csr_write(hideleg, HIDELEG_GUEST);
+    csr_write(hcounteren, 0xFFFFFFFFull);
+    csr_write(henvcfg, henvcfg_guest);
+    csr_write(htimedelta, 0);
+    csr_write(hvip, 0);
+    csr_write(hie, 0);
+    csr_write(vsstatus, SSTATUS_FS_INITIAL);
+    csr_write(vsie, 0);
+    csr_write(vstvec, 0);
+    csr_write(vsscratch, 0);
+    csr_write(vsepc, 0);
+    csr_write(vscause, 0);
+    csr_write(vstval, 0);
+    csr_write(vsatp, 0);
+    csr_write(CSR_VSTIMECMP, ~0ull);
+    csr_write(hgatp, pt_hgatp(&vcpu->vm->gstage, vcpu->vm->vmid));
+    hfence_gvma_all();
+    hfence_vvma_all();
+}
+
+_Noreturn void vcpu_arch_enter(struct vcpu *vcpu, gpaddr_t start_pc, uint64_t opaque)
+{
+    struct vcpu_regs *r = &vcpu->regs;
+    vcpu_arch_load_csrs(vcpu);
+    memset(r->gpr, 0, sizeof(r->gpr));
+    r->gpr[REG_A0] = vcpu->id;
+    r->gpr[REG_A1] = opaque;
+    r->sepc = start_pc;
+    /* SPP=1: sret lands in VS.  FS is the HS-level enable that, together with
+     * the guest's own vsstatus.FS, lets the guest use the FPU. */
+    r->sstatus = SSTATUS_SPP | SSTATUS_FS_DIRTY;
+    r->hstatus = HSTATUS_SPV | HSTATUS_SPVP;
+    vcpu_resume(r);
+}
+
+void vcpu_arch_inject_exception(struct vcpu *vcpu, uint64_t cause, uint64_t tval)
+{
+    uint64_t vsstatus = csr_read(vsstatus);
+    bool from_supervisor = vcpu->regs.sstatus & SSTATUS_SPP;
+    vsstatus &= ~(SSTATUS_SPP | SSTATUS_SPIE);
+    if (vsstatus & SSTATUS_SIE)
+        vsstatus |= SSTATUS_SPIE;
+    if (from_supervisor)
+        vsstatus |= SSTATUS_SPP;
+    vsstatus &= ~SSTATUS_SIE;
+    csr_write(vsstatus, vsstatus);
+    csr_write(vscause, cause);
+    csr_write(vstval, tval);
+    csr_write(vsepc, vcpu->regs.sepc);
+    /* Exceptions always go to the vstvec base, vectored mode or not. */
+    vcpu->regs.sepc = csr_read(vstvec) & ~3ull;
+    vcpu->regs.sstatus |= SSTATUS_SPP;
+    vcpu->stats.faults_injected++;
+}
+
+void vcpu_arch_raise_vssip(void)
+{
+    csr_set(hvip, 1ull << IRQ_VS_SOFT);
+}
+
+void vcpu_arch_set_timer(uint64_t stime_value)
+{
+    /* With Sstc the hardware raises VSTIP from vstimecmp; a new deadline in
+     * the future also withdraws a pending one, exactly as the SBI call says. */
+    csr_write(CSR_VSTIMECMP, stime_value);
+}
+
+void vcpu_arch_flush_guest_tlb(uint64_t va, uint64_t size, long asid)
+{
+    /* Past a few dozen pages one full fence is cheaper than a loop of them. */
+    bool all = size > 64 * PAGE_SIZE;
+    if (all) {
+        if (asid < 0)
+            hfence_vvma_all();
+        else
+            hfence_vvma_asid((uint64_t)asid);
+        return;
+    }
+    for (uint64_t off = 0; off < size; off += PAGE_SIZE) {
+        if (asid < 0)
+            hfence_vvma_va(va + off);
+        else
+            hfence_vvma_va_asid(va + off, (uint64_t)asid);
+    }
+}

@@ -1,0 +1,27 @@
+/*
+ * vcpu_arch.h — the contract between generic vCPU code and the hardware:
+ * what it takes to enter a guest, inject an exception, raise a virtual
+ * interrupt, and fence a VM's translations.
+ */
+#ifndef UMBRA_ARCH_VCPU_ARCH_H
+#define UMBRA_ARCH_VCPU_ARCH_H
+
+#include "core/vm.h"
+
+/* Probe what the hart supports (henvcfg bits, VMID width); once per hart. */
+void vcpu_arch_probe_hart(void);
+unsigned vcpu_arch_vmid_bits(void);
+/* Set every guest-facing CSR of this hart for `vcpu` and enter it at
+ * start_pc with a0 = vcpu id, a1 = opaque.  Never returns. */
+_Noreturn void vcpu_arch_enter(struct vcpu *vcpu, gpaddr_t start_pc, uint64_t opaque);
+/* Make the guest take exception `cause` with tval as hardware would:
+ * vsepc/vscause/vstval/vsstatus set, execution continues at vstvec. */
+void vcpu_arch_inject_exception(struct vcpu *vcpu, uint64_t cause, uint64_t tval);
+void vcpu_arch_raise_vssip(void);
+void vcpu_arch_set_timer(uint64_t stime_value);
+/* Flush this hart's VS-stage translations for the running VM (hgatp's VMID). */
+void vcpu_arch_flush_guest_tlb(uint64_t va, uint64_t size, long asid);
+
+extern void vcpu_resume(struct vcpu_regs *regs) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * base.h — types, alignment helpers and the assertion contract shared by all
+ * of Umbra's C code.  Portable: the same header serves the freestanding
+ * hypervisor build and the host build of mm/ and core/ for unit tests (there,
+ * tests/unit/unit.c provides panic()).
+ *
+ * Umbra runs with satp = Bare in HS-mode, so a host-physical address is also
+ * a valid pointer.  Portable code relies on that (paddr_t <-> pointer casts);
+ * host unit tests get the same property from aligned_alloc'd buffers.
+ */
+#ifndef UMBRA_CORE_BASE_H
+#define UMBRA_CORE_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef uint64_t paddr_t;   /* host-physical address */
+typedef uint64_t gpaddr_t;  /* guest-physical address */
+
+#define KIB(x) ((uint64_t)(x) << 10)
+#define MIB(x) ((uint64_t)(x) << 20)
+#define GIB(x) ((uint64_t)(x) << 30)
+
+#define PAGE_SIZE 4096ull
+#define ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((uint64_t)(a) - 1))
+#define ALIGN_DOWN(x, a) ((x) & ~((uint64_t)(a) - 1))
+#define IS_ALIGNED(x, a) (((x) & ((uint64_t)(a) - 1)) == 0)
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+static inline void *pa_to_ptr(paddr_t pa) { return (void *)(uintptr_t)pa; }
+static inline paddr_t ptr_to_pa(const void *p) { return (paddr_t)(uintptr_t)p; }
+
+/* The one fatal-error path.  In the hypervisor it prints the message, the
+ * trap CSRs (scause, sepc, stval, htval, htinst) and the current vCPU, then
+ * ends the machine with a failure status. */
+_Noreturn void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define ASSERT(cond)                                                        \
+    do {                                                                    \
+        if (!(cond))                                                        \
+            panic("assertion failed: %s (%s:%d)", #cond, __FILE__, __LINE__); \
+    } while (0)
+
+#endif

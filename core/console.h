@@ -1,0 +1,18 @@
+/*
+ * console.h — Umbra's console: its own messages, and the guests' output,
+ * which gets a "[vm] " prefix per line once more than one VM runs.
+ */
+#ifndef UMBRA_CORE_CONSOLE_H
+#define UMBRA_CORE_CONSOLE_H
+
+#include "core/base.h"
+
+struct vm;
+
+void console_init(paddr_t uart_base, unsigned reg_shift);
+void console_write(const char *s, size_t n);
+void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void console_guest_write(struct vm *vm, const char *s, size_t n);
+void console_guest_flush(struct vm *vm);
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * guest_dtb.c — the device tree a VM boots with: its RAM, its vCPUs (with
+ * the host's ISA minus what a guest does not get), the timebase, and
+ * /chosen (bootargs, initrd).  It describes no devices: the console is SBI.
+ */
+#include "core/fdt.h"
+#include "core/fmt.h"
+#include "core/platform.h"
+#include "core/vm.h"
+
+/* Multi-letter extensions a VS-mode guest does not have: the hypervisor
+ * ones (sh*), machine-level ones (sm*), and counter overflow interrupts,
+ * which need the SBI PMU extension Umbra does not offer. */
+static bool isa_extension_hidden(const char *ext, size_t len)
+{
+    return (len >= 2 && (strncmp(ext, "sh", 2) == 0 || strncmp(ext, "sm", 2) == 0)) ||
+           (len == 8 && strncmp(ext, "sscofpmf", 8) == 0);
+}
+
+/* Copy the host's riscv,isa without 'h' and hidden extensions. */
+size_t guest_isa_string(const char *host, char *out, size_t cap)
+{
+    size_t n = 0;
+    const char *p = host;
+    for (; *p && *p != '_'; p++)
+        if (!(p - host >= 4 && *p == 'h') && n + 1 < cap)
+            out[n++] = *p;
+    while (*p == '_') {
+        const char *ext = ++p;
+        while (*p && *p != '_')
+            p++;
+        size_t len = (size_t)(p - ext);
+        if (len && !isa_extension_hidden(ext, len) && n + len + 1 < cap) {
+            out[n++] = '_';
+            memcpy(out + n, ext, len);
+            n += len;
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
+static void guest_dtb_cpus(struct fdt_writer *w, const struct vm *vm)
+{
+    char isa[PLATFORM_ISA_MAX], name[24];
+    guest_isa_string(platform.isa, isa, sizeof(isa));
+    fdt_begin_node(w, "cpus");
+    fdt_prop_cell(w, "#address-cells", 1);
+    fdt_prop_cell(w, "#size-cells", 0);
+    fdt_prop_cell(w, "timebase-frequency", platform.timebase_hz);
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        fmt_snprintf(name, sizeof(name), "cpu@%u", i);
+        fdt_begin_node(w, name);
+        fdt_prop_str(w, "device_type", "cpu");
+        fdt_prop_cell(w, "reg", i);
+        fdt_prop_str(w, "status", "okay");
+        fdt_prop_str(w, "compatible", "riscv");
+        fdt_prop_str(w, "riscv,isa", isa);
+        if (platform.mmu_type[0])
+            fdt_prop_str(w, "mmu-type", platform.mmu_type);
+        fdt_begin_node(w, "interrupt-controller");
+        fdt_prop_cell(w, "#interrupt-cells", 1);
+        fdt_prop_empty(w, "interrupt-controller");
+        fdt_prop_str(w, "compatible", "riscv,cpu-intc");
+        fdt_prop_cell(w, "phandle", i + 1);
+        fdt_end_node(w);
+        fdt_end_node(w);
+    }
+    fdt_end_node(w);
+}
+
+int guest_dtb_build(const struct vm *vm, void *buf, size_t cap, gpaddr_t initrd_gpa,
+                    uint64_t initrd_size)
+{
+    struct fdt_writer w;
+    char name[32];
+    fdt_writer_init(&w, buf, cap);
+    fdt_begin_node(&w, "");
+    fdt_prop_cell(&w, "#address-cells", 2);
+    fdt_prop_cell(&w, "#size-cells", 2);
+    fdt_prop_str(&w, "compatible", "umbra,vm");
+    fdt_prop_str(&w, "model", "Umbra virtual machine");
+    fdt_begin_node(&w, "chosen");
+    fdt_prop_str(&w, "bootargs", vm->config->append);
+    if (initrd_size) {
+        fdt_prop_u64(&w, "linux,initrd-start", initrd_gpa);
+        fdt_prop_u64(&w, "linux,initrd-end", initrd_gpa + initrd_size);
+    }
+    fdt_end_node(&w);
+    guest_dtb_cpus(&w, vm);
+    fmt_snprintf(name, sizeof(name), "memory@%llx", (unsigned long long)GUEST_RAM_BASE);
+    fdt_begin_node(&w, name);
+    fdt_prop_str(&w, "device_type", "memory");
+    fdt_prop_reg64(&w, "reg", GUEST_RAM_BASE, vm->ram_size);
+    fdt_end_node(&w);
+    fdt_end_node(&w);
+    return fdt_finish(&w);
+}

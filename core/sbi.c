@@ -1,0 +1,291 @@
+/*
+ * sbi.c — the Supervisor Binary Interface as a guest sees it: what OpenSBI
+ * gives a native kernel (BASE, TIME, IPI, RFENCE, HSM, SRST, DBCN and the
+ * legacy console/timer/shutdown calls), implemented per VM.  Every argument
+ * is guest-controlled and checked; hart ids are the VM's vCPU ids and
+ * addresses are guest-physical.
+ */
+#include "arch/riscv/csr.h"
+#include "core/fmt.h"
+#include "arch/riscv/sbi_call.h"
+#include "arch/riscv/vcpu_arch.h"
+#include "core/console.h"
+#include "core/platform.h"
+#include "core/vm.h"
+
+#define UMBRA_SBI_SPEC_VERSION  0x02000000   /* SBI 2.0, as OpenSBI 1.5 reports */
+#define UMBRA_SBI_IMPL_ID       0x554D4252   /* "UMBR": not a registered id */
+#define UMBRA_SBI_IMPL_VERSION  1
+
+struct sbi_call_args {
+    unsigned long a[6];
+    unsigned long fid;
+};
+
+static struct sbiret sbi_ok(long value) { return (struct sbiret){ SBI_SUCCESS, value }; }
+static struct sbiret sbi_err(long error) { return (struct sbiret){ error, 0 }; }
+
+static bool sbi_extension_supported(unsigned long ext)
+{
+    switch (ext) {
+    case SBI_EXT_BASE: case SBI_EXT_TIME: case SBI_EXT_IPI: case SBI_EXT_RFENCE:
+    case SBI_EXT_HSM: case SBI_EXT_SRST: case SBI_EXT_DBCN:
+    case SBI_EXT_LEGACY_SET_TIMER: case SBI_EXT_LEGACY_PUTCHAR:
+    case SBI_EXT_LEGACY_GETCHAR: case SBI_EXT_LEGACY_SHUTDOWN:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static struct sbiret sbi_base(const struct sbi_call_args *c)
+{
+    switch (c->fid) {
+    case SBI_BASE_GET_SPEC_VERSION: return sbi_ok(UMBRA_SBI_SPEC_VERSION);
+    case SBI_BASE_GET_IMPL_ID:      return sbi_ok(UMBRA_SBI_IMPL_ID);
+    case SBI_BASE_GET_IMPL_VERSION: return sbi_ok(UMBRA_SBI_IMPL_VERSION);
+    case SBI_BASE_PROBE_EXTENSION:  return sbi_ok(sbi_extension_supported(c->a[0]));
+    case SBI_BASE_GET_MVENDORID:
+    case SBI_BASE_GET_MARCHID:
+    case SBI_BASE_GET_MIMPID:
+        /* The machine's own identity, as the firmware reports it. */
+        return sbi_call(SBI_EXT_BASE, c->fid, 0, 0, 0, 0, 0);
+    default:
+        return sbi_err(SBI_ERR_NOT_SUPPORTED);
+    }
+}
+
+/*
+ * Turn (hart_mask, hart_mask_base) into a mask of this VM's vCPUs.
+ * base == -1 means "every hart".  Any named hart that is not one of the
+ * VM's vCPUs makes the whole call invalid, as the SBI spec says.
+ */
+static bool sbi_vcpu_mask(const struct vm *vm, unsigned long mask, unsigned long base,
+                          unsigned long *out)
+{
+    unsigned long all = (1ul << vm->ncpus) - 1;
+    if (base == ~0ul) {
+        *out = all;
+        return true;
+    }
+    if (base >= vm->ncpus)
+        return mask == 0 ? (*out = 0, true) : false;
+    unsigned long shifted = mask << base;
+    if ((shifted >> base) != mask || (shifted & ~all))
+        return false;
+    *out = shifted;
+    return true;
+}
+
+static struct sbiret sbi_ipi(struct vcpu *self, const struct sbi_call_args *c)
+{
+    unsigned long targets;
+    if (c->fid != 0)
+        return sbi_err(SBI_ERR_NOT_SUPPORTED);
+    if (!sbi_vcpu_mask(self->vm, c->a[0], c->a[1], &targets))
+        return sbi_err(SBI_ERR_INVALID_PARAM);
+    for (unsigned i = 0; i < self->vm->ncpus; i++)
+        if (targets & (1ul << i))
+            vcpu_post_request(&self->vm->vcpus[i], VCPU_REQ_VSSIP);
+    return sbi_ok(0);
+}
+
+/* Physical hart mask (base 0) of the given vCPUs; 64 harts are plenty for
+ * MAX_HARTS. */
+static unsigned long vcpus_to_hart_mask(const struct vm *vm, unsigned long vcpus)
+{
+    unsigned long mask = 0;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (vcpus & (1ul << i))
+            mask |= 1ul << harts[vm->vcpus[i].hart_index].hartid;
+    return mask;
+}
+
+static struct sbiret sbi_rfence(struct vcpu *self, const struct sbi_call_args *c)
+{
+    unsigned long targets;
+    if (c->fid > SBI_RFENCE_SFENCE_VMA_ASID)
+        return sbi_err(SBI_ERR_NOT_SUPPORTED);   /* the guest has no H extension */
+    if (!sbi_vcpu_mask(self->vm, c->a[0], c->a[1], &targets))
+        return sbi_err(SBI_ERR_INVALID_PARAM);
+    unsigned long self_bit = 1ul << self->id;
+    unsigned long remote = vcpus_to_hart_mask(self->vm, targets & ~self_bit);
+    if (c->fid == SBI_RFENCE_FENCE_I) {
+        if (targets & self_bit)
+            __asm__ volatile("fence.i" ::: "memory");
+        if (remote)
+            sbi_remote_fence_i_mask(remote, 0);
+        return sbi_ok(0);
+    }
+    uint64_t va = c->a[2], size = c->a[3];
+    long asid = c->fid == SBI_RFENCE_SFENCE_VMA_ASID ? (long)(c->a[4] & 0xFFFF) : -1;
+    if ((va == 0 && size == 0) || size == ~0ul) {
+        va = 0;
+        size = ~0ull;                              /* the spec's "flush everything" */
+    }
+    if (targets & self_bit)
+        vcpu_arch_flush_guest_tlb(va, size, asid);
+    /* The other vCPUs sit on their own harts with this VM's hgatp loaded,
+     * so the firmware's hfence.vvma there hits exactly this VM. */
+    if (remote)
+        sbi_remote_hfence_vvma_mask(remote, 0, va, size, asid);
+    return sbi_ok(0);
+}
+
+static struct sbiret sbi_hsm_start(struct vcpu *self, const struct sbi_call_args *c)
+{
+    struct vm *vm = self->vm;
+    paddr_t unused;
+    if (c->a[0] >= vm->ncpus)
+        return sbi_err(SBI_ERR_INVALID_PARAM);
+    if (!vm_gpa_range_to_hpa(vm, c->a[1], 4, &unused))
+        return sbi_err(SBI_ERR_INVALID_ADDRESS);
+    struct vcpu *target = &vm->vcpus[c->a[0]];
+    struct sbiret ret = sbi_ok(0);
+    spin_lock(&vm->lock);
+    if (target->state != VCPU_STOPPED) {
+        ret = sbi_err(SBI_ERR_ALREADY_AVAILABLE);
+    } else {
+        target->start_pc = c->a[1];
+        target->start_opaque = c->a[2];
+        __atomic_store_n(&target->state, VCPU_START_PENDING, __ATOMIC_RELEASE);
+    }
+    spin_unlock(&vm->lock);
+    if (ret.error == SBI_SUCCESS)
+        sbi_send_ipi_mask(1, harts[target->hart_index].hartid);
+    return ret;
+}
+
+static long hsm_status_of(const struct vcpu *vcpu)
+{
+    switch (vcpu->state) {
+    case VCPU_RUNNING:       return SBI_HSM_STATE_STARTED;
+    case VCPU_START_PENDING: return SBI_HSM_STATE_START_PENDING;
+    default:                 return SBI_HSM_STATE_STOPPED;
+    }
+}
+
+static struct sbiret sbi_hsm(struct vcpu *self, const struct sbi_call_args *c)
+{
+    switch (c->fid) {
+    case SBI_HSM_HART_START:
+        return sbi_hsm_start(self, c);
+    case SBI_HSM_HART_STOP:
+        self->regs.sepc += 4;
+        vcpu_park(self, VCPU_STOPPED);
+    case SBI_HSM_HART_GET_STATUS:
+        if (c->a[0] >= self->vm->ncpus)
+            return sbi_err(SBI_ERR_INVALID_PARAM);
+        return sbi_ok(hsm_status_of(&self->vm->vcpus[c->a[0]]));
+    case SBI_HSM_HART_SUSPEND:
+        /* A retentive suspend may end at any interrupt, so returning at
+         * once is a valid (if spurious) wake-up, like a WFI that completes
+         * early.  Non-retentive suspend would need a resume path. */
+        if ((uint32_t)c->a[0] == SBI_HSM_SUSPEND_RETENTIVE)
+            return sbi_ok(0);
+        if ((uint32_t)c->a[0] == SBI_HSM_SUSPEND_NON_RETENTIVE)
+            return sbi_err(SBI_ERR_NOT_SUPPORTED);
+        return sbi_err(SBI_ERR_INVALID_PARAM);
+    default:
+        return sbi_err(SBI_ERR_NOT_SUPPORTED);
+    }
+}
+
+static struct sbiret sbi_srst(struct vcpu *self, const struct sbi_call_args *c)
+{
+    uint32_t type = (uint32_t)c->a[0], reason = (uint32_t)c->a[1];
+    if (c->fid != 0)
+        return sbi_err(SBI_ERR_NOT_SUPPORTED);
+    if (type > SBI_SRST_WARM_REBOOT || (reason > SBI_SRST_REASON_FAILURE && reason < 0xE0000000u))
+        return sbi_err(type >= 0xF0000000u ? SBI_ERR_NOT_SUPPORTED : SBI_ERR_INVALID_PARAM);
+    /* A VM has no reset line of its own yet: a reboot request ends the VM
+     * like a shutdown does, and the report says which it was. */
+    const char *why = type == SBI_SRST_SHUTDOWN
+                          ? (reason == SBI_SRST_REASON_NONE ? "shutdown" : "shutdown (system failure)")
+                          : "reboot requested";
+    vm_end(self->vm, reason == SBI_SRST_REASON_NONE ? 0 : 1, why);
+    return sbi_ok(0);
+}
+
+static struct sbiret sbi_dbcn(struct vcpu *self, const struct sbi_call_args *c)
+{
+    paddr_t hpa;
+    uint64_t len = c->a[0];
+    gpaddr_t gpa = c->a[1] | ((uint64_t)c->a[2] << 32);
+    switch (c->fid) {
+    case SBI_DBCN_WRITE:
+        if (!vm_gpa_range_to_hpa(self->vm, gpa, len, &hpa))
+            return sbi_err(SBI_ERR_INVALID_PARAM);
+        console_guest_write(self->vm, pa_to_ptr(hpa), len);
+        return sbi_ok((long)len);
+    case SBI_DBCN_READ:
+        if (!vm_gpa_range_to_hpa(self->vm, gpa, len, &hpa))
+            return sbi_err(SBI_ERR_INVALID_PARAM);
+        return sbi_ok(0);                 /* no console input for guests yet */
+    case SBI_DBCN_WRITE_BYTE: {
+        char ch = (char)c->a[0];
+        console_guest_write(self->vm, &ch, 1);
+        return sbi_ok(0);
+    }
+    default:
+        return sbi_err(SBI_ERR_NOT_SUPPORTED);
+    }
+}
+
+/* Legacy (v0.1) calls return only a0. */
+static struct sbiret sbi_legacy(struct vcpu *self, unsigned long ext, const struct sbi_call_args *c)
+{
+    char ch;
+    switch (ext) {
+    case SBI_EXT_LEGACY_SET_TIMER:
+        vcpu_arch_set_timer(c->a[0]);
+        return sbi_ok(0);
+    case SBI_EXT_LEGACY_PUTCHAR:
+        ch = (char)c->a[0];
+        console_guest_write(self->vm, &ch, 1);
+        return sbi_ok(0);
+    case SBI_EXT_LEGACY_GETCHAR:
+        return sbi_err(-1);               /* no input available */
+    case SBI_EXT_LEGACY_SHUTDOWN:
+        vm_end(self->vm, 0, "shutdown (legacy)");
+        return sbi_ok(0);
+    default:
+        return sbi_err(SBI_ERR_NOT_SUPPORTED);
+    }
+}
+
+static struct sbiret sbi_dispatch(struct vcpu *self, unsigned long ext, const struct sbi_call_args *c)
+{
+    switch (ext) {
+    case SBI_EXT_BASE:   return sbi_base(c);
+    case SBI_EXT_TIME:
+        if (c->fid != 0)
+            return sbi_err(SBI_ERR_NOT_SUPPORTED);
+        vcpu_arch_set_timer(c->a[0]);
+        return sbi_ok(0);
+    case SBI_EXT_IPI:    return sbi_ipi(self, c);
+    case SBI_EXT_RFENCE: return sbi_rfence(self, c);
+    case SBI_EXT_HSM:    return sbi_hsm(self, c);
+    case SBI_EXT_SRST:   return sbi_srst(self, c);
+    case SBI_EXT_DBCN:   return sbi_dbcn(self, c);
+    default:
+        if (ext <= SBI_EXT_LEGACY_LAST)
+            return sbi_legacy(self, ext, c);
+        return sbi_err(SBI_ERR_NOT_SUPPORTED);
+    }
+}
+
+void sbi_handle_ecall(struct vcpu *vcpu)
+{
+    uint64_t *x = vcpu->regs.gpr;
+    unsigned long ext = x[REG_A7];
+    struct sbi_call_args c = {
+        .a = { x[REG_A0], x[REG_A1], x[REG_A2], x[REG_A3], x[REG_A4], x[REG_A5] },
+        .fid = x[REG_A6],
+    };
+    struct sbiret ret = sbi_dispatch(vcpu, ext, &c);
+    x[REG_A0] = (uint64_t)ret.error;
+    if (ext > SBI_EXT_LEGACY_LAST)
+        x[REG_A1] = (uint64_t)ret.value;
+    vcpu->regs.sepc += 4;
+}

@@ -1,0 +1,30 @@
+/*
+ * spinlock.h — a test-and-test-and-set lock for the few places harts share
+ * state (console, VM life cycle).  Interrupts are always off in Umbra, so
+ * no irqsave variant is needed.
+ */
+#ifndef UMBRA_CORE_SPINLOCK_H
+#define UMBRA_CORE_SPINLOCK_H
+
+#include "core/base.h"
+
+struct spinlock {
+    volatile uint32_t locked;
+};
+
+static inline void spin_lock(struct spinlock *l)
+{
+    for (;;) {
+        if (!__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE))
+            return;
+        while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED))
+            ;
+    }
+}
+
+static inline void spin_unlock(struct spinlock *l)
+{
+    __atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
+}
+
+#endif

@@ -1,0 +1,202 @@
+/*
+ * vm.c — creating a VM from its configuration (RAM, G-stage table, images,
+ * device tree, vCPUs pinned to harts) and ending it (stopping its vCPUs,
+ * printing its exit report, ending the machine after the last VM).
+ */
+#include "arch/riscv/csr.h"
+#include "arch/riscv/vcpu_arch.h"
+#include "core/console.h"
+#include "core/fmt.h"
+#include "core/platform.h"
+#include "core/vm.h"
+#include "mm/frame.h"
+
+struct vm vms[CONFIG_MAX_VMS];
+unsigned vm_count;
+struct frame_pool umbra_pool;
+static struct spinlock vm_end_lock;
+
+bool vm_gpa_range_to_hpa(const struct vm *vm, gpaddr_t gpa, uint64_t len, paddr_t *hpa)
+{
+    if (gpa < GUEST_RAM_BASE)
+        return false;
+    uint64_t off = gpa - GUEST_RAM_BASE;
+    if (off > vm->ram_size || len > vm->ram_size - off)
+        return false;
+    *hpa = vm->ram_hpa + off;
+    return true;
+}
+
+static paddr_t vm_alloc_table_page(void *arg)
+{
+    return frame_alloc_page((struct frame_pool *)arg);
+}
+
+static int vm_fail(char *err, size_t errlen, const struct vm_config *c, const char *what)
+{
+    fmt_snprintf(err, errlen, "vm %s: %s", c->name, what);
+    return -1;
+}
+
+/* A staged image must lie inside host RAM above the staging mark, where the
+ * runner put it and where nothing else was allocated. */
+static bool staged_image_ok(const struct image_ref *img)
+{
+    paddr_t ram_end = platform.ram_base + platform.ram_size;
+    if (img->size == 0)
+        return true;
+    return img->addr >= umbra_staging && img->addr <= ram_end && img->size <= ram_end - img->addr;
+}
+
+static int vm_setup_memory(struct vm *vm, const struct vm_config *c, char *err, size_t errlen)
+{
+    vm->ram_size = c->mem;
+    vm->ram_hpa = frame_alloc(&umbra_pool, c->mem, MIB(2));
+    if (!vm->ram_hpa)
+        return vm_fail(err, errlen, c, "not enough host memory for its RAM");
+    paddr_t root = frame_alloc(&umbra_pool, KIB(16), KIB(16));
+    if (!root)
+        return vm_fail(err, errlen, c, "not enough host memory for its G-stage table");
+    pt_init(&vm->gstage, PT_SV39X4, root, vm_alloc_table_page, &umbra_pool);
+    if (pt_map(&vm->gstage, GUEST_RAM_BASE, vm->ram_hpa, vm->ram_size,
+               PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D) != 0)
+        return vm_fail(err, errlen, c, "cannot build its G-stage table");
+    return 0;
+}
+
+/* Where the initrd goes: like QEMU's loader, far enough above the kernel
+ * that a decompressing kernel does not clobber it. */
+static gpaddr_t vm_initrd_gpa(const struct vm *vm, uint64_t size)
+{
+    gpaddr_t at = GUEST_RAM_BASE + GUEST_KERNEL_OFFSET + MIN(vm->ram_size / 2, MIB(128));
+    if (at + size > vm->dtb_gpa)
+        at = ALIGN_DOWN(vm->dtb_gpa - size, PAGE_SIZE);
+    return at;
+}
+
+static int vm_load_images(struct vm *vm, const struct vm_config *c, char *err, size_t errlen)
+{
+    paddr_t dst = 0;
+    if (!staged_image_ok(&c->kernel) || !staged_image_ok(&c->initrd))
+        return vm_fail(err, errlen, c, "a staged image lies outside the staging area");
+    /* Like QEMU, the DTB goes at the top of RAM on a 2 MiB boundary. */
+    vm->dtb_gpa = ALIGN_DOWN(GUEST_RAM_BASE + vm->ram_size - GUEST_DTB_MAX, MIB(2));
+    if (c->kernel.size > vm->dtb_gpa - GUEST_RAM_BASE - GUEST_KERNEL_OFFSET)
+        return vm_fail(err, errlen, c, "the kernel image does not fit in its RAM");
+    vm_gpa_range_to_hpa(vm, GUEST_RAM_BASE + GUEST_KERNEL_OFFSET, c->kernel.size, &dst);
+    memcpy(pa_to_ptr(dst), pa_to_ptr(c->kernel.addr), c->kernel.size);
+    gpaddr_t initrd_gpa = 0;
+    if (c->initrd.size) {
+        initrd_gpa = vm_initrd_gpa(vm, c->initrd.size);
+        if (initrd_gpa < GUEST_RAM_BASE + GUEST_KERNEL_OFFSET + ALIGN_UP(c->kernel.size, PAGE_SIZE))
+            return vm_fail(err, errlen, c, "kernel and initrd do not fit in its RAM together");
+        vm_gpa_range_to_hpa(vm, initrd_gpa, c->initrd.size, &dst);
+        memcpy(pa_to_ptr(dst), pa_to_ptr(c->initrd.addr), c->initrd.size);
+    }
+    vm_gpa_range_to_hpa(vm, vm->dtb_gpa, GUEST_DTB_MAX, &dst);
+    if (guest_dtb_build(vm, pa_to_ptr(dst), GUEST_DTB_MAX, initrd_gpa, c->initrd.size) < 0)
+        return vm_fail(err, errlen, c, "its device tree does not fit (bootargs too long?)");
+    return 0;
+}
+
+int vm_create(struct vm *vm, unsigned index, const struct vm_config *c, unsigned first_hart,
+              char *err, size_t errlen)
+{
+    if (c->mode != MM_MODE_HAP)
+        return vm_fail(err, errlen, c, "only mode hap is implemented");
+    if (c->cpus > MAX_VCPUS_PER_VM || first_hart + c->cpus > hart_count)
+        return vm_fail(err, errlen, c, "more vCPUs than free harts (each vCPU needs its own hart)");
+    if (index + 1 >= (1u << vcpu_arch_vmid_bits()))
+        return vm_fail(err, errlen, c, "no VMID left for it");
+    vm->index = index;
+    vm->config = c;
+    vm->vmid = (uint16_t)(index + 1);
+    vm->ncpus = c->cpus;
+    vm->state = VM_RUNNING;
+    if (vm_setup_memory(vm, c, err, errlen) != 0 || vm_load_images(vm, c, err, errlen) != 0)
+        return -1;
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        struct vcpu *vcpu = &vm->vcpus[i];
+        vcpu->vm = vm;
+        vcpu->id = i;
+        vcpu->hart_index = first_hart + i;
+        vcpu->state = VCPU_STOPPED;
+        harts[first_hart + i].vcpu = vcpu;
+    }
+    /* vCPU 0 boots the guest, like the boot hart of a real machine; the
+     * others wait for the guest's own HSM hart_start. */
+    vm->vcpus[0].start_pc = GUEST_RAM_BASE + GUEST_KERNEL_OFFSET;
+    vm->vcpus[0].start_opaque = vm->dtb_gpa;
+    vm->vcpus[0].state = VCPU_START_PENDING;
+    return 0;
+}
+
+static void vm_print_report(struct vm *vm)
+{
+    static char buf[4096];
+    struct exit_stats total = { 0 };
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        stats_merge(&total, &vm->vcpus[i].stats);
+    struct stats_run_info info = {
+        .vm_name = vm->config->name, .mode = mm_mode_name(vm->config->mode),
+        .cpus = vm->ncpus, .mem = vm->ram_size, .status = vm->status, .end_reason = vm->end_reason,
+    };
+    stats_format_table(buf, sizeof(buf), &info, &total);
+    console_write(buf, strlen(buf));
+    /* Machine-readable copy for tools/umbra-run --stats (docs/exit-report.md). */
+    console_write("@csv-header ", 12);
+    stats_format_csv_header(buf, sizeof(buf));
+    console_write(buf, strlen(buf));
+    console_write("\n@csv ", 6);
+    stats_format_csv_row(buf, sizeof(buf), &info, &total);
+    console_write(buf, strlen(buf));
+    console_write("\n", 1);
+}
+
+static bool all_vms_ended(int *worst)
+{
+    *worst = 0;
+    for (unsigned i = 0; i < vm_count; i++) {
+        if (vms[i].state != VM_ENDED)
+            return false;
+        *worst = MAX(*worst, vms[i].status);
+    }
+    return true;
+}
+
+/*
+ * End a VM (from one of its own vCPUs' harts, or on an error).  Its other
+ * vCPUs are asked to leave their harts; once all have, the report is
+ * complete and printed.  The last VM to end ends the machine.
+ */
+void vm_end(struct vm *vm, int status, const char *reason)
+{
+    spin_lock(&vm->lock);
+    bool first = vm->state == VM_RUNNING;
+    if (first) {
+        vm->state = VM_ENDING;
+        vm->status = status;
+        vm->end_reason = reason;
+    }
+    spin_unlock(&vm->lock);
+    if (!first)
+        return;
+    struct vcpu *self = vcpu_current();
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (&vm->vcpus[i] != self)
+            vcpu_post_request(&vm->vcpus[i], VCPU_REQ_STOP);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        while (&vm->vcpus[i] != self && __atomic_load_n(&vm->vcpus[i].state, __ATOMIC_ACQUIRE) != VCPU_ENDED)
+            cpu_relax();
+    if (self && self->vm == vm)
+        vcpu_close_instret(self);
+    console_guest_flush(vm);
+    spin_lock(&vm_end_lock);
+    vm_print_report(vm);
+    vm->state = VM_ENDED;
+    int worst;
+    bool last = all_vms_ended(&worst);
+    spin_unlock(&vm_end_lock);
+    if (last)
+        machine_exit(worst ? MACHINE_GUEST_FAILURE : MACHINE_OK);
+}

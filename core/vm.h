@@ -1,0 +1,148 @@
+/*
+ * vm.h — virtual machines, vCPUs and physical harts.
+ *
+ * Each vCPU is pinned to its own physical hart for its whole life (like Bao),
+ * so a hart's trap stack is empty whenever its guest runs and every trap
+ * starts on a fresh stack; the guest's register state lives in the vCPU.
+ */
+#ifndef UMBRA_CORE_VM_H
+#define UMBRA_CORE_VM_H
+
+#include "core/base.h"
+#include "core/config.h"
+#include "core/stats.h"
+#include "core/spinlock.h"
+#include "mm/pt.h"
+#include "arch/riscv/trap_layout.h"
+
+#define MAX_VCPUS_PER_VM 8
+#define GUEST_RAM_BASE 0x80000000ull
+#define GUEST_KERNEL_OFFSET 0x200000ull
+#define GUEST_DTB_MAX 0x4000ull
+
+/*
+ * The register frame that arch/riscv/trap.S saves and restores.  Its layout
+ * is a contract with the assembly: the offsets below are asserted.
+ */
+struct vcpu_regs {
+    uint64_t gpr[32];        /* x0..x31; gpr[0] is unused */
+    uint64_t sepc;
+    uint64_t sstatus;
+    uint64_t hstatus;
+    uint64_t host_sp;        /* top of this hart's trap stack */
+    uint64_t host_tp;        /* this hart's struct hart */
+    uint64_t instret_entry;  /* instret read first thing on trap entry */
+    uint64_t instret_resume; /* instret read last thing before sret */
+};
+
+_Static_assert(offsetof(struct vcpu_regs, sepc) == VCPU_REGS_SEPC, "trap.S layout");
+_Static_assert(offsetof(struct vcpu_regs, sstatus) == VCPU_REGS_SSTATUS, "trap.S layout");
+_Static_assert(offsetof(struct vcpu_regs, hstatus) == VCPU_REGS_HSTATUS, "trap.S layout");
+_Static_assert(offsetof(struct vcpu_regs, host_sp) == VCPU_REGS_HOST_SP, "trap.S layout");
+_Static_assert(offsetof(struct vcpu_regs, host_tp) == VCPU_REGS_HOST_TP, "trap.S layout");
+_Static_assert(offsetof(struct vcpu_regs, instret_entry) == VCPU_REGS_INSTRET_ENTRY, "trap.S layout");
+_Static_assert(offsetof(struct vcpu_regs, instret_resume) == VCPU_REGS_INSTRET_RESUME, "trap.S layout");
+
+/* Register numbers of the SBI calling convention. */
+enum { REG_RA = 1, REG_SP = 2, REG_A0 = 10, REG_A1, REG_A2, REG_A3, REG_A4, REG_A5, REG_A6, REG_A7 };
+
+/* vCPU life cycle, as the guest sees it through SBI HSM. */
+enum vcpu_state {
+    VCPU_STOPPED,        /* parked on its hart, waiting for hart_start */
+    VCPU_START_PENDING,  /* hart_start accepted; the hart has not entered it yet */
+    VCPU_RUNNING,
+    VCPU_ENDED,          /* its VM ended; the hart idles forever */
+};
+
+/* Requests another hart posts to a vCPU (bits of vcpu.requests). */
+#define VCPU_REQ_STOP       (1u << 0)   /* the VM is ending: leave the guest */
+#define VCPU_REQ_VSSIP      (1u << 1)   /* raise the guest's software interrupt */
+
+struct vm;
+
+struct vcpu {
+    struct vcpu_regs regs;   /* first: trap.S finds it at sscratch */
+    struct vm *vm;
+    unsigned id;             /* vCPU id = the guest's hart id */
+    unsigned hart_index;     /* index into the hart table it is pinned to */
+    volatile enum vcpu_state state;
+    volatile uint32_t requests;
+    gpaddr_t start_pc;       /* for hart_start */
+    uint64_t start_opaque;
+    struct exit_stats stats; /* only this vCPU's hart writes it */
+    uint64_t instret_prev_entry;
+    /* The trap being handled (copied from the CSRs on entry). */
+    uint64_t scause, stval, htval, htinst;
+};
+_Static_assert(offsetof(struct vcpu, regs) == 0, "trap.S expects regs first");
+
+enum vm_state { VM_RUNNING, VM_ENDING, VM_ENDED };
+
+struct vm {
+    unsigned index;
+    const struct vm_config *config;
+    volatile enum vm_state state;
+    int status;              /* 0 = clean shutdown */
+    const char *end_reason;
+    uint16_t vmid;
+    struct pt gstage;
+    paddr_t ram_hpa;         /* guest RAM is one contiguous host block */
+    uint64_t ram_size;
+    gpaddr_t dtb_gpa;
+    unsigned ncpus;
+    struct vcpu vcpus[MAX_VCPUS_PER_VM];
+    /* Console line buffer, so several VMs' output stays line-separated. */
+    char line[160];
+    size_t line_len;
+    struct spinlock lock;
+};
+
+/* A physical hart Umbra runs on. */
+struct hart {
+    unsigned index;          /* position in the DTB's /cpus */
+    unsigned long hartid;
+    struct vcpu *vcpu;       /* the vCPU pinned here, or NULL */
+    volatile bool online;
+};
+
+extern struct hart harts[MAX_HARTS];
+extern unsigned hart_count;
+extern struct vm vms[CONFIG_MAX_VMS];
+extern paddr_t umbra_staging;   /* images staged by the runner live above this */
+extern unsigned vm_count;
+
+static inline struct hart *hart_self(void)
+{
+    struct hart *h;
+    __asm__("mv %0, tp" : "=r"(h));
+    return h;
+}
+
+/* Guest-physical to host-physical for a range that must lie wholly in RAM;
+ * returns false (and touches nothing) for anything else. */
+bool vm_gpa_range_to_hpa(const struct vm *vm, gpaddr_t gpa, uint64_t len, paddr_t *hpa);
+
+int vm_create(struct vm *vm, unsigned index, const struct vm_config *config,
+              unsigned first_hart, char *err, size_t errlen);
+void vm_end(struct vm *vm, int status, const char *reason);
+
+/* vcpu.c */
+_Noreturn void hart_run(struct hart *hart);
+void vcpu_post_request(struct vcpu *vcpu, uint32_t request);
+void vcpu_account_instret(struct vcpu *vcpu, uint64_t now_entry);
+void vcpu_close_instret(struct vcpu *vcpu);
+_Noreturn void vcpu_park(struct vcpu *vcpu, enum vcpu_state state);
+struct vcpu *vcpu_current(void);
+
+/* exit.c */
+struct vcpu_regs *vcpu_handle_trap(struct vcpu_regs *regs);
+
+/* sbi.c */
+void sbi_handle_ecall(struct vcpu *vcpu);
+
+/* guest_dtb.c */
+size_t guest_isa_string(const char *host, char *out, size_t cap);
+int guest_dtb_build(const struct vm *vm, void *buf, size_t cap, gpaddr_t initrd_gpa,
+                    uint64_t initrd_size);
+
+#endif

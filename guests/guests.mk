@@ -1,0 +1,51 @@
+# guests.mk — builds Umbra's built-in guest kernels (included by the top
+# Makefile).  Each guest is an ordinary S-mode kernel linked at 0x8020_0000
+# by linker/guest.ld; it is produced both as an ELF (for QEMU -kernel and gdb)
+# and as a flat binary (objcopy -O binary, for Umbra's loader).
+#
+# Every guest links guests/common/* (entry, SBI calls, console, traps, DTB
+# summary) and the portable core/fmt.c and core/fdt.c.  Another guest can
+# reuse this with:   $(eval $(call GUEST_IMAGE,name))   after which
+# build/guests/name.{elf,bin} are built from guests/name/*.{c,S} and are part
+# of `make guests`.
+
+GUEST_ARCH    := -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany
+# -fno-tree-loop-distribute-patterns: the guests' own byte loops must not be
+# turned into calls to the memset/memcpy they may be implementing.
+GUEST_CFLAGS  := $(COMMON) $(GUEST_ARCH) -ffreestanding -nostdlib -fno-pic \
+                 -fno-stack-protector -fno-strict-aliasing \
+                 -fno-tree-loop-distribute-patterns -MMD -MP
+GUEST_LDFLAGS := -nostdlib -static -Wl,--gc-sections -Wl,-T,linker/guest.ld \
+                 -Wl,--no-warn-rwx-segments
+GUEST_OBJDIR  := $(BUILD)/guests/obj
+
+GUEST_COMMON_SRCS := $(wildcard guests/common/*.S guests/common/*.c) core/fmt.c core/fdt.c
+GUEST_COMMON_OBJS := $(patsubst %,$(GUEST_OBJDIR)/%.o,$(GUEST_COMMON_SRCS))
+GUEST_ALL_OBJS    := $(GUEST_COMMON_OBJS)
+
+$(GUEST_OBJDIR)/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	$(HYP_CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(GUEST_OBJDIR)/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(HYP_CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/guests/%.bin: $(BUILD)/guests/%.elf
+	$(HYP_OBJCOPY) -O binary $< $@
+
+# GUEST_IMAGE(name): the ELF rule for one guest, and its place in `guests`.
+define GUEST_IMAGE
+GUESTS += $(1)
+GUEST_OBJS_$(1) := $$(patsubst %,$(GUEST_OBJDIR)/%.o,$$(wildcard guests/$(1)/*.S guests/$(1)/*.c))
+GUEST_ALL_OBJS += $$(GUEST_OBJS_$(1))
+$(BUILD)/guests/$(1).elf: $$(GUEST_OBJS_$(1)) $(GUEST_COMMON_OBJS) linker/guest.ld
+	$(HYP_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $$@ $$(GUEST_OBJS_$(1)) $(GUEST_COMMON_OBJS) -lgcc
+guests: $(BUILD)/guests/$(1).elf $(BUILD)/guests/$(1).bin
+endef
+
+.PHONY: guests
+$(eval $(call GUEST_IMAGE,hello))
+$(eval $(call GUEST_IMAGE,probe))
+
+-include $(GUEST_ALL_OBJS:.o=.d)

@@ -1,0 +1,36 @@
+/*
+ * access.c — single loads, stores and instruction fetches that are expected
+ * to fault, performed under trap catching so the test sees the cause and
+ * stval instead of the guest dying.
+ */
+#include "guests/probe/probe.h"
+
+struct trap_catch probe_load(uint64_t addr)
+{
+    uint64_t value;
+    trap_catch_begin();
+    __asm__ volatile("ld %0, 0(%1)" : "=r"(value) : "r"(addr) : "memory");
+    (void)value;
+    return trap_catch_end();
+}
+
+struct trap_catch probe_store(uint64_t addr, uint64_t value)
+{
+    trap_catch_begin();
+    __asm__ volatile("sd %0, 0(%1)" ::"r"(value), "r"(addr) : "memory");
+    return trap_catch_end();
+}
+
+struct trap_catch probe_fetch(uint64_t addr)
+{
+    trap_catch_begin();
+    /* If the fetch faults, the catcher resumes at ra: the next instruction.
+     * (Were addr executable, it would have to return through ra.) */
+    __asm__ volatile("jalr ra, 0(%0)" ::"r"(addr) : "ra", "memory");
+    return trap_catch_end();
+}
+
+uint64_t probe_outside_ram(const struct platform *p)
+{
+    return ALIGN_UP(platform_ram_end(p) + MIB(256), MIB(256));
+}
