@@ -88,7 +88,8 @@ bool fdt_mem_rsv(const void *fdt, int index, uint64_t *addr, uint64_t *size);
 /* ---- Writer: builds a complete DTB (version 17, empty memory reservation
  * map) in a caller buffer.  The structure block grows up from the front of
  * the buffer and the strings block down from the back; fdt_finish closes
- * the gap.  Errors are sticky and reported once, by fdt_finish. ---- */
+ * the gap.  Errors are sticky and reported once, by fdt_finish.  Give it an
+ * 8-byte-aligned buffer: Linux insists on that alignment for its DTB. ---- */
 struct fdt_writer {
     uint8_t *buf;
     size_t cap;

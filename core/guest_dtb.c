@@ -3,10 +3,11 @@
  * the host's ISA minus what a guest does not get), the timebase, and
  * /chosen (bootargs, initrd).  It describes no devices: the console is SBI.
  */
+#include "core/guest_dtb.h"
 #include "core/fdt.h"
 #include "core/fmt.h"
-#include "core/platform.h"
-#include "core/vm.h"
+
+#define GUEST_ISA_MAX 512
 
 /* Multi-letter extensions a VS-mode guest does not have: the hypervisor
  * ones (sh*), machine-level ones (sm*), and counter overflow interrupts,
@@ -30,25 +31,27 @@ size_t guest_isa_string(const char *host, char *out, size_t cap)
         while (*p && *p != '_')
             p++;
         size_t len = (size_t)(p - ext);
-        if (len && !isa_extension_hidden(ext, len) && n + len + 1 < cap) {
-            out[n++] = '_';
-            memcpy(out + n, ext, len);
-            n += len;
-        }
+        if (!len || isa_extension_hidden(ext, len))
+            continue;
+        if (n + 1 + len + 1 > cap)
+            break;          /* keep a prefix of the list, never a list with holes */
+        out[n++] = '_';
+        memcpy(out + n, ext, len);
+        n += len;
     }
     out[n] = '\0';
     return n;
 }
 
-static void guest_dtb_cpus(struct fdt_writer *w, const struct vm *vm)
+static void guest_dtb_cpus(struct fdt_writer *w, const struct guest_dtb_params *p)
 {
-    char isa[PLATFORM_ISA_MAX], name[24];
-    guest_isa_string(platform.isa, isa, sizeof(isa));
+    char isa[GUEST_ISA_MAX], name[24];
+    guest_isa_string(p->host_isa, isa, sizeof(isa));
     fdt_begin_node(w, "cpus");
     fdt_prop_cell(w, "#address-cells", 1);
     fdt_prop_cell(w, "#size-cells", 0);
-    fdt_prop_cell(w, "timebase-frequency", platform.timebase_hz);
-    for (unsigned i = 0; i < vm->ncpus; i++) {
+    fdt_prop_cell(w, "timebase-frequency", p->timebase_hz);
+    for (unsigned i = 0; i < p->ncpus; i++) {
         fmt_snprintf(name, sizeof(name), "cpu@%u", i);
         fdt_begin_node(w, name);
         fdt_prop_str(w, "device_type", "cpu");
@@ -56,8 +59,8 @@ static void guest_dtb_cpus(struct fdt_writer *w, const struct vm *vm)
         fdt_prop_str(w, "status", "okay");
         fdt_prop_str(w, "compatible", "riscv");
         fdt_prop_str(w, "riscv,isa", isa);
-        if (platform.mmu_type[0])
-            fdt_prop_str(w, "mmu-type", platform.mmu_type);
+        if (p->mmu_type && p->mmu_type[0])
+            fdt_prop_str(w, "mmu-type", p->mmu_type);
         fdt_begin_node(w, "interrupt-controller");
         fdt_prop_cell(w, "#interrupt-cells", 1);
         fdt_prop_empty(w, "interrupt-controller");
@@ -69,8 +72,7 @@ static void guest_dtb_cpus(struct fdt_writer *w, const struct vm *vm)
     fdt_end_node(w);
 }
 
-int guest_dtb_build(const struct vm *vm, void *buf, size_t cap, gpaddr_t initrd_gpa,
-                    uint64_t initrd_size)
+int guest_dtb_build(const struct guest_dtb_params *p, void *buf, size_t cap)
 {
     struct fdt_writer w;
     char name[32];
@@ -81,17 +83,17 @@ int guest_dtb_build(const struct vm *vm, void *buf, size_t cap, gpaddr_t initrd_
     fdt_prop_str(&w, "compatible", "umbra,vm");
     fdt_prop_str(&w, "model", "Umbra virtual machine");
     fdt_begin_node(&w, "chosen");
-    fdt_prop_str(&w, "bootargs", vm->config->append);
-    if (initrd_size) {
-        fdt_prop_u64(&w, "linux,initrd-start", initrd_gpa);
-        fdt_prop_u64(&w, "linux,initrd-end", initrd_gpa + initrd_size);
+    fdt_prop_str(&w, "bootargs", p->bootargs);
+    if (p->initrd_size) {
+        fdt_prop_u64(&w, "linux,initrd-start", p->initrd_start);
+        fdt_prop_u64(&w, "linux,initrd-end", p->initrd_start + p->initrd_size);
     }
     fdt_end_node(&w);
-    guest_dtb_cpus(&w, vm);
-    fmt_snprintf(name, sizeof(name), "memory@%llx", (unsigned long long)GUEST_RAM_BASE);
+    guest_dtb_cpus(&w, p);
+    fmt_snprintf(name, sizeof(name), "memory@%llx", (unsigned long long)p->ram_base);
     fdt_begin_node(&w, name);
     fdt_prop_str(&w, "device_type", "memory");
-    fdt_prop_reg64(&w, "reg", GUEST_RAM_BASE, vm->ram_size);
+    fdt_prop_reg64(&w, "reg", p->ram_base, p->ram_size);
     fdt_end_node(&w);
     fdt_end_node(&w);
     return fdt_finish(&w);

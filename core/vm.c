@@ -7,6 +7,7 @@
 #include "arch/riscv/vcpu_arch.h"
 #include "core/console.h"
 #include "core/fmt.h"
+#include "core/guest_dtb.h"
 #include "core/platform.h"
 #include "core/vm.h"
 #include "mm/frame.h"
@@ -94,7 +95,12 @@ static int vm_load_images(struct vm *vm, const struct vm_config *c, char *err, s
         memcpy(pa_to_ptr(dst), pa_to_ptr(c->initrd.addr), c->initrd.size);
     }
     vm_gpa_range_to_hpa(vm, vm->dtb_gpa, GUEST_DTB_MAX, &dst);
-    if (guest_dtb_build(vm, pa_to_ptr(dst), GUEST_DTB_MAX, initrd_gpa, c->initrd.size) < 0)
+    struct guest_dtb_params dtb = {
+        .bootargs = c->append, .ncpus = c->cpus, .ram_base = GUEST_RAM_BASE,
+        .ram_size = vm->ram_size, .timebase_hz = platform.timebase_hz, .host_isa = platform.isa,
+        .mmu_type = platform.mmu_type, .initrd_start = initrd_gpa, .initrd_size = c->initrd.size,
+    };
+    if (guest_dtb_build(&dtb, pa_to_ptr(dst), GUEST_DTB_MAX) < 0)
         return vm_fail(err, errlen, c, "its device tree does not fit (bootargs too long?)");
     return 0;
 }

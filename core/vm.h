@@ -140,9 +140,5 @@ struct vcpu_regs *vcpu_handle_trap(struct vcpu_regs *regs);
 /* sbi.c */
 void sbi_handle_ecall(struct vcpu *vcpu);
 
-/* guest_dtb.c */
-size_t guest_isa_string(const char *host, char *out, size_t cap);
-int guest_dtb_build(const struct vm *vm, void *buf, size_t cap, gpaddr_t initrd_gpa,
-                    uint64_t initrd_size);
 
 #endif

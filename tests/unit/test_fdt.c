@@ -98,8 +98,10 @@ static char *dtc_decompile(const void *blob, size_t size, const char *tag)
     if (!file_store(in, blob, size))
         return NULL;
     snprintf(cmd, sizeof(cmd), "dtc -q -I dtb -O dts -o %s %s 2>/dev/null", out, in);
-    if (system(cmd) != 0)
+    if (system(cmd) != 0) {
+        fprintf(stderr, "dtc rejected %s (or dtc is not installed)\n", in);
         return NULL;
+    }
     size_t n;
     uint8_t *text = file_load(out, &n);
     if (!text)
@@ -925,6 +927,155 @@ static void test_bad_structure(const uint8_t *good, size_t size)
     CHECK(fdt_getprop(good, -1, "reg", NULL) == NULL);
 }
 
+/* Hand-assembled blobs, for shapes the writer refuses to produce.  Layout:
+ * header, empty reservation map, strings ("reg\0"), then the structure
+ * block last, so that it ends exactly at the end of the heap buffer. */
+struct raw_blob {
+    uint8_t s[256];
+    size_t len;
+};
+
+static void raw_word(struct raw_blob *r, uint32_t v)
+{
+    put_be32(r->s + r->len, v);
+    r->len += 4;
+}
+
+static void raw_begin(struct raw_blob *r, const char *name)
+{
+    raw_word(r, FDT_BEGIN_NODE);
+    size_t n = strlen(name) + 1;
+    memset(r->s + r->len, 0, (n + 3) & ~(size_t)3);
+    memcpy(r->s + r->len, name, n);
+    r->len += (n + 3) & ~(size_t)3;
+}
+
+static void raw_prop_reg(struct raw_blob *r, uint32_t value)
+{
+    raw_word(r, FDT_PROP);
+    raw_word(r, 4);
+    raw_word(r, 0);   /* "reg" */
+    raw_word(r, value);
+}
+
+#define RAW_STRUCT_OFF 60   /* 40 header + 16 rsvmap + "reg\0" */
+
+/* The finished blob in an exactly sized heap buffer. */
+static uint8_t *raw_finish(const struct raw_blob *r, size_t *size)
+{
+    *size = RAW_STRUCT_OFF + r->len;
+    uint8_t *b = calloc(1, *size);
+    put_be32(b + H_MAGIC, FDT_MAGIC);
+    put_be32(b + H_TOTALSIZE, (uint32_t)*size);
+    put_be32(b + H_OFF_STRUCT, RAW_STRUCT_OFF);
+    put_be32(b + H_OFF_STRINGS, 56);
+    put_be32(b + H_OFF_RSVMAP, 40);
+    put_be32(b + H_VERSION, 17);
+    put_be32(b + H_LAST_COMP, 16);
+    put_be32(b + H_SIZE_STRINGS, 4);
+    put_be32(b + H_SIZE_STRUCT, (uint32_t)r->len);
+    memcpy(b + 56, "reg", 4);
+    memcpy(b + RAW_STRUCT_OFF, r->s, r->len);
+    return b;
+}
+
+static void test_raw_structures(void)
+{
+    struct raw_blob r = { .len = 0 };
+    size_t size;
+    uint8_t *b;
+
+    /* NOPs anywhere are skipped by every walk. */
+    raw_word(&r, FDT_NOP);
+    raw_begin(&r, "");
+    raw_word(&r, FDT_NOP);
+    raw_prop_reg(&r, 7);
+    raw_word(&r, FDT_NOP);
+    raw_begin(&r, "a@1");
+    raw_word(&r, FDT_NOP);
+    raw_prop_reg(&r, 8);
+    raw_word(&r, FDT_END_NODE);
+    raw_word(&r, FDT_NOP);
+    raw_begin(&r, "b");
+    raw_word(&r, FDT_END_NODE);
+    raw_word(&r, FDT_END_NODE);
+    raw_word(&r, FDT_NOP);
+    raw_word(&r, FDT_END);
+    b = raw_finish(&r, &size);
+    CHECK_EQ(fdt_check(b, size), FDT_OK);
+    int root = fdt_path_offset(b, "/");
+    CHECK_EQ(root, 4);
+    uint32_t v = 0;
+    CHECK(fdt_prop_u32(b, root, "reg", &v) && v == 7);
+    int a = fdt_path_offset(b, "/a");
+    CHECK(a > root && fdt_first_child(b, root) == a);
+    CHECK(fdt_prop_u32(b, a, "reg", &v) && v == 8);
+    int bn = fdt_next_sibling(b, a);
+    CHECK(str_eq(fdt_node_name(b, bn), "b"));
+    CHECK_EQ(bn, fdt_path_offset(b, "/b"));
+    CHECK_EQ(fdt_parent(b, bn), root);
+    CHECK_EQ(fdt_next_sibling(b, bn), -1);
+    CHECK_EQ(fdt_next_sibling(b, root), -1);
+    CHECK_EQ(walk_all(b), 3);
+    free(b);
+
+    /* A property after a child node. */
+    r.len = 0;
+    raw_begin(&r, "");
+    raw_begin(&r, "a");
+    raw_word(&r, FDT_END_NODE);
+    raw_prop_reg(&r, 1);
+    raw_word(&r, FDT_END_NODE);
+    raw_word(&r, FDT_END);
+    b = raw_finish(&r, &size);
+    expect_rejected(b, size, FDT_ERR_BADSTRUCT, "property after a child");
+    free(b);
+
+    /* A property outside the root, and a second root. */
+    r.len = 0;
+    raw_prop_reg(&r, 1);
+    raw_begin(&r, "");
+    raw_word(&r, FDT_END_NODE);
+    raw_word(&r, FDT_END);
+    b = raw_finish(&r, &size);
+    expect_rejected(b, size, FDT_ERR_BADSTRUCT, "property before the root");
+    CHECK_EQ(fdt_path_offset(b, "/"), -1);
+    free(b);
+    r.len = 0;
+    raw_begin(&r, "");
+    raw_word(&r, FDT_END_NODE);
+    raw_begin(&r, "");
+    raw_word(&r, FDT_END_NODE);
+    raw_word(&r, FDT_END);
+    b = raw_finish(&r, &size);
+    expect_rejected(b, size, FDT_ERR_BADSTRUCT, "two roots");
+    free(b);
+
+    /* A node name running to the last byte of the heap buffer. */
+    r.len = 0;
+    raw_word(&r, FDT_BEGIN_NODE);
+    memcpy(r.s + r.len, "abcdefgh", 8);
+    r.len += 8;
+    b = raw_finish(&r, &size);
+    expect_rejected(b, size, FDT_ERR_BADSTRUCT, "name unterminated at the end");
+    CHECK(fdt_node_name(b, 0) == NULL);
+    CHECK_EQ(fdt_path_offset(b, "/"), -1);
+    free(b);
+
+    /* A property value running past the end of the heap buffer. */
+    r.len = 0;
+    raw_begin(&r, "");
+    raw_word(&r, FDT_PROP);
+    raw_word(&r, 8);
+    raw_word(&r, 0);
+    raw_word(&r, 0x12345678);
+    b = raw_finish(&r, &size);
+    expect_rejected(b, size, FDT_ERR_BADSTRUCT, "value past the end");
+    CHECK(fdt_getprop(b, 0, "reg", NULL) == NULL);
+    CHECK(!fdt_prop_u32(b, 0, "reg", &v));
+    free(b);
+}
+
 /* ------------------------------------------------------------------------
  * Random corruption
  * ------------------------------------------------------------------------ */
@@ -1015,6 +1166,7 @@ void unit_main(void)
     test_bad_header(good, size);
     test_bad_properties(good, size);
     test_bad_structure(good, size);
+    test_raw_structures();
     fuzz_blob(good, size, 3000, 1000);
     free(good);
 

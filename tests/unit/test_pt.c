@@ -383,6 +383,12 @@ static void test_unmap(void)
     CHECK_EQ(pt_unmap(&pt, 0xffffffc000000000ull, PAGE_SIZE), 1);
     CHECK_EQ(pt_unmap(&pt, 0, GIB(256)), 1); /* whole lower half */
     CHECK(!pt_translate(&pt, 0x400000, NULL, NULL, NULL));
+    /* A range starting mid-way through an empty 1 GiB slot still reaches
+     * the leaf right after that slot. */
+    pt_fresh(&pt, PT_SV39);
+    CHECK_EQ(pt_map(&pt, GIB(1), 0x80000000, PAGE_SIZE, PTE_R), 0);
+    CHECK_EQ(pt_unmap(&pt, 0x201000, GIB(1)), 1);
+    CHECK(!pt_translate(&pt, GIB(1), NULL, NULL, NULL));
     /* Unmapped ranges map again. */
     CHECK_EQ(pt_map(&pt, 0x200000, 0x90200000, MIB(2), PTE_R), 0);
     CHECK(pt_translate(&pt, 0x200000, &pa, NULL, NULL));

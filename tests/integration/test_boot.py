@@ -1,0 +1,148 @@
+"""QEMU integration tests of the foundation: hello and probe guests under
+hap and natively, several VMs, fault injection, SBI conformance, isolation,
+exit status and determinism."""
+import os
+import subprocess
+import tempfile
+
+from common import (REPO, csv_rows, expect, expect_same_guest_output, guest_image,
+                    umbra_run)
+
+HELLO = guest_image("hello")
+PROBE = guest_image("probe")
+
+
+def summed_full_exits(row):
+    return sum(int(v) for k, v in row.items() if k.startswith("full_"))
+
+
+def hello_hap_matches_native():
+    native = umbra_run("--native", "--kernel", HELLO, "--mem", "64M")
+    with tempfile.TemporaryDirectory() as d:
+        stats = os.path.join(d, "s.csv")
+        virt = umbra_run("--kernel", HELLO, "--mem", "64M", "--stats", stats)
+        expect(native.rc == 0, native, "native hello must shut down cleanly")
+        expect(virt.rc == 0, virt, "hello under hap must shut down cleanly")
+        expect_same_guest_output(native, virt, "hello:")
+        expect(virt.lines("hello:")[-1].endswith(" 0 failed"), virt, "hello's own checks must pass")
+        expect(any(l.startswith("== vm0: mode hap") for l in virt.lines("==")), virt, "exit table missing")
+        rows = csv_rows(stats)
+        expect(len(rows) == 1, virt, "one CSV row per VM-run")
+        row = rows[0]
+        expect(row["full_sbi_srst"] == "1" and row["status"] == "0", virt, "SRST exit not counted")
+        expect(int(row["exits_full"]) == summed_full_exits(row), virt, "total != sum of causes")
+        expect(int(row["full_sbi_dbcn"]) > 0 and int(row["instret_guest"]) > 0, virt, "counters empty")
+
+
+def hello_counts_repeat_under_icount():
+    """Single-vCPU runs under -icount must repeat exactly (brief section 4)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        for i in range(2):
+            stats = os.path.join(d, "s%d.csv" % i)
+            run = umbra_run("--icount", "--kernel", HELLO, "--mem", "64M", "--stats", stats)
+            expect(run.rc == 0, run, "icount run failed")
+            rows.append(csv_rows(stats)[0])
+    differing = [k for k in rows[0] if rows[0][k] != rows[1][k]]
+    if differing:
+        raise AssertionError("icount runs differ in %s: %s vs %s" % (
+            differing, [rows[0][k] for k in differing], [rows[1][k] for k in differing]))
+    return "instret guest=%s umbra=%s exits=%s" % (
+        rows[0]["instret_guest"], rows[0]["instret_umbra"], rows[0]["exits_full"])
+
+
+def two_vms_run_at_once():
+    with tempfile.TemporaryDirectory() as d:
+        stats = os.path.join(d, "s.csv")
+        run = umbra_run("--stats", stats, "--kernel", HELLO, "--mem", "32M", "--name", "left",
+                        "--vm", "--kernel", HELLO, "--mem", "64M", "--name", "right")
+        expect(run.rc == 0, run, "two hello VMs must both shut down cleanly")
+        for name, mib in (("left", 32), ("right", 64)):
+            lines = run.lines("[%s] hello:" % name)
+            expect(lines and lines[-1].endswith(" 0 failed"), run, "%s did not finish its checks" % name)
+            expect(any("(%d MiB)" % mib in l for l in lines), run, "%s saw the wrong RAM size" % name)
+        expect(sorted(r["vm"] for r in csv_rows(stats)) == ["left", "right"], run, "CSV rows")
+
+
+def probe_matches_native(test, mem="64M"):
+    native = umbra_run("--native", "--kernel", PROBE, "--mem", mem, "--append", "test=" + test)
+    virt = umbra_run("--kernel", PROBE, "--mem", mem, "--append", "test=" + test)
+    expect(native.rc == 0, native, "native probe %s must pass" % test)
+    expect(virt.rc == 0, virt, "probe %s under hap must pass" % test)
+    expect_same_guest_output(native, virt, "probe:")
+    return virt
+
+
+def sbi_conformance():
+    run = probe_matches_native("sbi")
+    return run.lines("probe:")[-1]
+
+
+def faults_match_native():
+    with tempfile.TemporaryDirectory() as d:
+        stats = os.path.join(d, "s.csv")
+        native = umbra_run("--native", "--kernel", PROBE, "--mem", "64M", "--append", "test=fault")
+        virt = umbra_run("--kernel", PROBE, "--mem", "64M", "--append", "test=fault", "--stats", stats)
+        expect(native.rc == 0 and virt.rc == 0, virt, "fault probe must pass in both")
+        expect_same_guest_output(native, virt, "probe:")
+        row = csv_rows(stats)[0]
+        # load, store and fetch outside RAM: three G-stage faults, each injected
+        # into the guest as the access fault bare QEMU raises.
+        expect(int(row["full_gstage_fault"]) >= 3, virt, "G-stage faults not counted")
+        expect(int(row["faults_injected"]) == int(row["full_gstage_fault"]), virt, "injections")
+        return "gstage_fault=%s injected=%s" % (row["full_gstage_fault"], row["faults_injected"])
+
+
+def own_page_tables_match_native():
+    probe_matches_native("paging", mem="128M")
+
+
+def isolation_canaries():
+    """Two VMs fill their RAM with patterns and poke at every guest-physical
+    region outside it; each must fault and both patterns must survive."""
+    run = umbra_run("--kernel", PROBE, "--mem", "64M", "--append", "test=canary seed=11",
+                    "--vm", "--kernel", PROBE, "--mem", "64M", "--append", "test=canary seed=22",
+                    timeout=120)
+    expect(run.rc == 0, run, "canary VMs must both pass")
+    for vm, seed in (("vm0", 11), ("vm1", 22)):
+        lines = [l for l in run.lines("[%s] probe: canary" % vm)]
+        expect(lines and "intact=yes" in lines[-1] and "seed=%d" % seed in lines[-1], run,
+               "%s canary not intact" % vm)
+
+
+def guest_failure_gives_failure_status():
+    run = umbra_run("--kernel", PROBE, "--mem", "64M", "--append", "test=no-such-test")
+    expect(run.rc == 1, run, "SRST with a failure reason must end QEMU with status 1")
+    expect("system failure" in run.err, run, "runner must say why")
+
+
+def hung_guest_times_out():
+    with tempfile.TemporaryDirectory() as d:
+        image = os.path.join(d, "spin.bin")
+        with open(image, "wb") as f:
+            f.write(bytes.fromhex("6f000000"))       # j .
+        run = umbra_run("--kernel", image, "--mem", "16M", timeout=5)
+        expect(run.rc == 124 and "timeout" in run.err, run, "a hung guest must time out with 124")
+
+
+def umbra_without_configuration_refuses():
+    qemu = ["qemu-system-riscv64", "-M", "virt", "-m", "256M", "-nographic",
+            "-bios", "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin",
+            "-kernel", os.path.join(REPO, "build", "umbra.elf")]
+    p = subprocess.run(qemu, capture_output=True, text=True, timeout=60)
+    if p.returncode != 4 or "no configuration" not in p.stdout:
+        raise AssertionError("rc=%d, output:\n%s" % (p.returncode, p.stdout[-1500:]))
+
+
+TESTS = [
+    ("hello_hap_matches_native", hello_hap_matches_native),
+    ("hello_counts_repeat_under_icount", hello_counts_repeat_under_icount),
+    ("two_vms_run_at_once", two_vms_run_at_once),
+    ("sbi_conformance", sbi_conformance),
+    ("faults_match_native", faults_match_native),
+    ("own_page_tables_match_native", own_page_tables_match_native),
+    ("isolation_canaries", isolation_canaries),
+    ("guest_failure_gives_failure_status", guest_failure_gives_failure_status),
+    ("hung_guest_times_out", hung_guest_times_out),
+    ("umbra_without_configuration_refuses", umbra_without_configuration_refuses),
+]

@@ -1,0 +1,86 @@
+/* test_guest_dtb.c — the device tree Umbra hands a VM, read back with the
+ * DTB reader: RAM, cpus, ISA as a guest sees it, bootargs and initrd. */
+#include <string.h>
+#include "core/fdt.h"
+#include "core/guest_dtb.h"
+#include "tests/unit/unit.h"
+
+static const char *QEMU_ISA =
+    "rv64imafdch_zicbom_zicntr_zicsr_zifencei_zihpm_zba_shcounterenw_shgatpa_shvstvecd"
+    "_smaia_sscofpmf_sstc_svadu";
+
+static void check_isa_filter(void)
+{
+    char out[256];
+    guest_isa_string(QEMU_ISA, out, sizeof(out));
+    CHECK(strcmp(out, "rv64imafdc_zicbom_zicntr_zicsr_zifencei_zihpm_zba_sstc_svadu") == 0);
+    guest_isa_string("rv64imafdch", out, sizeof(out));
+    CHECK(strcmp(out, "rv64imafdc") == 0);
+    /* The 'h' of "rv64" prefix position is never confused with the H letter. */
+    guest_isa_string("rv64ih_zhm", out, sizeof(out));
+    CHECK(strcmp(out, "rv64i_zhm") == 0);
+    /* A small buffer truncates at whole extensions and stays terminated. */
+    char small[16];
+    guest_isa_string(QEMU_ISA, small, sizeof(small));
+    CHECK(strcmp(small, "rv64imafdc") == 0);
+}
+
+static uint8_t blob[16384] __attribute__((aligned(8)));
+
+static void check_dtb_contents(void)
+{
+    struct guest_dtb_params p = {
+        .bootargs = "console=hvc0 workload=ctxsw", .ncpus = 3, .ram_base = 0x80000000,
+        .ram_size = 0x8000000, .timebase_hz = 10000000, .host_isa = QEMU_ISA,
+        .mmu_type = "riscv,sv57", .initrd_start = 0x84200000, .initrd_size = 0x1234,
+    };
+    int size = guest_dtb_build(&p, blob, sizeof(blob));
+    CHECK(size > 0);
+    CHECK_EQ(fdt_check(blob, sizeof(blob)), 0);
+
+    int mem = fdt_next_node_by_type(blob, -1, "memory");
+    uint64_t base = 0, len = 0;
+    CHECK(mem >= 0 && fdt_get_reg(blob, mem, 0, &base, &len));
+    CHECK_EQ(base, 0x80000000);
+    CHECK_EQ(len, 0x8000000);
+
+    unsigned cpus = 0;
+    for (int n = fdt_next_node_by_type(blob, -1, "cpu"); n >= 0; n = fdt_next_node_by_type(blob, n, "cpu")) {
+        uint32_t reg = 99;
+        CHECK(fdt_prop_u32(blob, n, "reg", &reg));
+        CHECK_EQ(reg, cpus);
+        const char *isa = fdt_prop_string(blob, n, "riscv,isa");
+        CHECK(isa && strncmp(isa, "rv64imafdc_", 11) == 0 && !strstr(isa, "sh") && !strstr(isa, "smaia"));
+        CHECK(fdt_prop_string(blob, n, "mmu-type") && strcmp(fdt_prop_string(blob, n, "mmu-type"), "riscv,sv57") == 0);
+        int intc = fdt_first_child(blob, n);
+        CHECK(intc >= 0 && fdt_is_compatible(blob, intc, "riscv,cpu-intc"));
+        cpus++;
+    }
+    CHECK_EQ(cpus, 3);
+
+    uint32_t tb = 0;
+    CHECK(fdt_prop_u32(blob, fdt_path_offset(blob, "/cpus"), "timebase-frequency", &tb));
+    CHECK_EQ(tb, 10000000);
+
+    int chosen = fdt_path_offset(blob, "/chosen");
+    CHECK(chosen >= 0 && strcmp(fdt_prop_string(blob, chosen, "bootargs"), "console=hvc0 workload=ctxsw") == 0);
+    int plen = 0;
+    const void *start = fdt_getprop(blob, chosen, "linux,initrd-start", &plen);
+    CHECK(start && plen == 8 && fdt_read_cells(start, 2) == 0x84200000);
+    const void *end = fdt_getprop(blob, chosen, "linux,initrd-end", &plen);
+    CHECK(end && plen == 8 && fdt_read_cells(end, 2) == 0x84201234);
+
+    /* Without an initrd there is no initrd property at all. */
+    p.initrd_size = 0;
+    CHECK(guest_dtb_build(&p, blob, sizeof(blob)) > 0);
+    CHECK(fdt_getprop(blob, fdt_path_offset(blob, "/chosen"), "linux,initrd-start", &plen) == NULL);
+
+    /* Too small a buffer is an error, not an overflow. */
+    CHECK_EQ(guest_dtb_build(&p, blob, 200), -1);
+}
+
+void unit_main(void)
+{
+    check_isa_filter();
+    check_dtb_contents();
+}
