@@ -104,10 +104,12 @@ static void boot_create_vms(void)
     }
 }
 
+/* Every hart comes up, each on its own stack; one without a vCPU idles in
+ * hart_run, ready for when vCPUs can move between harts. */
 static void boot_start_harts(unsigned long boot_hartid)
 {
     for (unsigned i = 0; i < hart_count; i++) {
-        if (!harts[i].vcpu || harts[i].hartid == boot_hartid)
+        if (harts[i].hartid == boot_hartid)
             continue;
         if (sbi_hart_start(harts[i].hartid, ptr_to_pa((void *)secondary_entry), 0) != SBI_SUCCESS)
             boot_fail(MACHINE_PANIC, "the firmware refused to start a hart");

@@ -137,9 +137,12 @@ int vm_create(struct vm *vm, unsigned index, const struct vm_config *c, unsigned
     return 0;
 }
 
+/* The exit report: the human table, then the machine-readable copy for
+ * tools/umbra-run --stats (docs/exit-report.md).  Built whole and written
+ * with one console write, so another VM's output can never split a line. */
 static void vm_print_report(struct vm *vm)
 {
-    static char buf[4096];
+    static char buf[8192];          /* under vm_end_lock */
     struct exit_stats total = { 0 };
     for (unsigned i = 0; i < vm->ncpus; i++)
         stats_merge(&total, &vm->vcpus[i].stats);
@@ -147,16 +150,18 @@ static void vm_print_report(struct vm *vm)
         .vm_name = vm->config->name, .mode = mm_mode_name(vm->config->mode),
         .cpus = vm->ncpus, .mem = vm->ram_size, .status = vm->status, .end_reason = vm->end_reason,
     };
-    stats_format_table(buf, sizeof(buf), &info, &total);
-    console_write(buf, strlen(buf));
-    /* Machine-readable copy for tools/umbra-run --stats (docs/exit-report.md). */
-    console_write("@csv-header ", 12);
-    stats_format_csv_header(buf, sizeof(buf));
-    console_write(buf, strlen(buf));
-    console_write("\n@csv ", 6);
-    stats_format_csv_row(buf, sizeof(buf), &info, &total);
-    console_write(buf, strlen(buf));
-    console_write("\n", 1);
+    size_t n = 0, cap = sizeof(buf);
+    /* Each formatter returns the length it wanted; clamping keeps n inside
+     * buf even if a report ever outgrows it (it is cut, not overrun). */
+#define REPORT_APPEND(expr) (n = MIN(n + (size_t)(expr), cap - 1))
+    REPORT_APPEND(stats_format_table(buf + n, cap - n, &info, &total));
+    REPORT_APPEND(fmt_snprintf(buf + n, cap - n, "@csv-header "));
+    REPORT_APPEND(stats_format_csv_header(buf + n, cap - n));
+    REPORT_APPEND(fmt_snprintf(buf + n, cap - n, "\n@csv "));
+    REPORT_APPEND(stats_format_csv_row(buf + n, cap - n, &info, &total));
+    REPORT_APPEND(fmt_snprintf(buf + n, cap - n, "\n"));
+#undef REPORT_APPEND
+    console_write(buf, n);
 }
 
 static bool all_vms_ended(int *worst)

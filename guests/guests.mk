@@ -10,8 +10,8 @@
 # of `make guests`.
 
 GUEST_ARCH    := -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany
-# -fno-tree-loop-distribute-patterns: the guests' own byte loops must not be
-# turned into calls to the memset/memcpy they may be implementing.
+# -fno-tree-loop-distribute-patterns: the byte loops of core/fmt.c's memset
+# and memcpy (and the guests' fill loops) must not become calls to memset.
 GUEST_CFLAGS  := $(COMMON) $(GUEST_ARCH) -ffreestanding -nostdlib -fno-pic \
                  -fno-stack-protector -fno-strict-aliasing \
                  -fno-tree-loop-distribute-patterns -MMD -MP

@@ -19,9 +19,6 @@
 #define csr_clear(csr, bits) __asm__ volatile("csrc " #csr ", %0" ::"rK"((uint64_t)(bits)) : "memory")
 
 #define SSTATUS_SIE (1ull << 1)
-#define SSTATUS_SPIE (1ull << 5)
-#define SSTATUS_SPP (1ull << 8)
-#define SSTATUS_SUM (1ull << 18)
 
 #define SIE_SSIE (1ull << 1)
 #define SIE_STIE (1ull << 5)

@@ -9,7 +9,6 @@
 #include "core/base.h"
 
 /* Extension ids. */
-#define SBI_EXT_LEGACY_SET_TIMER 0x00
 #define SBI_EXT_LEGACY_PUTCHAR 0x01
 #define SBI_EXT_LEGACY_SHUTDOWN 0x08
 #define SBI_EXT_BASE 0x10

@@ -14,7 +14,6 @@
  * Skipped RAM: the first 4 MiB (natively OpenSBI's PMP-protected memory and
  * this image), the image itself if larger, the DTB, and the last 64 KiB.
  */
-#include "core/fmt.h"
 #include "guests/common/console.h"
 #include "guests/common/csr.h"
 #include "guests/common/timer.h"
