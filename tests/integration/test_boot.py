@@ -78,6 +78,16 @@ def sbi_conformance():
     return run.lines("probe:")[-1]
 
 
+def dbcn_rejects_buffers_outside_ram():
+    """A DBCN write naming memory outside the guest's RAM must get
+    SBI_ERR_INVALID_PARAM and print nothing from it.  (Natively OpenSBI
+    faults on such an address and hangs, so there is no native reference.)"""
+    run = umbra_run("--kernel", PROBE, "--mem", "64M", "--append", "test=sbi dbcn_outside=yes")
+    expect(run.rc == 0, run, "probe sbi with dbcn_outside=yes must pass under hap")
+    expect(any("outside" in l and l.startswith("probe: PASS") for l in run.lines("probe:")), run,
+           "the outside-RAM DBCN check did not run")
+
+
 def faults_match_native():
     with tempfile.TemporaryDirectory() as d:
         stats = os.path.join(d, "s.csv")
@@ -139,6 +149,7 @@ TESTS = [
     ("hello_counts_repeat_under_icount", hello_counts_repeat_under_icount),
     ("two_vms_run_at_once", two_vms_run_at_once),
     ("sbi_conformance", sbi_conformance),
+    ("dbcn_rejects_buffers_outside_ram", dbcn_rejects_buffers_outside_ram),
     ("faults_match_native", faults_match_native),
     ("own_page_tables_match_native", own_page_tables_match_native),
     ("isolation_canaries", isolation_canaries),
