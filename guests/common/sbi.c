@@ -81,6 +81,11 @@ struct sbiret sbi_hart_get_status(uint64_t hartid)
     return sbi_ecall(SBI_EXT_HSM, 2, hartid, 0, 0, 0, 0, 0);
 }
 
+struct sbiret sbi_hart_stop(void)
+{
+    return sbi_ecall(SBI_EXT_HSM, 1, 0, 0, 0, 0, 0, 0);
+}
+
 struct sbiret sbi_system_reset(uint64_t type, uint64_t reason)
 {
     return sbi_ecall(SBI_EXT_SRST, 0, type, reason, 0, 0, 0, 0);

@@ -120,6 +120,49 @@ def isolation_canaries():
                "%s canary not intact" % vm)
 
 
+# Traps QEMU takes into HS-mode from a guest: VS ecall (10), guest-page
+# faults (20, 21, 23), virtual instruction (22) and the HS-level interrupts
+# (1, 5, 9), which only trap while a guest runs (Umbra keeps SIE = 0).
+GUEST_EXIT_EXCEPTIONS = {0x0a, 0x14, 0x15, 0x16, 0x17}
+GUEST_EXIT_INTERRUPTS = {0x1, 0x5, 0x9}
+
+
+def exits_in_qemu_log(path):
+    """Per hart, the number of guest exits QEMU's -d int log records."""
+    import re
+    pattern = re.compile(r"hart:(\d+), async:(\d), cause:([0-9a-f]+),")
+    per_hart = {}
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = pattern.search(line)
+            if not m:
+                continue
+            hart, is_async, cause = int(m.group(1)), m.group(2) == "1", int(m.group(3), 16)
+            if (cause in GUEST_EXIT_INTERRUPTS) if is_async else (cause in GUEST_EXIT_EXCEPTIONS):
+                per_hart[hart] = per_hart.get(hart, 0) + 1
+    return per_hart
+
+
+def exit_counts_match_qemu_trap_log():
+    """Umbra's own exit counts, checked against an independent witness: the
+    trap log QEMU writes.  Two VMs on harts 0 and 1, one making SBI calls,
+    one faulting outside its RAM 1908 times."""
+    with tempfile.TemporaryDirectory() as d:
+        stats, log = os.path.join(d, "s.csv"), os.path.join(d, "q.log")
+        run = umbra_run("--stats", stats, "--qemu-log", log,
+                        "--kernel", HELLO, "--mem", "64M",
+                        "--vm", "--kernel", PROBE, "--mem", "64M", "--append", "test=canary seed=5",
+                        timeout=120)
+        expect(run.rc == 0, run, "both VMs must pass")
+        umbra = {r["vm"]: int(r["exits_full"]) for r in csv_rows(stats)}
+        qemu = exits_in_qemu_log(log)
+    expect(umbra["vm1"] >= 1908, run, "the canary VM's faults are missing")
+    if qemu.get(0) != umbra["vm0"] or qemu.get(1) != umbra["vm1"]:
+        raise AssertionError("QEMU logged %s exits per hart, Umbra counted vm0=%d vm1=%d" % (
+            qemu, umbra["vm0"], umbra["vm1"]))
+    return "vm0=%d vm1=%d exits, equal to QEMU's log" % (umbra["vm0"], umbra["vm1"])
+
+
 def guest_failure_gives_failure_status():
     run = umbra_run("--kernel", PROBE, "--mem", "64M", "--append", "test=no-such-test")
     expect(run.rc == 1, run, "SRST with a failure reason must end QEMU with status 1")
@@ -153,6 +196,7 @@ TESTS = [
     ("faults_match_native", faults_match_native),
     ("own_page_tables_match_native", own_page_tables_match_native),
     ("isolation_canaries", isolation_canaries),
+    ("exit_counts_match_qemu_trap_log", exit_counts_match_qemu_trap_log),
     ("guest_failure_gives_failure_status", guest_failure_gives_failure_status),
     ("hung_guest_times_out", hung_guest_times_out),
     ("umbra_without_configuration_refuses", umbra_without_configuration_refuses),
