@@ -376,11 +376,13 @@ static int check_vm(struct parser *p, unsigned index)
     unsigned line = p->vm_line[index];
     if (vm->kernel.size == 0)
         return parser_fail(p, line, "VM '%s' has no kernel=", vm->name);
-    uint64_t room = vm->mem - MIN(vm->mem, CONFIG_KERNEL_OFFSET);
+    /* The kernel sits 2 MiB in and the guest's DTB takes the top 2 MiB. */
+    uint64_t reserved = CONFIG_KERNEL_OFFSET + CONFIG_KERNEL_OFFSET;
+    uint64_t room = vm->mem - MIN(vm->mem, reserved);
     if (vm->kernel.size > room || vm->initrd.size > room - vm->kernel.size)
         return parser_fail(p, line,
                            "VM '%s': kernel (0x%llx bytes) and initrd (0x%llx bytes) do not fit "
-                           "in mem 0x%llx above the 2 MiB kernel offset",
+                           "in mem 0x%llx between the 2 MiB kernel offset and the 2 MiB DTB slot",
                            vm->name, (unsigned long long)vm->kernel.size,
                            (unsigned long long)vm->initrd.size, (unsigned long long)vm->mem);
     return 0;

@@ -60,11 +60,14 @@ void kprintf(const char *fmt, ...)
 
 static void guest_line_emit(struct vm *vm)
 {
+    bool complete = vm->line[vm->line_len - 1] == '\n';
     spin_lock(&console_lock);
     console_put_locked("[", 1);
     console_put_locked(vm->config->name, strlen(vm->config->name));
     console_put_locked("] ", 2);
     console_put_locked(vm->line, vm->line_len);
+    if (!complete)          /* an over-long line continues on the next one */
+        console_put_locked("\n", 1);
     spin_unlock(&console_lock);
     vm->line_len = 0;
 }
@@ -88,9 +91,7 @@ void console_guest_write(struct vm *vm, const char *s, size_t n)
 void console_guest_flush(struct vm *vm)
 {
     spin_lock(&vm->lock);
-    if (vm->line_len) {
-        vm->line[vm->line_len++] = '\n';
+    if (vm->line_len)
         guest_line_emit(vm);
-    }
     spin_unlock(&vm->lock);
 }

@@ -44,7 +44,6 @@ static void hart_init_local(struct hart *hart)
     csr_write(sscratch, 0);
     csr_write(stvec, (uint64_t)(uintptr_t)trap_entry);
     vcpu_arch_probe_hart();
-    hart->online = true;
 }
 
 /* The runner passes "umbra.config=0xADDR" in bootargs; the text sits in the
@@ -129,6 +128,7 @@ void boot_main(unsigned long hartid, const void *fdt)
     if (!platform_isa_has("sstc"))
         boot_fail(MACHINE_PANIC, "this CPU has no Sstc, which guest timers rely on");
     struct hart *self = hart_by_id(hartid);
+    ASSERT(self);                   /* platform_probe checked the boot hart */
     hart_init_local(self);
     kprintf("umbra: %u hart(s), %llu MiB RAM, %u-bit VMIDs, isa %s\n", hart_count,
             (unsigned long long)(platform.ram_size >> 20), vcpu_arch_vmid_bits(), platform.isa);

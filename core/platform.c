@@ -4,6 +4,7 @@
  * machine with a status QEMU turns into its exit code.
  */
 #include "core/platform.h"
+#include "arch/riscv/csr.h"
 #include "core/console.h"
 #include "core/fdt.h"
 #include "core/fmt.h"
@@ -117,6 +118,11 @@ _Noreturn void machine_exit(enum machine_status status)
         volatile uint32_t *finisher = pa_to_ptr(platform.test_base);
         *finisher = status == MACHINE_OK ? TEST_FINISHER_PASS
                                          : TEST_FINISHER_FAIL | ((uint32_t)status << 16);
+        /* QEMU acts on the write asynchronously.  Anything more from this
+         * hart (such as the SRST fallback below, whose poweroff writes
+         * "pass") could overwrite the status before QEMU exits, so wait. */
+        for (;;)
+            wait_for_interrupt();
     }
     sbi_system_shutdown(status == MACHINE_OK ? SBI_SRST_REASON_NONE : SBI_SRST_REASON_FAILURE);
 }

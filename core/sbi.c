@@ -123,8 +123,8 @@ static struct sbiret sbi_rfence(struct vcpu *self, const struct sbi_call_args *c
     }
     if (targets & self_bit)
         vcpu_arch_flush_guest_tlb(va, size, asid);
-    /* The other vCPUs sit on their own harts with this VM's hgatp loaded,
-     * so the firmware's hfence.vvma there hits exactly this VM. */
+    /* OpenSBI runs the hfence.vvma on the target harts under the calling
+     * hart's VMID (this VM's), so it hits exactly this VM's translations. */
     if (remote)
         sbi_remote_hfence_vvma_mask(remote, 0, va, size, asid);
     return sbi_ok(0);
@@ -209,15 +209,18 @@ static struct sbiret sbi_dbcn(struct vcpu *self, const struct sbi_call_args *c)
 {
     paddr_t hpa;
     uint64_t len = c->a[0];
-    gpaddr_t gpa = c->a[1] | ((uint64_t)c->a[2] << 32);
+    gpaddr_t gpa = c->a[1];
+    /* On RV64, a1 holds the low 64 bits of the address and a2 the bits
+     * above them, which no guest-physical address has. */
+    bool in_ram = c->a[2] == 0 && vm_gpa_range_to_hpa(self->vm, gpa, len, &hpa);
     switch (c->fid) {
     case SBI_DBCN_WRITE:
-        if (!vm_gpa_range_to_hpa(self->vm, gpa, len, &hpa))
+        if (!in_ram)
             return sbi_err(SBI_ERR_INVALID_PARAM);
         console_guest_write(self->vm, pa_to_ptr(hpa), len);
         return sbi_ok((long)len);
     case SBI_DBCN_READ:
-        if (!vm_gpa_range_to_hpa(self->vm, gpa, len, &hpa))
+        if (!in_ram)
             return sbi_err(SBI_ERR_INVALID_PARAM);
         return sbi_ok(0);                 /* no console input for guests yet */
     case SBI_DBCN_WRITE_BYTE: {

@@ -84,17 +84,20 @@ static int vm_load_images(struct vm *vm, const struct vm_config *c, char *err, s
     vm->dtb_gpa = ALIGN_DOWN(GUEST_RAM_BASE + vm->ram_size - GUEST_DTB_MAX, MIB(2));
     if (c->kernel.size > vm->dtb_gpa - GUEST_RAM_BASE - GUEST_KERNEL_OFFSET)
         return vm_fail(err, errlen, c, "the kernel image does not fit in its RAM");
-    vm_gpa_range_to_hpa(vm, GUEST_RAM_BASE + GUEST_KERNEL_OFFSET, c->kernel.size, &dst);
+    if (!vm_gpa_range_to_hpa(vm, GUEST_RAM_BASE + GUEST_KERNEL_OFFSET, c->kernel.size, &dst))
+        return vm_fail(err, errlen, c, "the kernel image does not fit in its RAM");
     memcpy(pa_to_ptr(dst), pa_to_ptr(c->kernel.addr), c->kernel.size);
     gpaddr_t initrd_gpa = 0;
     if (c->initrd.size) {
         initrd_gpa = vm_initrd_gpa(vm, c->initrd.size);
         if (initrd_gpa < GUEST_RAM_BASE + GUEST_KERNEL_OFFSET + ALIGN_UP(c->kernel.size, PAGE_SIZE))
             return vm_fail(err, errlen, c, "kernel and initrd do not fit in its RAM together");
-        vm_gpa_range_to_hpa(vm, initrd_gpa, c->initrd.size, &dst);
+        if (!vm_gpa_range_to_hpa(vm, initrd_gpa, c->initrd.size, &dst))
+            return vm_fail(err, errlen, c, "the initrd does not fit in its RAM");
         memcpy(pa_to_ptr(dst), pa_to_ptr(c->initrd.addr), c->initrd.size);
     }
-    vm_gpa_range_to_hpa(vm, vm->dtb_gpa, GUEST_DTB_MAX, &dst);
+    if (!vm_gpa_range_to_hpa(vm, vm->dtb_gpa, GUEST_DTB_MAX, &dst))
+        return vm_fail(err, errlen, c, "no room for its device tree");
     struct guest_dtb_params dtb = {
         .bootargs = c->append, .ncpus = c->cpus, .ram_base = GUEST_RAM_BASE,
         .ram_size = vm->ram_size, .timebase_hz = platform.timebase_hz, .host_isa = platform.isa,
@@ -112,11 +115,14 @@ int vm_create(struct vm *vm, unsigned index, const struct vm_config *c, unsigned
         return vm_fail(err, errlen, c, "only mode hap is implemented");
     if (c->cpus > MAX_VCPUS_PER_VM || first_hart + c->cpus > hart_count)
         return vm_fail(err, errlen, c, "more vCPUs than free harts (each vCPU needs its own hart)");
-    if (index + 1 >= (1u << vcpu_arch_vmid_bits()))
+    /* Each VM gets its own VMID.  Without VMID bits every VM shares VMID 0,
+     * which is still correct: a hart only ever runs its one pinned vCPU. */
+    unsigned vmid_bits = vcpu_arch_vmid_bits();
+    if (vmid_bits && index + 1 >= (1u << vmid_bits))
         return vm_fail(err, errlen, c, "no VMID left for it");
     vm->index = index;
     vm->config = c;
-    vm->vmid = (uint16_t)(index + 1);
+    vm->vmid = vmid_bits ? (uint16_t)(index + 1) : 0;
     vm->ncpus = c->cpus;
     vm->state = VM_RUNNING;
     if (vm_setup_memory(vm, c, err, errlen) != 0 || vm_load_images(vm, c, err, errlen) != 0)

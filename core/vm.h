@@ -102,7 +102,6 @@ struct hart {
     unsigned index;          /* position in the DTB's /cpus */
     unsigned long hartid;
     struct vcpu *vcpu;       /* the vCPU pinned here, or NULL */
-    volatile bool online;
 };
 
 extern struct hart harts[MAX_HARTS];

@@ -48,4 +48,13 @@ endef
 $(eval $(call GUEST_IMAGE,hello))
 $(eval $(call GUEST_IMAGE,probe))
 
+# tinyos stores user programs linked at a low user address inside its image,
+# so it links with its own script (linker/tinyos.ld) instead of guest.ld.
+GUESTS += tinyos
+GUEST_OBJS_tinyos := $(patsubst %,$(GUEST_OBJDIR)/%.o,$(wildcard guests/tinyos/*.S guests/tinyos/*.c))
+GUEST_ALL_OBJS += $(GUEST_OBJS_tinyos)
+$(BUILD)/guests/tinyos.elf: $(GUEST_OBJS_tinyos) $(GUEST_COMMON_OBJS) linker/tinyos.ld
+	$(HYP_CC) $(GUEST_CFLAGS) $(subst linker/guest.ld,linker/tinyos.ld,$(GUEST_LDFLAGS)) -o $@ $(GUEST_OBJS_tinyos) $(GUEST_COMMON_OBJS) -lgcc
+guests: $(BUILD)/guests/tinyos.elf $(BUILD)/guests/tinyos.bin
+
 -include $(GUEST_ALL_OBJS:.o=.d)

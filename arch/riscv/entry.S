@@ -8,6 +8,7 @@
     .section .text.entry, "ax"
     .globl _start
 _start:
+    mv      tp, zero                   /* no struct hart yet: see panic() */
     li      t0, MAX_HARTS
     bgeu    a0, t0, park_forever       /* a hart id we have no stack for */
     call    set_hart_stack
@@ -26,6 +27,7 @@ _start:
 
     .globl secondary_entry
 secondary_entry:
+    mv      tp, zero
     li      t0, MAX_HARTS
     bgeu    a0, t0, park_forever
     call    set_hart_stack

@@ -1,8 +1,8 @@
 /*
  * sbi_call.c — ecall into OpenSBI.  Umbra uses the firmware for starting
- * harts, inter-processor interrupts, remote fences (which OpenSBI performs on
- * the target harts while those harts still hold their guest's hgatp) and, as
- * a last resort, for console output and shutdown.
+ * harts, inter-processor interrupts, remote fences (OpenSBI runs them on the
+ * target harts under the calling hart's VMID) and, as a last resort, for
+ * console output and shutdown.
  */
 #include "arch/riscv/sbi_call.h"
 

@@ -20,6 +20,7 @@ static const struct probe_test probe_tests[] = {
     { "fault", probe_test_fault },
     { "canary", probe_test_canary },
     { "paging", probe_test_paging },
+    { "smp", probe_test_smp },
 };
 
 static const struct probe_test *probe_find(const char *name)
@@ -46,7 +47,8 @@ void guest_main(uint64_t hartid, const void *dtb)
     if (platform_bootarg(&plat, "test", name, sizeof(name)))
         test = probe_find(name);
     if (!test) {
-        console_line("error: bootargs must name a test: test=sbi|fault|canary|paging (got \"%s\")",
+        console_line("error: bootargs must name a test: "
+                     "test=sbi|fault|canary|paging|smp (got \"%s\")",
                      plat.bootargs);
         sbi_shutdown(true);
     }

@@ -14,6 +14,7 @@ bool probe_test_sbi(const struct platform *p);
 bool probe_test_fault(const struct platform *p);
 bool probe_test_canary(const struct platform *p);
 bool probe_test_paging(const struct platform *p);
+bool probe_test_smp(const struct platform *p);
 
 /* Deliberate accesses under trap catching (see trap.h): each performs one
  * access and returns what was caught (count 0: no fault). */

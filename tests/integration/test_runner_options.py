@@ -146,20 +146,20 @@ def test_missing_or_bad_kernel_file():
 
 def test_image_too_big():
     with Files() as f:
-        # --mem 4M leaves 2 MiB above the kernel offset.
-        fits = f.write("fits.bin", bytes(2 * MIB))
-        big = f.write("big.bin", bytes(2 * MIB + 1))
-        half = f.write("half.bin", bytes(1 * MIB))
-        half_plus = f.write("half_plus.bin", bytes(1 * MIB + 1))
-        dry_run(["--kernel", fits, "--mem", "4M"])
-        dry_run(["--kernel", half, "--initrd", half, "--mem", "4M"])
-        expect_usage_error(["--kernel", big, "--mem", "4M"],
-                           "kernel need 2097153 bytes but only 2097152 fit")
-        expect_usage_error(["--kernel", half, "--initrd", half_plus, "--mem", "4M"],
-                           "kernel and initrd need 2097153 bytes")
+        # --mem 8M leaves 4 MiB between the kernel offset and the DTB slot.
+        fits = f.write("fits.bin", bytes(4 * MIB))
+        big = f.write("big.bin", bytes(4 * MIB + 1))
+        half = f.write("half.bin", bytes(2 * MIB))
+        half_plus = f.write("half_plus.bin", bytes(2 * MIB + 1))
+        dry_run(["--kernel", fits, "--mem", "8M"])
+        dry_run(["--kernel", half, "--initrd", half, "--mem", "8M"])
+        expect_usage_error(["--kernel", big, "--mem", "8M"],
+                           "kernel need 4194305 bytes but only 4194304 fit")
+        expect_usage_error(["--kernel", half, "--initrd", half_plus, "--mem", "8M"],
+                           "kernel and initrd need 4194305 bytes")
         # An ELF's .bss counts even though the flattened file leaves it out.
-        bss = f.write("bss.elf", make_elf(segments=((0x80200000, b"\x01" * 8, 2 * MIB + 8),)))
-        expect_usage_error(["--kernel", bss, "--mem", "4M"], "need 2097160 bytes")
+        bss = f.write("bss.elf", make_elf(segments=((0x80200000, b"\x01" * 8, 4 * MIB + 8),)))
+        expect_usage_error(["--kernel", bss, "--mem", "8M"], "need 4194312 bytes")
 
 
 def test_bad_mem_sizes():
@@ -171,10 +171,10 @@ def test_bad_mem_sizes():
         expect_usage_error(["--kernel", k, "--mem", "-64M"], "bad size")
         expect_usage_error(["--kernel", k, "--mem", "3M"], "not a multiple of 2 MiB")
         expect_usage_error(["--kernel", k, "--mem", "6291457"], "not a multiple of 2 MiB")
-        expect_usage_error(["--kernel", k, "--mem", "2M"], "below the minimum of 4 MiB")
+        expect_usage_error(["--kernel", k, "--mem", "2M"], "below the minimum of 8 MiB")
         expect_usage_error(["--kernel", k, "--mem", "0"], "below the minimum")
         for text, value in (("0x4000000", 0x4000000), ("1G", 1 << 30), ("134217728", 128 * MIB),
-                            ("6MiB", 6 * MIB), ("4096k", 4 * MIB)):
+                            ("10MiB", 10 * MIB), ("8192k", 8 * MIB)):
             _, config = dry_run(["--kernel", k, "--mem", text])
             assert f"mem={value:#x}\n" in config, (text, config)
         _, config = dry_run(["--kernel", k])
@@ -247,9 +247,9 @@ def test_elf_flattening():
         assert flat[:0x30] == text and flat[0x1000:] == data
         assert flat[0x30:0x1000] == bytes(0x1000 - 0x30)
         # The dry run stages the flattened copy, not the ELF file.
-        argv, config = dry_run(["--kernel", path, "--mem", "4M"])
-        assert "kernel=0x84401000,0x1008\n" in config, config
-        staged = loaders(argv)[0x84401000]
+        argv, config = dry_run(["--kernel", path, "--mem", "8M"])
+        assert "kernel=0x84801000,0x1008\n" in config, config
+        staged = loaders(argv)[0x84801000]
         assert staged != path and staged.endswith("vm0-kernel.bin"), staged
 
 
@@ -298,9 +298,9 @@ def test_dry_run_staging_rounding_and_big_config():
         big = f.write("big.bin", bytes(2 * MIB + 0x10))
         args = ["--kernel", big, "--mem", "8M", "--append", "a" * 1000]
         for _ in range(7):
-            args += ["--vm", "--kernel", k, "--mem", "4M", "--append", "b" * 1000]
+            args += ["--vm", "--kernel", k, "--mem", "8M", "--append", "b" * 1000]
         argv, config = dry_run(args)
-        staging = 0x80000000 + 64 * MIB + 36 * MIB
+        staging = 0x80000000 + 64 * MIB + 64 * MIB
         assert f"staging={staging:#x}\n" in config, config
         assert 8 * 1000 < len(config) < 3 * 4096
         first = staging + 0x3000
@@ -308,7 +308,7 @@ def test_dry_run_staging_rounding_and_big_config():
         staged = sorted(loaders(argv))
         assert staged[:3] == [staging, first, first + 0x201000], [hex(a) for a in staged]
         # Staging holds 0x3000 + 0x200010 + 7 * 0x1000 bytes -> 4 MiB.
-        assert option_values(argv, "-m") == [f"{64 + 36 + 4 + 2}M"], argv
+        assert option_values(argv, "-m") == [f"{64 + 64 + 4 + 2}M"], argv
         assert option_values(argv, "-smp") == ["8"]
 
 
@@ -399,7 +399,7 @@ def test_run_filters_output_and_writes_stats():
 def test_run_exit_status_messages():
     with Files() as f:
         args = fake_setup(f)
-        for status, message in ((1, "a guest reported a system failure (SRST)"),
+        for status, message in ((1, "a VM ended in failure (SRST with a system-failure reason, or a trap Umbra does not model)"),
                                 (3, "Umbra panicked"), (4, "Umbra rejected the configuration"),
                                 (7, "QEMU exited with status 7")):
             result = run_runner(args, env={"FAKE_QEMU": "report", "FAKE_STATUS": str(status)})

@@ -156,13 +156,15 @@ static void test_range_errors(void)
     expect_error(HEAD "vm=v\nmem=0x100000\n", "config line 3: mem 0x100000 is not");
     CHECK_EQ(parse(HEAD "vm=v\nmem=0x200000\nkernel=0x8c001000,0\n"), -1);   /* 2 MiB parses */
     CHECK(strstr(err, "kernel size is 0") != NULL);
-    /* Kernel and initrd must fit above the 2 MiB kernel offset. */
-    CHECK_EQ(parse(HEAD "vm=v\nmem=0x400000\nkernel=0x8c001000,0x100000\n"
+    /* Kernel and initrd must fit between the 2 MiB kernel offset and the
+     * 2 MiB DTB slot at the top: 2 MiB of room in 6 MiB of RAM. */
+    CHECK_EQ(parse(HEAD "vm=v\nmem=0x600000\nkernel=0x8c001000,0x100000\n"
                         "initrd=0x8c101000,0x100000\n"), 0);
-    expect_error(HEAD "vm=v\nmem=0x400000\nkernel=0x8c001000,0x100000\n"
+    expect_error(HEAD "vm=v\nmem=0x600000\nkernel=0x8c001000,0x100000\n"
                       "initrd=0x8c101000,0x100001\n",
                  "config line 2: VM 'v': kernel (0x100000 bytes) and initrd (0x100001 bytes) do not fit");
     expect_error(HEAD "vm=v\nmem=0x200000\n" KERNEL, "config line 2: VM 'v': kernel");
+    expect_error(HEAD "vm=v\nmem=0x400000\n" KERNEL, "config line 2: VM 'v': kernel");
     /* Images must lie in the staging area and must not wrap around. */
     expect_error(HEAD "vm=v\nkernel=0x80200000,0x1000\n", "config line 3: kernel at 0x80200000");
     expect_error(HEAD "vm=v\n" KERNEL "initrd=0xfffffffffffff000,0x2000\n",
