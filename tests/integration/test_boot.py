@@ -65,9 +65,10 @@ def two_vms_run_at_once():
         expect(sorted(r["vm"] for r in csv_rows(stats)) == ["left", "right"], run, "CSV rows")
 
 
-def probe_matches_native(test, mem="64M"):
-    native = umbra_run("--native", "--kernel", PROBE, "--mem", mem, "--append", "test=" + test)
-    virt = umbra_run("--kernel", PROBE, "--mem", mem, "--append", "test=" + test)
+def probe_matches_native(test, mem="64M", cpus=1):
+    common = ["--kernel", PROBE, "--mem", mem, "--cpus", str(cpus), "--append", "test=" + test]
+    native = umbra_run("--native", *common)
+    virt = umbra_run(*common)
     expect(native.rc == 0, native, "native probe %s must pass" % test)
     expect(virt.rc == 0, virt, "probe %s under hap must pass" % test)
     expect_same_guest_output(native, virt, "probe:")
@@ -106,6 +107,28 @@ def faults_match_native():
 
 def own_page_tables_match_native():
     probe_matches_native("paging", mem="128M")
+
+
+def smp_hsm_ipi_rfence_match_native():
+    """Secondary vCPUs started and stopped through HSM, IPIs in every mask
+    form, and remote fences whose effect a secondary observes, with 2 and 4
+    vCPUs (each on its own hart)."""
+    results = []
+    for cpus in (2, 4):
+        run = probe_matches_native("smp", cpus=cpus)
+        results.append(run.lines("probe: smp")[-1])
+    return "; ".join(results)
+
+
+def hsm_start_outside_ram_is_refused():
+    """hart_start at an address outside the VM's RAM gets INVALID_ADDRESS and
+    the vCPU stays stopped.  (OpenSBI accepts it natively and loses the hart,
+    so there is no native reference.)"""
+    run = umbra_run("--kernel", PROBE, "--mem", "64M", "--cpus", "2", "--append",
+                    "test=smp hsm_outside=yes")
+    expect(run.rc == 0, run, "probe smp with hsm_outside=yes must pass under hap")
+    expect(any("outside" in l and l.startswith("probe: PASS") for l in run.lines("probe:")), run,
+           "the outside-RAM hart_start check did not run")
 
 
 def isolation_canaries():
@@ -196,6 +219,8 @@ TESTS = [
     ("dbcn_rejects_buffers_outside_ram", dbcn_rejects_buffers_outside_ram),
     ("faults_match_native", faults_match_native),
     ("own_page_tables_match_native", own_page_tables_match_native),
+    ("smp_hsm_ipi_rfence_match_native", smp_hsm_ipi_rfence_match_native),
+    ("hsm_start_outside_ram_is_refused", hsm_start_outside_ram_is_refused),
     ("isolation_canaries", isolation_canaries),
     ("exit_counts_match_qemu_trap_log", exit_counts_match_qemu_trap_log),
     ("guest_failure_gives_failure_status", guest_failure_gives_failure_status),
