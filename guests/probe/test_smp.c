@@ -477,6 +477,19 @@ static void smp_test_stop(const struct platform *p)
     }
 }
 
+/* With bootargs `end_running=yes` the secondaries are started once more and
+ * left busy when the test ends, so the shutdown that follows has to stop
+ * vCPUs that are running guest code (a hypervisor that cannot would hang). */
+static void smp_leave_running(const struct platform *p)
+{
+    char opt[8];
+    if (!platform_bootarg(p, "end_running", opt, sizeof(opt)) || strcmp(opt, "yes") != 0)
+        return;
+    for (unsigned h = 0; h < p->cpu_count; h++)
+        if (h != p->hartid)
+            smp_start_and_check(h, SMP_OPAQUE_AGAIN(smp_label(h)) + 1);
+}
+
 bool probe_test_smp(const struct platform *p)
 {
     smp_boot_hartid = p->hartid;
@@ -494,6 +507,7 @@ bool probe_test_smp(const struct platform *p)
         smp_test_rfence(p);
         smp_test_stop(p);
         trap_on_interrupt(IRQ_S_SOFT, NULL);
+        smp_leave_running(p);
     }
     console_line("smp %u passed, %u failed", check_passed(), check_failed());
     return check_failed() == 0;

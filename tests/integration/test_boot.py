@@ -66,6 +66,7 @@ def two_vms_run_at_once():
 
 
 def probe_matches_native(test, mem="64M", cpus=1):
+    """test is the probe's bootargs: "NAME [option=value ...]"."""
     common = ["--kernel", PROBE, "--mem", mem, "--cpus", str(cpus), "--append", "test=" + test]
     native = umbra_run("--native", *common)
     virt = umbra_run(*common)
@@ -118,6 +119,18 @@ def smp_hsm_ipi_rfence_match_native():
         run = probe_matches_native("smp", cpus=cpus)
         results.append(run.lines("probe: smp")[-1])
     return "; ".join(results)
+
+
+def shutdown_stops_running_vcpus():
+    """SRST from vCPU 0 while three other vCPUs are busy in guest code: Umbra
+    must pull them out of the guest (stop request + IPI) to end the VM."""
+    with tempfile.TemporaryDirectory() as d:
+        stats = os.path.join(d, "s.csv")
+        run = umbra_run("--kernel", PROBE, "--mem", "64M", "--cpus", "4", "--stats", stats,
+                        "--append", "test=smp end_running=yes", timeout=60)
+        expect(run.rc == 0, run, "the VM must end cleanly with running secondaries")
+        row = csv_rows(stats)[0]
+        expect(row["cpus"] == "4" and row["full_sbi_srst"] == "1", run, "report incomplete")
 
 
 def hsm_start_outside_ram_is_refused():
@@ -220,6 +233,7 @@ TESTS = [
     ("faults_match_native", faults_match_native),
     ("own_page_tables_match_native", own_page_tables_match_native),
     ("smp_hsm_ipi_rfence_match_native", smp_hsm_ipi_rfence_match_native),
+    ("shutdown_stops_running_vcpus", shutdown_stops_running_vcpus),
     ("hsm_start_outside_ram_is_refused", hsm_start_outside_ram_is_refused),
     ("isolation_canaries", isolation_canaries),
     ("exit_counts_match_qemu_trap_log", exit_counts_match_qemu_trap_log),
