@@ -212,6 +212,8 @@ void proc_wakeup(const void *channel);
  * (processes alive, none runnable). */
 bool sched_run(void);
 unsigned proc_live_count(void);
+/* Exit status of the last parentless pid 1: the workload's checksum. */
+uint64_t proc_first_exit_status(void);
 void proc_reset_pids(void);
 /* The region of p holding `va` (heap, stack or mmap), or false. */
 bool proc_region_of(const struct proc *p, uint64_t va);

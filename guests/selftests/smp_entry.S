@@ -6,7 +6,7 @@
  * parks), records its id in sscratch, shares the guests' trap entry and
  * calls smp_secondary_main(hartid, opaque), which never returns.
  */
-#include "guests/probe/smp.h"
+#include "guests/selftests/smp.h"
 
     .text
     .balign 4

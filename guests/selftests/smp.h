@@ -3,8 +3,8 @@
  * test can drive and the stack each hart started through SBI HSM gets.
  * Only macros outside the C-only part, so the assembler can include it.
  */
-#ifndef UMBRA_GUESTS_PROBE_SMP_H
-#define UMBRA_GUESTS_PROBE_SMP_H
+#ifndef UMBRA_GUESTS_SELFTESTS_SMP_H
+#define UMBRA_GUESTS_SELFTESTS_SMP_H
 
 /* umbra-run's limit too: at most 8 vCPUs per VM. */
 #define SMP_MAX_HARTS 8

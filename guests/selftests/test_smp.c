@@ -19,8 +19,8 @@
 #include "guests/common/csr.h"
 #include "guests/common/sbi.h"
 #include "guests/common/timer.h"
-#include "guests/probe/probe.h"
-#include "guests/probe/smp.h"
+#include "guests/selftests/selftests.h"
+#include "guests/selftests/smp.h"
 
 /* A live hart answers within microseconds; this only bounds a dead one. */
 #define SMP_WAIT_MS 1000
@@ -277,7 +277,7 @@ static void smp_test_start_outside(const struct platform *p)
     unsigned last = p->cpu_count - 1;
     if (last == p->hartid)
         last--;
-    uint64_t outside = probe_outside_ram(p);
+    uint64_t outside = selftests_outside_ram(p);
     check_eq(sbi_hart_start(last, outside, 0).error, SBI_ERR_INVALID_ADDRESS,
              "HSM hart_start(secondary %u) at 0x%lx outside RAM is INVALID_ADDRESS",
              smp_label(last), (unsigned long)outside);
@@ -490,7 +490,7 @@ static void smp_leave_running(const struct platform *p)
             smp_start_and_check(h, SMP_OPAQUE_AGAIN(smp_label(h)) + 1);
 }
 
-bool probe_test_smp(const struct platform *p)
+bool selftests_test_smp(const struct platform *p)
 {
     smp_boot_hartid = p->hartid;
     /* No check that the boot hart is hart 0: natively OpenSBI picks it by

@@ -12,7 +12,7 @@
 #include "guests/common/check.h"
 #include "guests/common/console.h"
 #include "guests/common/csr.h"
-#include "guests/probe/probe.h"
+#include "guests/selftests/selftests.h"
 
 static void fault_check_access(const char *what, struct trap_catch c, uint64_t want_cause,
                                uint64_t addr)
@@ -57,13 +57,13 @@ static struct trap_catch fault_ebreak_32(void)
     return trap_catch_end();
 }
 
-bool probe_test_fault(const struct platform *p)
+bool selftests_test_fault(const struct platform *p)
 {
-    uint64_t outside = probe_outside_ram(p);
-    fault_check_access("load", probe_load(outside), EXC_LOAD_ACCESS, outside);
-    fault_check_access("store", probe_store(outside, 0x5a5a5a5a5a5a5a5aull), EXC_STORE_ACCESS,
+    uint64_t outside = selftests_outside_ram(p);
+    fault_check_access("load", selftests_load(outside), EXC_LOAD_ACCESS, outside);
+    fault_check_access("store", selftests_store(outside, 0x5a5a5a5a5a5a5a5aull), EXC_STORE_ACCESS,
                        outside);
-    fault_check_access("fetch", probe_fetch(outside), EXC_INSN_ACCESS, outside);
+    fault_check_access("fetch", selftests_fetch(outside), EXC_INSN_ACCESS, outside);
     fault_check_cause("illegal instruction (16-bit)", fault_illegal_16(), EXC_ILLEGAL_INSN);
     fault_check_cause("illegal instruction (32-bit)", fault_illegal_32(), EXC_ILLEGAL_INSN);
     fault_check_cause("ebreak (16-bit)", fault_ebreak_16(), EXC_BREAKPOINT);

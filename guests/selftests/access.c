@@ -3,9 +3,9 @@
  * to fault, performed under trap catching so the test sees the cause and
  * stval instead of the guest dying.
  */
-#include "guests/probe/probe.h"
+#include "guests/selftests/selftests.h"
 
-struct trap_catch probe_load(uint64_t addr)
+struct trap_catch selftests_load(uint64_t addr)
 {
     uint64_t value;
     trap_catch_begin();
@@ -14,14 +14,14 @@ struct trap_catch probe_load(uint64_t addr)
     return trap_catch_end();
 }
 
-struct trap_catch probe_store(uint64_t addr, uint64_t value)
+struct trap_catch selftests_store(uint64_t addr, uint64_t value)
 {
     trap_catch_begin();
     __asm__ volatile("sd %0, 0(%1)" ::"r"(value), "r"(addr) : "memory");
     return trap_catch_end();
 }
 
-struct trap_catch probe_fetch(uint64_t addr)
+struct trap_catch selftests_fetch(uint64_t addr)
 {
     trap_catch_begin();
     /* If the fetch faults, the catcher resumes at ra: the next instruction.
@@ -30,7 +30,7 @@ struct trap_catch probe_fetch(uint64_t addr)
     return trap_catch_end();
 }
 
-uint64_t probe_outside_ram(const struct platform *p)
+uint64_t selftests_outside_ram(const struct platform *p)
 {
     return ALIGN_UP(platform_ram_end(p) + MIB(256), MIB(256));
 }

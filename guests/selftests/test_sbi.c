@@ -13,7 +13,7 @@
 #include "guests/common/csr.h"
 #include "guests/common/sbi.h"
 #include "guests/common/timer.h"
-#include "guests/probe/probe.h"
+#include "guests/selftests/selftests.h"
 
 #define SBI_TEST_UNKNOWN_EID 0x0A0B0C0D
 #define SBI_TEST_UNKNOWN_FID 0x7777
@@ -174,7 +174,7 @@ static void sbi_test_dbcn(const struct platform *p)
      * runs under Umbra: bootargs `dbcn_outside=yes`. */
     char opt[8];
     if (platform_bootarg(p, "dbcn_outside", opt, sizeof(opt)) && strcmp(opt, "yes") == 0) {
-        uint64_t outside = probe_outside_ram(p);
+        uint64_t outside = selftests_outside_ram(p);
         check_eq(sbi_debug_console_write(16, outside).error, SBI_ERR_INVALID_PARAM,
                  "DBCN console_write from outside RAM (0x%lx) is INVALID_PARAM",
                  (unsigned long)outside);
@@ -183,7 +183,7 @@ static void sbi_test_dbcn(const struct platform *p)
                "legacy console_putchar returns 0");
 }
 
-bool probe_test_sbi(const struct platform *p)
+bool selftests_test_sbi(const struct platform *p)
 {
     sbi_test_base();
     sbi_test_time();

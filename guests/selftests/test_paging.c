@@ -16,7 +16,7 @@
 #include "guests/common/check.h"
 #include "guests/common/console.h"
 #include "guests/common/csr.h"
-#include "guests/probe/probe.h"
+#include "guests/selftests/selftests.h"
 
 #define PTE_V (1ull << 0)
 #define PTE_R (1ull << 1)
@@ -392,7 +392,7 @@ static void paging_check_faults(void)
     }
 }
 
-bool probe_test_paging(const struct platform *p)
+bool selftests_test_paging(const struct platform *p)
 {
     pg = (struct paging_state){ .checksum = 0xcbf29ce484222325ull };
     paging_build(p);

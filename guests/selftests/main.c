@@ -8,7 +8,7 @@
 #include "guests/common/console.h"
 #include "guests/common/sbi.h"
 #include "guests/common/timer.h"
-#include "guests/probe/probe.h"
+#include "guests/selftests/selftests.h"
 
 struct probe_test {
     const char *name;
@@ -16,11 +16,11 @@ struct probe_test {
 };
 
 static const struct probe_test probe_tests[] = {
-    { "sbi", probe_test_sbi },
-    { "fault", probe_test_fault },
-    { "canary", probe_test_canary },
-    { "paging", probe_test_paging },
-    { "smp", probe_test_smp },
+    { "sbi", selftests_test_sbi },
+    { "fault", selftests_test_fault },
+    { "canary", selftests_test_canary },
+    { "paging", selftests_test_paging },
+    { "smp", selftests_test_smp },
 };
 
 static const struct probe_test *probe_find(const char *name)

@@ -17,7 +17,7 @@
 #include "guests/common/console.h"
 #include "guests/common/csr.h"
 #include "guests/common/timer.h"
-#include "guests/probe/probe.h"
+#include "guests/selftests/selftests.h"
 
 #define CANARY_FILL_START 0x80400000ull
 #define CANARY_TAIL_SKIP KIB(64)
@@ -86,8 +86,8 @@ static bool canary_verify(const struct canary_range *r, uint64_t seed)
 /* Load and store at addr: each must be an access fault reporting addr. */
 static unsigned canary_probe(uint64_t addr, uint64_t seed)
 {
-    struct trap_catch load = probe_load(addr);
-    struct trap_catch store = probe_store(addr, canary_pattern(seed, addr));
+    struct trap_catch load = selftests_load(addr);
+    struct trap_catch store = selftests_store(addr, canary_pattern(seed, addr));
     unsigned good = 0;
     good += load.count == 1 && load.cause == EXC_LOAD_ACCESS && load.stval == addr;
     good += store.count == 1 && store.cause == EXC_STORE_ACCESS && store.stval == addr;
@@ -129,7 +129,7 @@ static bool canary_parse_seed(const struct platform *p, uint64_t *seed)
     return true;
 }
 
-bool probe_test_canary(const struct platform *p)
+bool selftests_test_canary(const struct platform *p)
 {
     uint64_t seed;
     if (!canary_parse_seed(p, &seed)) {
