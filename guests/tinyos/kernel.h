@@ -13,6 +13,7 @@
 
 #include "core/base.h"
 #include "guests/tinyos/abi.h"
+#include "guests/tinyos/entry_layout.h"
 
 /* ---- Limits. ---- */
 #define NPROC 64                /* processes alive at once, the first included */
@@ -152,10 +153,7 @@ struct context {                /* callee-saved registers, see entry.S */
     uint64_t ra, sp, s[12];
 };
 
-/* Saved user registers at the top of the kernel stack; entry.S offsets. */
-#define UFRAME_SEPC (32 * 8)
-#define UFRAME_SIZE (34 * 8)
-
+/* Saved user registers at the top of the kernel stack (entry_layout.h). */
 struct user_frame {
     uint64_t regs[32];          /* regs[n] = xn; regs[0] unused */
     uint64_t sepc;
@@ -238,6 +236,8 @@ void usertrap_init(void);
 void usertrap_handle(struct user_frame *f);
 /* entry.S: restore the frame and sret to U-mode. */
 _Noreturn void usertrap_return(struct user_frame *f);
+/* entry.S calls it for a trap taken in S-mode: always a kernel bug. */
+_Noreturn void kernel_trap_report(uint64_t scause, uint64_t sepc, uint64_t stval);
 /* entry.S: save callee-saved registers in *from, load *to. */
 void context_switch(struct context *from, const struct context *to);
 

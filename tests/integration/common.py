@@ -31,7 +31,8 @@ class Run:
 def umbra_run(*args, timeout=60):
     """Run tools/umbra-run with a QEMU timeout, and a harness timeout on top."""
     argv = [RUNNER, "--timeout", str(timeout)] + list(args)
-    p = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=timeout + 30)
+    p = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=timeout + 30,
+                       stdin=subprocess.DEVNULL)
     return Run(list(args), p.returncode, p.stdout, p.stderr)
 
 

@@ -215,12 +215,23 @@ def hung_guest_times_out():
         expect(run.rc == 124 and "timeout" in run.err, run, "a hung guest must time out with 124")
 
 
-def umbra_without_configuration_refuses():
+def boot_umbra_directly(*extra):
+    """Boot build/umbra.elf on QEMU without the runner (so without a config)."""
     qemu = ["qemu-system-riscv64", "-M", "virt", "-m", "256M", "-nographic",
             "-bios", "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin",
-            "-kernel", os.path.join(REPO, "build", "umbra.elf")]
-    p = subprocess.run(qemu, capture_output=True, text=True, timeout=60)
+            "-kernel", os.path.join(REPO, "build", "umbra.elf")] + list(extra)
+    return subprocess.run(qemu, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def umbra_without_configuration_refuses():
+    p = boot_umbra_directly()
     if p.returncode != 4 or "no configuration" not in p.stdout:
+        raise AssertionError("rc=%d, output:\n%s" % (p.returncode, p.stdout[-1500:]))
+
+
+def cpu_without_h_extension_is_refused():
+    p = boot_umbra_directly("-cpu", "rv64,h=false")
+    if p.returncode != 3 or "no H extension" not in p.stdout:
         raise AssertionError("rc=%d, output:\n%s" % (p.returncode, p.stdout[-1500:]))
 
 
@@ -240,4 +251,5 @@ TESTS = [
     ("guest_failure_gives_failure_status", guest_failure_gives_failure_status),
     ("hung_guest_times_out", hung_guest_times_out),
     ("umbra_without_configuration_refuses", umbra_without_configuration_refuses),
+    ("cpu_without_h_extension_is_refused", cpu_without_h_extension_is_refused),
 ]
