@@ -63,7 +63,7 @@ $(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.c tests/unit/unit.h $(HOST_OBJS)
 unit: $(UNIT_BINS)
 
 run: deps all
-	tools/umbra-run --kernel $(BUILD)/guests/hello.bin --mode hap --mem 64M --timeout 60
+	tools/umbra-run --icount --kernel $(BUILD)/guests/hello.bin --mode hap --mem 64M --timeout 60
 
 test: deps all unit
 	$(PYTHON) tests/run.py
