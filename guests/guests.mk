@@ -46,7 +46,28 @@ endef
 
 .PHONY: guests
 $(eval $(call GUEST_IMAGE,hello))
-$(eval $(call GUEST_IMAGE,probe))
+$(eval $(call GUEST_IMAGE,selftests))
+
+# selftests-broken-fence: the selftests guest built from the same sources
+# with -DSELFTESTS_BROKEN_FENCE, which drops one fence the RISC-V spec
+# requires (see guests/selftests/test_sfence.c).  It exists to show which
+# selftest, natively or in which Umbra mode, notices a kernel that
+# under-flushes.  Its objects live apart from the normal build's.
+SELFTESTS_BROKEN_OBJDIR := $(GUEST_OBJDIR)/broken-fence
+SELFTESTS_BROKEN_OBJS := $(patsubst %,$(SELFTESTS_BROKEN_OBJDIR)/%.o,$(wildcard guests/selftests/*.S guests/selftests/*.c))
+GUEST_ALL_OBJS += $(SELFTESTS_BROKEN_OBJS)
+
+$(SELFTESTS_BROKEN_OBJDIR)/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	$(HYP_CC) $(GUEST_CFLAGS) -DSELFTESTS_BROKEN_FENCE -c $< -o $@
+
+$(SELFTESTS_BROKEN_OBJDIR)/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(HYP_CC) $(GUEST_CFLAGS) -DSELFTESTS_BROKEN_FENCE -c $< -o $@
+
+$(BUILD)/guests/selftests-broken-fence.elf: $(SELFTESTS_BROKEN_OBJS) $(GUEST_COMMON_OBJS) linker/guest.ld
+	$(HYP_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $(SELFTESTS_BROKEN_OBJS) $(GUEST_COMMON_OBJS) -lgcc
+guests: $(BUILD)/guests/selftests-broken-fence.elf $(BUILD)/guests/selftests-broken-fence.bin
 
 # tinyos stores user programs linked at a low user address inside its image,
 # so it links with its own script (linker/tinyos.ld) instead of guest.ld.

@@ -1,6 +1,6 @@
 /*
  * console.h — line output for the built-in guests over the SBI console.
- * Every line a guest prints starts with its tag ("hello: ", "probe: ") so
+ * Every line a guest prints starts with its tag ("hello: ", "selftests: ") so
  * a test can pick a guest's lines out of a shared UART, natively and when
  * several VMs run at once.
  */

@@ -1,8 +1,11 @@
 /*
- * probe.h — the integration-test guest.  One binary; bootargs `test=NAME`
- * picks the test.  Each test prints one line per check plus a summary and
- * returns whether everything passed; main.c shuts down accordingly.
- * Output must be identical natively and under every Umbra mode.
+ * selftests.h — the selftests guest: small checks of what a guest kernel can
+ * observe (SBI results, traps, page faults, A/D updates, sfence.vma and satp
+ * semantics, isolation), compared against bare QEMU.  One binary; bootargs
+ * `test=NAME` picks a suite, `test=all` runs every suite whose output is
+ * the same natively and under a hypervisor.  Each suite prints one line per
+ * check plus a summary and returns whether everything passed; main.c shuts
+ * down accordingly.  Output must be identical natively and in every mode.
  */
 #ifndef UMBRA_GUESTS_SELFTESTS_H
 #define UMBRA_GUESTS_SELFTESTS_H
@@ -15,12 +18,23 @@ bool selftests_test_fault(const struct platform *p);
 bool selftests_test_canary(const struct platform *p);
 bool selftests_test_paging(const struct platform *p);
 bool selftests_test_smp(const struct platform *p);
+bool selftests_test_pagefault(const struct platform *p);
+bool selftests_test_ad(const struct platform *p);
+bool selftests_test_sfence(const struct platform *p);
+bool selftests_test_satp(const struct platform *p);
+
+/* Prints "<suite> P passed, F failed" for the checks made since the suite
+ * began (main.c marks the start of each) and returns F == 0. */
+bool selftests_summary(const char *suite);
 
 /* Deliberate accesses under trap catching (see trap.h): each performs one
  * access and returns what was caught (count 0: no fault). */
 struct trap_catch selftests_load(uint64_t addr);
+/* The same load, also returning the value read (left alone on a fault). */
+struct trap_catch selftests_load_value(uint64_t addr, uint64_t *value);
 struct trap_catch selftests_store(uint64_t addr, uint64_t value);
-/* Jumps to addr; a fetch fault resumes right after the jump. */
+/* Jumps to addr (which must `ret` if it can be fetched); a fetch fault
+ * resumes right after the jump. */
 struct trap_catch selftests_fetch(uint64_t addr);
 
 /* An address well outside guest RAM: RAM end + 256 MiB, rounded up to

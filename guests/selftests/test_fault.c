@@ -68,6 +68,5 @@ bool selftests_test_fault(const struct platform *p)
     fault_check_cause("illegal instruction (32-bit)", fault_illegal_32(), EXC_ILLEGAL_INSN);
     fault_check_cause("ebreak (16-bit)", fault_ebreak_16(), EXC_BREAKPOINT);
     fault_check_cause("ebreak (32-bit)", fault_ebreak_32(), EXC_BREAKPOINT);
-    console_line("fault %u passed, %u failed", check_passed(), check_failed());
-    return check_failed() == 0;
+    return selftests_summary("fault");
 }

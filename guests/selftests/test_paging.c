@@ -17,24 +17,7 @@
 #include "guests/common/console.h"
 #include "guests/common/csr.h"
 #include "guests/selftests/selftests.h"
-
-#define PTE_V (1ull << 0)
-#define PTE_R (1ull << 1)
-#define PTE_W (1ull << 2)
-#define PTE_X (1ull << 3)
-#define PTE_G (1ull << 5)
-#define PTE_A (1ull << 6)
-#define PTE_D (1ull << 7)
-#define PTE_PPN_SHIFT 10
-#define PTES_PER_TABLE 512
-
-#define SATP_MODE_SV39 (8ull << 60)
-#define SATP_ASID_SHIFT 44
-#define SATP_ASID_MASK 0xffffull
-#define SATP_PPN_MASK ((1ull << 44) - 1)
-
-#define MEGAPAGE MIB(2)
-#define GIGAPAGE GIB(1)
+#include "guests/selftests/sv39.h"
 
 /* The user-ish window: one L0 table's worth plus one megapage. */
 #define VA_DATA 0x40000000ull       /* space 1 -> data1 (later data3), space 2 -> data2 */
@@ -46,8 +29,6 @@
 
 #define PAGING_WORDS 8              /* words read or written per check */
 #define PAGING_MAX_FAULTS 8
-
-typedef uint64_t pte_t;
 
 struct paging_space {
     pte_t *root;
@@ -75,41 +56,6 @@ struct paging_state {
 };
 
 static struct paging_state pg;
-
-static inline void sfence_vma_all(void)
-{
-    __asm__ volatile("sfence.vma" ::: "memory");
-}
-
-static inline void sfence_vma_asid(uint64_t asid)
-{
-    __asm__ volatile("sfence.vma zero, %0" ::"r"(asid) : "memory");
-}
-
-static inline void sfence_vma_page(uint64_t va, uint64_t asid)
-{
-    __asm__ volatile("sfence.vma %0, %1" ::"r"(va), "r"(asid) : "memory");
-}
-
-static pte_t pte_leaf(uint64_t pa, uint64_t flags)
-{
-    return ((pa >> 12) << PTE_PPN_SHIFT) | flags | PTE_V;
-}
-
-static pte_t pte_table(const pte_t *table)
-{
-    return (ptr_to_pa(table) >> 12) << PTE_PPN_SHIFT | PTE_V;
-}
-
-static pte_t *pte_target(pte_t pte)
-{
-    return pa_to_ptr((pte >> PTE_PPN_SHIFT) << 12);
-}
-
-static unsigned vpn(uint64_t va, unsigned level)
-{
-    return (unsigned)(va >> (12 + 9 * level)) & (PTES_PER_TABLE - 1);
-}
 
 /* Zeroed, aligned physical memory from after the image; skips the DTB. */
 static uint64_t pool_alloc(uint64_t size, uint64_t align)
@@ -149,10 +95,10 @@ static void paging_map_kernel(uint64_t ram_end)
         if (!l1 || IS_ALIGNED(pa, GIGAPAGE)) {
             l1 = table_alloc();
             for (unsigned s = 0; s < 2; s++)
-                pg.space[s].root[vpn(pa, 2)] = pte_table(l1);
+                pg.space[s].root[sv39_vpn(pa, 2)] = sv39_pointer(l1);
         }
         /* Kernel mappings come with A/D preset, as an OS would do. */
-        l1[vpn(pa, 1)] = pte_leaf(pa, PTE_R | PTE_W | PTE_X | PTE_G | PTE_A | PTE_D);
+        l1[sv39_vpn(pa, 1)] = sv39_leaf(pa, PTE_R | PTE_W | PTE_X | PTE_G | PTE_A | PTE_D);
     }
 }
 
@@ -169,8 +115,8 @@ static void paging_build(const struct platform *p)
         sp->root = table_alloc();
         sp->l1 = table_alloc();
         sp->l0 = table_alloc();
-        sp->root[vpn(VA_DATA, 2)] = pte_table(sp->l1);
-        sp->l1[vpn(VA_DATA, 1)] = pte_table(sp->l0);
+        sp->root[sv39_vpn(VA_DATA, 2)] = sv39_pointer(sp->l1);
+        sp->l1[sv39_vpn(VA_DATA, 1)] = sv39_pointer(sp->l0);
     }
     paging_map_kernel(platform_ram_end(p));
     pg.data1 = data_page(0x1111);
@@ -178,10 +124,10 @@ static void paging_build(const struct platform *p)
     pg.data3 = data_page(0x3333);
 
     /* User-ish leaves: no A/D, the hardware sets them on first use. */
-    pg.space[0].l0[vpn(VA_DATA, 0)] = pte_leaf(pg.data1, PTE_R | PTE_W);
-    pg.space[0].l1[vpn(VA_MEGA, 1)] = pte_leaf(pg.mega, PTE_R | PTE_W);
-    pg.space[1].l0[vpn(VA_DATA, 0)] = pte_leaf(pg.data2, PTE_R | PTE_W);
-    pg.space[1].l0[vpn(VA_ALIAS, 0)] = pte_leaf(pg.mega + PAGE_SIZE, PTE_R | PTE_W);
+    pg.space[0].l0[sv39_vpn(VA_DATA, 0)] = sv39_leaf(pg.data1, PTE_R | PTE_W);
+    pg.space[0].l1[sv39_vpn(VA_MEGA, 1)] = sv39_leaf(pg.mega, PTE_R | PTE_W);
+    pg.space[1].l0[sv39_vpn(VA_DATA, 0)] = sv39_leaf(pg.data2, PTE_R | PTE_W);
+    pg.space[1].l0[sv39_vpn(VA_ALIAS, 0)] = sv39_leaf(pg.mega + PAGE_SIZE, PTE_R | PTE_W);
 }
 
 /* Writes all ones to satp.ASID and reads back which bits stick.  Needs
@@ -192,7 +138,7 @@ static void paging_probe_asids(void)
     csr_write(satp, SATP_MODE_SV39 | (SATP_ASID_MASK << SATP_ASID_SHIFT) | root_ppn);
     uint64_t got = csr_read(satp);
     csr_write(satp, 0);
-    sfence_vma_all();
+    sv39_fence_all();
     check_eq_hex(got >> 60, SATP_MODE_SV39 >> 60, "satp accepts Sv39");
     uint64_t asid_bits = (got >> SATP_ASID_SHIFT) & SATP_ASID_MASK;
     pg.use_asids = (asid_bits & 3) == 3;
@@ -201,7 +147,7 @@ static void paging_probe_asids(void)
         sp->asid = pg.use_asids ? s + 1 : 0;
         sp->satp = SATP_MODE_SV39 | (sp->asid << SATP_ASID_SHIFT) |
                    (ptr_to_pa(sp->root) >> 12 & SATP_PPN_MASK);
-        sfence_vma_asid(sp->asid);  /* a fresh ASID may hold stale entries */
+        sv39_fence_asid(sp->asid);  /* a fresh ASID may hold stale entries */
     }
 }
 
@@ -209,7 +155,7 @@ static void paging_switch(unsigned s)
 {
     csr_write(satp, pg.space[s].satp);
     if (!pg.use_asids)
-        sfence_vma_all();
+        sv39_fence_all();
 }
 
 static uint64_t *current_root(void)
@@ -227,16 +173,16 @@ static uint64_t current_asid(void)
 static pte_t *paging_leaf_slot(uint64_t va)
 {
     pte_t *root = current_root();
-    pte_t e2 = root[vpn(va, 2)];
+    pte_t e2 = root[sv39_vpn(va, 2)];
     if (!(e2 & PTE_V) || (e2 & (PTE_R | PTE_W | PTE_X)))
         return NULL;
-    pte_t *l1 = pte_target(e2);
-    pte_t e1 = l1[vpn(va, 1)];
+    pte_t *l1 = sv39_table_of(e2);
+    pte_t e1 = l1[sv39_vpn(va, 1)];
     if (e1 & (PTE_R | PTE_W | PTE_X))
-        return &l1[vpn(va, 1)];
+        return &l1[sv39_vpn(va, 1)];
     if (!(e1 & PTE_V))
         return NULL;
-    return &pte_target(e1)[vpn(va, 0)];
+    return &sv39_table_of(e1)[sv39_vpn(va, 0)];
 }
 
 /* Demand paging: an invalid leaf gets a fresh zeroed page.  Making a leaf
@@ -255,7 +201,7 @@ static bool paging_on_fault(struct trap_frame *tf)
         if (pg.fault_count < PAGING_MAX_FAULTS)
             pg.faults[pg.fault_count] = (struct paging_fault){ tf->scause, va, current_asid() };
         pg.fault_count++;
-        *slot = pte_leaf(pool_alloc(PAGE_SIZE, PAGE_SIZE), PTE_R | PTE_W);
+        *slot = sv39_leaf(pool_alloc(PAGE_SIZE, PAGE_SIZE), PTE_R | PTE_W);
         return true;
     }
     uint64_t need_ad = PTE_A | (is_store ? PTE_D : 0);
@@ -267,7 +213,7 @@ static bool paging_on_fault(struct trap_frame *tf)
     } else {
         pg.spurious_count++;
     }
-    sfence_vma_page(va, current_asid());
+    sv39_fence_va_asid(va, current_asid());
     return true;
 }
 
@@ -322,11 +268,11 @@ static void paging_check_spaces(void)
     paging_switch(0);
     check_true(paging_read_matches(VA_DATA, pg.data1), "space 1 reads its page at 0x%lx",
                (unsigned long)VA_DATA);
-    pte_t leaf = pg.space[0].l0[vpn(VA_DATA, 0)];
+    pte_t leaf = pg.space[0].l0[sv39_vpn(VA_DATA, 0)];
     check_true((leaf & PTE_A) && !(leaf & PTE_D) && pg.ad_software_count == 0,
                "hardware set A (and not D) after a read");
     paging_write_words(VA_DATA + 0x800, 0xd1d1000000000000ull);
-    leaf = pg.space[0].l0[vpn(VA_DATA, 0)];
+    leaf = pg.space[0].l0[sv39_vpn(VA_DATA, 0)];
     check_true((leaf & PTE_D) && pg.ad_software_count == 0, "hardware set D after a write");
     check_true(paging_read_matches(VA_DATA + 0x800, pg.data1 + 0x800),
                "write through space 1 landed in its physical page");
@@ -342,7 +288,7 @@ static void paging_check_megapage(void)
 {
     paging_switch(0);
     paging_write_words(VA_MEGA + PAGE_SIZE, 0x3e3e000000000000ull);
-    pte_t leaf = pg.space[0].l1[vpn(VA_MEGA, 1)];
+    pte_t leaf = pg.space[0].l1[sv39_vpn(VA_MEGA, 1)];
     check_true((leaf & (PTE_A | PTE_D)) == (PTE_A | PTE_D) && pg.ad_software_count == 0,
                "hardware set A and D on the 2 MiB megapage leaf");
     paging_switch(1);
@@ -355,8 +301,8 @@ static void paging_check_remap(void)
     /* Change a valid leaf of the inactive space 1, then fence exactly that
      * page of that ASID, as the spec requires before relying on it. */
     paging_switch(1);
-    pg.space[0].l0[vpn(VA_DATA, 0)] = pte_leaf(pg.data3, PTE_R | PTE_W);
-    sfence_vma_page(VA_DATA, pg.space[0].asid);
+    pg.space[0].l0[sv39_vpn(VA_DATA, 0)] = sv39_leaf(pg.data3, PTE_R | PTE_W);
+    sv39_fence_va_asid(VA_DATA, pg.space[0].asid);
     paging_switch(0);
     check_true(paging_read_matches(VA_DATA, pg.data3), "remapped leaf seen after sfence.vma va, asid");
     paging_switch(1);
@@ -397,7 +343,7 @@ bool selftests_test_paging(const struct platform *p)
     pg = (struct paging_state){ .checksum = 0xcbf29ce484222325ull };
     paging_build(p);
     paging_probe_asids();
-    sfence_vma_all();               /* the tables are complete: publish them */
+    sv39_fence_all();               /* the tables are complete: publish them */
     trap_on_exception(paging_on_fault);
 
     paging_check_spaces();
@@ -406,9 +352,8 @@ bool selftests_test_paging(const struct platform *p)
     paging_check_faults();
 
     csr_write(satp, 0);
-    sfence_vma_all();
+    sv39_fence_all();
     trap_on_exception(NULL);
     console_line("paging checksum=0x%016lx faults=%u", (unsigned long)pg.checksum, pg.fault_count);
-    console_line("paging %u passed, %u failed", check_passed(), check_failed());
-    return check_failed() == 0;
+    return selftests_summary("paging");
 }

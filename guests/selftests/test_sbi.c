@@ -192,6 +192,5 @@ bool selftests_test_sbi(const struct platform *p)
     sbi_test_hsm(p);
     sbi_test_srst();
     sbi_test_dbcn(p);
-    console_line("sbi %u passed, %u failed", check_passed(), check_failed());
-    return check_failed() == 0;
+    return selftests_summary("sbi");
 }

@@ -21,6 +21,7 @@
 #include "guests/common/timer.h"
 #include "guests/selftests/selftests.h"
 #include "guests/selftests/smp.h"
+#include "guests/selftests/sv39.h"
 
 /* A live hart answers within microseconds; this only bounds a dead one. */
 #define SMP_WAIT_MS 1000
@@ -38,18 +39,6 @@
  * gigapage, plus one non-global 4 KiB leaf at SMP_VA. */
 #define SMP_VA 0x40000000ull
 #define SMP_ASID_WANTED 1ull
-#define PTE_V (1ull << 0)
-#define PTE_R (1ull << 1)
-#define PTE_W (1ull << 2)
-#define PTE_X (1ull << 3)
-#define PTE_G (1ull << 5)
-#define PTE_A (1ull << 6)
-#define PTE_D (1ull << 7)
-#define PTE_PPN_SHIFT 10
-#define PTES_PER_TABLE 512
-#define SATP_MODE_SV39 (8ull << 60)
-#define SATP_ASID_SHIFT 44
-#define SATP_ASID_MASK 0xffffull
 
 /* What the boot hart can ask a started hart to do. */
 enum smp_command {
@@ -78,7 +67,6 @@ struct smp_hart {
     unsigned command_seq;       /* publishes command */
 } __attribute__((aligned(64)));
 
-typedef uint64_t pte_t;
 
 struct smp_space {
     pte_t root[PTES_PER_TABLE];
@@ -362,16 +350,6 @@ static void smp_test_ipi(const struct platform *p)
     csr_clear(sie, SIE_SSIE);
 }
 
-static pte_t pte_leaf(uint64_t pa, uint64_t flags)
-{
-    return (pa >> 12) << PTE_PPN_SHIFT | flags | PTE_V;
-}
-
-static pte_t pte_table(const pte_t *table)
-{
-    return (ptr_to_pa(table) >> 12) << PTE_PPN_SHIFT | PTE_V;
-}
-
 static uint64_t smp_page_tag(unsigned i)
 {
     return 0x7a6e000000000000ull | i;
@@ -380,7 +358,7 @@ static uint64_t smp_page_tag(unsigned i)
 /* Points the leaf at page i; the caller fences. */
 static void smp_point_leaf(unsigned i)
 {
-    smp_space.l0[0] = pte_leaf(ptr_to_pa(smp_space.page[i]), PTE_R | PTE_W | PTE_A | PTE_D);
+    smp_space.l0[0] = sv39_leaf(ptr_to_pa(smp_space.page[i]), PTE_R | PTE_W | PTE_A | PTE_D);
     /* The new leaf must be visible to other harts before they fence. */
     __asm__ volatile("fence rw, rw" ::: "memory");
 }
@@ -390,9 +368,9 @@ static void smp_build_space(void)
     struct smp_space *s = &smp_space;
     /* RAM's gigapage (guest RAM sits in 0x8000_0000..0xbfff_ffff). */
     s->root[GUEST_RAM_BASE >> 30] =
-        pte_leaf(GUEST_RAM_BASE, PTE_R | PTE_W | PTE_X | PTE_G | PTE_A | PTE_D);
-    s->root[SMP_VA >> 30] = pte_table(s->l1);
-    s->l1[(SMP_VA >> 21) & (PTES_PER_TABLE - 1)] = pte_table(s->l0);
+        sv39_leaf(GUEST_RAM_BASE, PTE_R | PTE_W | PTE_X | PTE_G | PTE_A | PTE_D);
+    s->root[SMP_VA >> 30] = sv39_pointer(s->l1);
+    s->l1[(SMP_VA >> 21) & (PTES_PER_TABLE - 1)] = sv39_pointer(s->l0);
     for (unsigned i = 0; i < ARRAY_SIZE(s->page); i++)
         s->page[i][0] = smp_page_tag(i);
 }
@@ -509,6 +487,5 @@ bool selftests_test_smp(const struct platform *p)
         trap_on_interrupt(IRQ_S_SOFT, NULL);
         smp_leave_running(p);
     }
-    console_line("smp %u passed, %u failed", check_passed(), check_failed());
-    return check_failed() == 0;
+    return selftests_summary("smp");
 }

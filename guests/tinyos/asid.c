@@ -69,8 +69,7 @@ void asid_init(unsigned limit)
 
     unsigned pool = asid_width ? (unsigned)((1u << asid_width) - 1) : 0;
     pool = MIN(pool, (unsigned)ASID_POOL_MAX);
-    if (limit)
-        pool = MIN(pool, limit);
+    pool = MIN(pool, limit);
     asid_pool = pool;
 }
 
@@ -114,7 +113,7 @@ void asid_activate(struct proc *p)
     unsigned a = asid_take(&victim);
     if (victim) {
         victim->asid = -1;
-        kstats.asid_steals++;
+        kstats.asid_recycles++;
     }
     asid_owner[a] = p;
     p->asid = (int)a;

@@ -77,13 +77,17 @@ struct kstats {
     uint64_t fence_va_asid;     /* sfence.vma va, asid */
     uint64_t fence_asid;        /* sfence.vma x0, asid */
     uint64_t fence_all;         /* sfence.vma x0, x0 */
-    uint64_t asid_steals;       /* ASIDs taken from a live process */
+    uint64_t asid_recycles;     /* ASIDs taken from a live process */
 };
 
 extern struct kstats kstats;
 
 /* ---- Failure: one reason line, then SRST shutdown with "system failure". ---- */
 _Noreturn void kernel_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The command line (DTB /chosen/bootargs), NUL included, fits this. */
+#define BOOTARGS_MAX 1024
+/* `key=N` (decimal) from the command line; `fallback` when absent. */
+uint64_t bootarg_number(const char *bootargs, const char *key, uint64_t fallback);
 
 /* ---- Frames (frame.c): 4 KiB pages of RAM with reference counts. ---- */
 void frame_init(uint64_t start, uint64_t end, uint64_t hole_start, uint64_t hole_end);
@@ -134,8 +138,10 @@ long uaccess_copy_in(struct proc *p, void *dst, uint64_t uva, size_t len);
 long uaccess_copy_out(struct proc *p, uint64_t uva, const void *src, size_t len);
 
 /* ---- ASIDs (asid.c). ---- */
-/* Probes the ASID width with the kernel root (turns paging on); `limit`
- * > 0 caps the ASIDs used (to exercise recycling). */
+/* Probes the ASID width with the kernel root (turns paging on).  `limit`
+ * caps the ASIDs handed out, to exercise recycling (bootarg asids=N);
+ * 0 runs every process as ASID 0, as on hardware without ASIDs. */
+#define ASID_NO_LIMIT 0xffffu
 void asid_init(unsigned limit);
 unsigned asid_bits(void);
 unsigned asid_count(void);      /* ASIDs handed to processes */
@@ -183,7 +189,7 @@ struct proc {
     uint8_t *kstack;            /* KSTACK_SIZE bytes; the user frame at the top */
     struct user_frame *frame;
     pte_t *root;                /* Sv39 root of the user address space */
-    int asid;                   /* -1 until the process first runs */
+    int asid;                   /* -1: none yet, or recycled (asid.c) */
     uint64_t brk;               /* heap: [TINYOS_USER_HEAP_BASE, brk) */
     struct region regions[NREGION];
     struct file *files[NFD];
@@ -213,7 +219,7 @@ unsigned proc_live_count(void);
 /* Exit status of the last parentless pid 1: the workload's checksum. */
 uint64_t proc_first_exit_status(void);
 void proc_reset_pids(void);
-/* The region of p holding `va` (heap, stack or mmap), or false. */
+/* True if `va` lies in one of p's read/write regions (heap, stack, mmap). */
 bool proc_region_of(const struct proc *p, uint64_t va);
 
 /* ---- Files and pipes (file.c). ---- */
@@ -227,7 +233,7 @@ void file_dup_all(struct proc *from, struct proc *to);
 void file_close_all(struct proc *p);
 bool file_all_closed(void);
 
-/* ---- Memory system calls (syscall.c). ---- */
+/* ---- System calls (syscall.c). ---- */
 void syscall_dispatch(struct user_frame *f);
 
 /* ---- Traps (usertrap.c, entry.S). ---- */
@@ -243,9 +249,9 @@ void context_switch(struct context *from, const struct context *to);
 
 /* ---- The scheduling tick (tick.c). ---- */
 void tick_init(uint32_t timebase_hz, bool use_sstc, uint64_t quantum_us);
-bool tick_uses_sstc(void);
 void tick_arm(void);            /* one quantum from now */
 void tick_stop(void);
+uint64_t tick_to_us(uint64_t ticks);    /* `time` units to microseconds */
 
 /* ---- Workloads (workload.c). ---- */
 void workload_run_from_bootargs(const char *bootargs);

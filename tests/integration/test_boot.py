@@ -1,4 +1,4 @@
-"""QEMU integration tests of the foundation: hello and probe guests under
+"""QEMU integration tests of the foundation: hello and selftests guests under
 hap and natively, several VMs, fault injection, SBI conformance, isolation,
 exit status and determinism."""
 import os
@@ -9,7 +9,7 @@ from common import (REPO, comparable, csv_rows, expect, expect_same_guest_output
                     guest_image, umbra_run)
 
 HELLO = guest_image("hello")
-PROBE = guest_image("probe")
+SELFTESTS = guest_image("selftests")
 
 
 def summed_full_exits(row):
@@ -65,39 +65,39 @@ def two_vms_run_at_once():
         expect(sorted(r["vm"] for r in csv_rows(stats)) == ["left", "right"], run, "CSV rows")
 
 
-def probe_matches_native(test, mem="64M", cpus=1):
-    """test is the probe's bootargs: "NAME [option=value ...]"."""
-    common = ["--kernel", PROBE, "--mem", mem, "--cpus", str(cpus), "--append", "test=" + test]
+def selftests_match_native(test, mem="64M", cpus=1):
+    """test is the selftests guest's bootargs: "NAME [option=value ...]"."""
+    common = ["--kernel", SELFTESTS, "--mem", mem, "--cpus", str(cpus), "--append", "test=" + test]
     native = umbra_run("--native", *common)
     virt = umbra_run(*common)
-    expect(native.rc == 0, native, "native probe %s must pass" % test)
-    expect(virt.rc == 0, virt, "probe %s under hap must pass" % test)
-    expect_same_guest_output(native, virt, "probe:")
+    expect(native.rc == 0, native, "native selftests %s must pass" % test)
+    expect(virt.rc == 0, virt, "selftests %s under hap must pass" % test)
+    expect_same_guest_output(native, virt, "selftests:")
     return virt
 
 
 def sbi_conformance():
-    run = probe_matches_native("sbi")
-    return run.lines("probe:")[-1]
+    run = selftests_match_native("sbi")
+    return run.lines("selftests:")[-1]
 
 
 def dbcn_rejects_buffers_outside_ram():
     """A DBCN write naming memory outside the guest's RAM must get
     SBI_ERR_INVALID_PARAM and print nothing from it.  (Natively OpenSBI
     faults on such an address and hangs, so there is no native reference.)"""
-    run = umbra_run("--kernel", PROBE, "--mem", "64M", "--append", "test=sbi dbcn_outside=yes")
-    expect(run.rc == 0, run, "probe sbi with dbcn_outside=yes must pass under hap")
-    expect(any("outside" in l and l.startswith("probe: PASS") for l in run.lines("probe:")), run,
+    run = umbra_run("--kernel", SELFTESTS, "--mem", "64M", "--append", "test=sbi dbcn_outside=yes")
+    expect(run.rc == 0, run, "selftests sbi with dbcn_outside=yes must pass under hap")
+    expect(any("outside" in l and l.startswith("selftests: PASS") for l in run.lines("selftests:")), run,
            "the outside-RAM DBCN check did not run")
 
 
 def faults_match_native():
     with tempfile.TemporaryDirectory() as d:
         stats = os.path.join(d, "s.csv")
-        native = umbra_run("--native", "--kernel", PROBE, "--mem", "64M", "--append", "test=fault")
-        virt = umbra_run("--kernel", PROBE, "--mem", "64M", "--append", "test=fault", "--stats", stats)
-        expect(native.rc == 0 and virt.rc == 0, virt, "fault probe must pass in both")
-        expect_same_guest_output(native, virt, "probe:")
+        native = umbra_run("--native", "--kernel", SELFTESTS, "--mem", "64M", "--append", "test=fault")
+        virt = umbra_run("--kernel", SELFTESTS, "--mem", "64M", "--append", "test=fault", "--stats", stats)
+        expect(native.rc == 0 and virt.rc == 0, virt, "selftests fault must pass in both")
+        expect_same_guest_output(native, virt, "selftests:")
         row = csv_rows(stats)[0]
         # load, store and fetch outside RAM: three G-stage faults, each injected
         # into the guest as the access fault bare QEMU raises.
@@ -107,7 +107,7 @@ def faults_match_native():
 
 
 def own_page_tables_match_native():
-    probe_matches_native("paging", mem="128M")
+    selftests_match_native("paging", mem="128M")
 
 
 def smp_hsm_ipi_rfence_match_native():
@@ -116,8 +116,8 @@ def smp_hsm_ipi_rfence_match_native():
     vCPUs (each on its own hart)."""
     results = []
     for cpus in (2, 4):
-        run = probe_matches_native("smp", cpus=cpus)
-        results.append(run.lines("probe: smp")[-1])
+        run = selftests_match_native("smp", cpus=cpus)
+        results.append(run.lines("selftests: smp")[-1])
     return "; ".join(results)
 
 
@@ -126,7 +126,7 @@ def shutdown_stops_running_vcpus():
     must pull them out of the guest (stop request + IPI) to end the VM."""
     with tempfile.TemporaryDirectory() as d:
         stats = os.path.join(d, "s.csv")
-        run = umbra_run("--kernel", PROBE, "--mem", "64M", "--cpus", "4", "--stats", stats,
+        run = umbra_run("--kernel", SELFTESTS, "--mem", "64M", "--cpus", "4", "--stats", stats,
                         "--append", "test=smp end_running=yes", timeout=60)
         expect(run.rc == 0, run, "the VM must end cleanly with running secondaries")
         row = csv_rows(stats)[0]
@@ -137,22 +137,22 @@ def hsm_start_outside_ram_is_refused():
     """hart_start at an address outside the VM's RAM gets INVALID_ADDRESS and
     the vCPU stays stopped.  (OpenSBI accepts it natively and loses the hart,
     so there is no native reference.)"""
-    run = umbra_run("--kernel", PROBE, "--mem", "64M", "--cpus", "2", "--append",
+    run = umbra_run("--kernel", SELFTESTS, "--mem", "64M", "--cpus", "2", "--append",
                     "test=smp hsm_outside=yes")
-    expect(run.rc == 0, run, "probe smp with hsm_outside=yes must pass under hap")
-    expect(any("outside" in l and l.startswith("probe: PASS") for l in run.lines("probe:")), run,
+    expect(run.rc == 0, run, "selftests smp with hsm_outside=yes must pass under hap")
+    expect(any("outside" in l and l.startswith("selftests: PASS") for l in run.lines("selftests:")), run,
            "the outside-RAM hart_start check did not run")
 
 
 def isolation_canaries():
     """Two VMs fill their RAM with patterns and poke at every guest-physical
     region outside it; each must fault and both patterns must survive."""
-    run = umbra_run("--kernel", PROBE, "--mem", "64M", "--append", "test=canary seed=11",
-                    "--vm", "--kernel", PROBE, "--mem", "64M", "--append", "test=canary seed=22",
+    run = umbra_run("--kernel", SELFTESTS, "--mem", "64M", "--append", "test=canary seed=11",
+                    "--vm", "--kernel", SELFTESTS, "--mem", "64M", "--append", "test=canary seed=22",
                     timeout=120)
     expect(run.rc == 0, run, "canary VMs must both pass")
     for vm, seed in (("vm0", 11), ("vm1", 22)):
-        lines = [l for l in run.lines("[%s] probe: canary" % vm)]
+        lines = [l for l in run.lines("[%s] selftests: canary" % vm)]
         expect(lines and "intact=yes" in lines[-1] and "seed=%d" % seed in lines[-1], run,
                "%s canary not intact" % vm)
 
@@ -188,7 +188,7 @@ def exit_counts_match_qemu_trap_log():
         stats, log = os.path.join(d, "s.csv"), os.path.join(d, "q.log")
         run = umbra_run("--stats", stats, "--qemu-log", log,
                         "--kernel", HELLO, "--mem", "64M",
-                        "--vm", "--kernel", PROBE, "--mem", "64M", "--append", "test=canary seed=5",
+                        "--vm", "--kernel", SELFTESTS, "--mem", "64M", "--append", "test=canary seed=5",
                         timeout=120)
         expect(run.rc == 0, run, "both VMs must pass")
         umbra = {r["vm"]: int(r["exits_full"]) for r in csv_rows(stats)}
@@ -201,7 +201,7 @@ def exit_counts_match_qemu_trap_log():
 
 
 def guest_failure_gives_failure_status():
-    run = umbra_run("--kernel", PROBE, "--mem", "64M", "--append", "test=no-such-test")
+    run = umbra_run("--kernel", SELFTESTS, "--mem", "64M", "--append", "test=no-such-test")
     expect(run.rc == 1, run, "SRST with a failure reason must end QEMU with status 1")
     expect("ended in failure" in run.err, run, "runner must say why")
 

@@ -1,0 +1,143 @@
+/*
+ * workload.c — runs the workloads named by the command line
+ * (`workload=NAME iters=N procs=N size=N`, NAME one of the table below or
+ * `all`) and reports each with one line:
+ *   RESULT workload=NAME iters=N checksum=HEX cycles=N instret=N
+ * The work itself is user code (user_work.c): the kernel starts the first
+ * process with the parameters, runs the scheduler until every process has
+ * exited, and takes the first process's exit status as the checksum.
+ * cycles and instret are deltas of those CSRs over the whole run (under
+ * QEMU they count instructions only with -icount; otherwise QEMU returns
+ * host timer ticks for both).
+ *
+ * After each workload the kernel checks its own invariants: every frame,
+ * file, pipe and ASID the workload used is free again.  A " measure " line
+ * follows with what the kernel did (faults, fences, switches); those
+ * counts may differ natively and under a hypervisor, as timer preemption
+ * lands at other points, so tests never compare them.
+ */
+#include "core/fmt.h"
+#include "guests/common/console.h"
+#include "guests/common/csr.h"
+#include "guests/common/platform.h"
+#include "guests/tinyos/kernel.h"
+
+#define WORKLOAD_LINE_MAX 200
+
+struct workload_spec {
+    const char *name;
+    unsigned id;
+    uint64_t iters, procs, size;        /* defaults */
+    uint64_t max_procs;
+};
+
+/* Defaults: 20-40 million instructions each, a few tenths of a second
+ * of QEMU TCG time natively. */
+static const struct workload_spec workload_specs[] = {
+    { "ctxsw", WORKLOAD_CTXSW, 2000, 8, 1, NPROC },
+    { "fork", WORKLOAD_FORK, 300, 1, 16, 1 },
+    { "mmap", WORKLOAD_MMAP, 500, 1, 32, 1 },
+    { "pagefault", WORKLOAD_PAGEFAULT, 8, 1, 2048, 1 },
+    { "compute", WORKLOAD_COMPUTE, 150, 4, 8, NPROC - 1 },
+    { "mix", WORKLOAD_MIX, 16, 6, 8, 31 },
+};
+
+struct workload_args {
+    uint64_t iters, procs, size;        /* 0: the workload's default */
+};
+
+static uint64_t workload_read_cycle(void)
+{
+    uint64_t v;
+    __asm__ volatile("rdcycle %0" : "=r"(v));
+    return v;
+}
+
+static uint64_t workload_read_instret(void)
+{
+    uint64_t v;
+    __asm__ volatile("rdinstret %0" : "=r"(v));
+    return v;
+}
+
+static void workload_check_clean(const char *name, size_t free_before)
+{
+    if (proc_live_count() != 0)
+        kernel_fail("workload %s: %u processes left", name, proc_live_count());
+    if (frame_free_count() != free_before)
+        kernel_fail("workload %s: %zu pages leaked", name, free_before - frame_free_count());
+    if (!file_all_closed())
+        kernel_fail("workload %s: files or pipes left open", name);
+    if (!asid_all_free())
+        kernel_fail("workload %s: ASIDs left assigned", name);
+}
+
+static void workload_print_measure(const char *name, uint64_t time_us)
+{
+    const struct kstats *s = &kstats;
+    console_line("measure workload=%s time_us=%lu syscalls=%lu forks=%lu switches=%lu satp_writes=%lu "
+                 "ticks=%lu zero_fills=%lu cow_copies=%lu cow_reuses=%lu spurious=%lu "
+                 "sfence_va_asid=%lu sfence_asid=%lu sfence_all=%lu asid_recycles=%lu",
+                 name, (unsigned long)time_us, (unsigned long)s->syscalls, (unsigned long)s->forks,
+                 (unsigned long)s->context_switches, (unsigned long)s->satp_writes,
+                 (unsigned long)s->timer_ticks, (unsigned long)s->faults_zero,
+                 (unsigned long)s->faults_cow_copy, (unsigned long)s->faults_cow_reuse,
+                 (unsigned long)s->faults_spurious, (unsigned long)s->fence_va_asid,
+                 (unsigned long)s->fence_asid, (unsigned long)s->fence_all,
+                 (unsigned long)s->asid_recycles);
+}
+
+static void workload_run(const struct workload_spec *spec, const struct workload_args *args)
+{
+    uint64_t iters = args->iters ? args->iters : spec->iters;
+    uint64_t procs = MIN(args->procs ? args->procs : spec->procs, spec->max_procs);
+    uint64_t size = args->size ? args->size : spec->size;
+    const uint64_t params[4] = { spec->id, iters, procs, size };
+
+    size_t free_before = frame_free_count();
+    kstats = (struct kstats){ 0 };
+    proc_reset_pids();
+    proc_spawn_first(params);
+    uint64_t time0 = time_now();
+    uint64_t cycle0 = workload_read_cycle(), instret0 = workload_read_instret();
+    tick_arm();
+    bool finished = sched_run();
+    tick_stop();
+    uint64_t cycles = workload_read_cycle() - cycle0;
+    uint64_t instret = workload_read_instret() - instret0;
+    uint64_t time_us = tick_to_us(time_now() - time0);
+    if (!finished)
+        kernel_fail("workload %s deadlocked: %u processes alive, none runnable", spec->name,
+                    proc_live_count());
+    workload_check_clean(spec->name, free_before);
+
+    char line[WORKLOAD_LINE_MAX];
+    int n = fmt_snprintf(line, sizeof(line),
+                         "RESULT workload=%s iters=%lu checksum=%016lx cycles=%lu instret=%lu\n",
+                         spec->name, (unsigned long)iters,
+                         (unsigned long)proc_first_exit_status(), (unsigned long)cycles,
+                         (unsigned long)instret);
+    console_write(line, (size_t)MIN(n, (int)sizeof(line) - 1));
+    workload_print_measure(spec->name, time_us);
+}
+
+void workload_run_from_bootargs(const char *bootargs)
+{
+    /* platform_bootarg() only needs the bootargs field. */
+    const struct platform plat = { .bootargs = bootargs };
+    char name[BOOTARGS_MAX] = "all";
+    if (platform_bootarg(&plat, "workload", name, sizeof(name)) && !name[0])
+        kernel_fail("empty workload=");
+    struct workload_args args = { .iters = bootarg_number(bootargs, "iters", 0),
+                                  .procs = bootarg_number(bootargs, "procs", 0),
+                                  .size = bootarg_number(bootargs, "size", 0) };
+    bool all = strcmp(name, "all") == 0, found = all;
+    for (size_t i = 0; i < ARRAY_SIZE(workload_specs); i++) {
+        if (all || strcmp(name, workload_specs[i].name) == 0) {
+            workload_run(&workload_specs[i], &args);
+            found = true;
+        }
+    }
+    if (!found)
+        kernel_fail("unknown workload=%s (ctxsw fork mmap pagefault compute mix all)", name);
+}
