@@ -15,10 +15,8 @@
 #define PTE_PERM_BITS (PTE_R | PTE_W | PTE_X | PTE_U | PTE_G | PTE_A | PTE_D)
 #define PTE_NONLEAF_RESERVED (PTE_A | PTE_D | PTE_U)
 #define PT_PA_LIMIT (1ull << 56) /* 44-bit PPN + 12-bit offset */
-#define SATP_MODE_SV39 8ull
 #define HGATP_MODE_SV39X4 8ull
 #define HGATP_VMID_BITS 14
-#define CSR_ATP_PPN_MASK ((1ull << 44) - 1)
 
 static uint64_t pt_level_size(unsigned level)
 {
@@ -256,13 +254,12 @@ uint64_t pt_hgatp(const struct pt *pt, uint16_t vmid)
 {
     ASSERT(pt->format == PT_SV39X4);
     ASSERT(vmid < (1u << HGATP_VMID_BITS));
-    return (HGATP_MODE_SV39X4 << 60) | ((uint64_t)vmid << 44) |
-           ((pt->root >> 12) & CSR_ATP_PPN_MASK);
+    return (HGATP_MODE_SV39X4 << SATP_MODE_SHIFT) | ((uint64_t)vmid << SATP_ASID_SHIFT) |
+           ((pt->root >> 12) & SATP_PPN_MASK);
 }
 
 uint64_t pt_satp(const struct pt *pt, uint16_t asid)
 {
     ASSERT(pt->format == PT_SV39);
-    return (SATP_MODE_SV39 << 60) | ((uint64_t)asid << 44) |
-           ((pt->root >> 12) & CSR_ATP_PPN_MASK);
+    return SATP_MODE_SV39 | ((uint64_t)asid << SATP_ASID_SHIFT) | ((pt->root >> 12) & SATP_PPN_MASK);
 }

@@ -19,18 +19,9 @@
 #define UMBRA_MM_PT_H
 
 #include "core/base.h"
+#include "mm/pte.h"
 
-typedef uint64_t pte_t;
 
-#define PTE_V (1ull << 0)
-#define PTE_R (1ull << 1)
-#define PTE_W (1ull << 2)
-#define PTE_X (1ull << 3)
-#define PTE_U (1ull << 4)
-#define PTE_G (1ull << 5)
-#define PTE_A (1ull << 6)
-#define PTE_D (1ull << 7)
-#define PTE_PPN_SHIFT 10
 #define PTE_PPN_BITS 44
 /* N (Svnapot), PBMT (Svpbmt) and bits 60:54 that are plain reserved. */
 #define PTE_HIGH_BITS (~0ull << 54)

@@ -7,73 +7,7 @@
 
 #include "core/base.h"
 
-#define SBI_EXT_LEGACY_SET_TIMER   0x00
-#define SBI_EXT_LEGACY_PUTCHAR     0x01
-#define SBI_EXT_LEGACY_GETCHAR     0x02
-#define SBI_EXT_LEGACY_SHUTDOWN    0x08
-#define SBI_EXT_LEGACY_LAST        0x0F
-#define SBI_EXT_BASE   0x10
-#define SBI_EXT_TIME   0x54494D45
-#define SBI_EXT_IPI    0x735049
-#define SBI_EXT_RFENCE 0x52464E43
-#define SBI_EXT_HSM    0x48534D
-#define SBI_EXT_SRST   0x53525354
-#define SBI_EXT_DBCN   0x4442434E
-
-#define SBI_SUCCESS                0
-#define SBI_ERR_FAILED            -1
-#define SBI_ERR_NOT_SUPPORTED     -2
-#define SBI_ERR_INVALID_PARAM     -3
-#define SBI_ERR_DENIED            -4
-#define SBI_ERR_INVALID_ADDRESS   -5
-#define SBI_ERR_ALREADY_AVAILABLE -6
-#define SBI_ERR_ALREADY_STARTED   -7
-#define SBI_ERR_ALREADY_STOPPED   -8
-
-/* BASE function ids */
-#define SBI_BASE_GET_SPEC_VERSION 0
-#define SBI_BASE_GET_IMPL_ID      1
-#define SBI_BASE_GET_IMPL_VERSION 2
-#define SBI_BASE_PROBE_EXTENSION  3
-#define SBI_BASE_GET_MVENDORID    4
-#define SBI_BASE_GET_MARCHID      5
-#define SBI_BASE_GET_MIMPID       6
-
-/* RFENCE function ids */
-#define SBI_RFENCE_FENCE_I          0
-#define SBI_RFENCE_SFENCE_VMA       1
-#define SBI_RFENCE_SFENCE_VMA_ASID  2
-#define SBI_RFENCE_HFENCE_VVMA_ASID 5
-#define SBI_RFENCE_HFENCE_VVMA      6
-
-/* HSM */
-#define SBI_HSM_HART_START      0
-#define SBI_HSM_HART_STOP       1
-#define SBI_HSM_HART_GET_STATUS 2
-#define SBI_HSM_HART_SUSPEND    3
-#define SBI_HSM_STATE_STARTED       0
-#define SBI_HSM_STATE_STOPPED       1
-#define SBI_HSM_STATE_START_PENDING 2
-#define SBI_HSM_STATE_STOP_PENDING  3
-#define SBI_HSM_SUSPEND_RETENTIVE      0x00000000u
-#define SBI_HSM_SUSPEND_NON_RETENTIVE  0x80000000u
-
-/* SRST */
-#define SBI_SRST_SHUTDOWN    0
-#define SBI_SRST_COLD_REBOOT 1
-#define SBI_SRST_WARM_REBOOT 2
-#define SBI_SRST_REASON_NONE    0
-#define SBI_SRST_REASON_FAILURE 1
-
-/* DBCN */
-#define SBI_DBCN_WRITE      0
-#define SBI_DBCN_READ       1
-#define SBI_DBCN_WRITE_BYTE 2
-
-struct sbiret {
-    long error;
-    long value;
-};
+#include "core/sbi_spec.h"
 
 struct sbiret sbi_call(unsigned long ext, unsigned long fid, unsigned long a0,
                        unsigned long a1, unsigned long a2, unsigned long a3, unsigned long a4);

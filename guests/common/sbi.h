@@ -7,51 +7,7 @@
 #define UMBRA_GUESTS_SBI_H
 
 #include "core/base.h"
-
-/* Extension ids. */
-#define SBI_EXT_LEGACY_PUTCHAR 0x01
-#define SBI_EXT_LEGACY_SHUTDOWN 0x08
-#define SBI_EXT_BASE 0x10
-#define SBI_EXT_TIME 0x54494D45
-#define SBI_EXT_IPI 0x735049
-#define SBI_EXT_RFENCE 0x52464E43
-#define SBI_EXT_HSM 0x48534D
-#define SBI_EXT_SRST 0x53525354
-#define SBI_EXT_DBCN 0x4442434E
-
-/* BASE function ids. */
-#define SBI_BASE_GET_SPEC_VERSION 0
-#define SBI_BASE_GET_IMPL_ID 1
-#define SBI_BASE_GET_IMPL_VERSION 2
-#define SBI_BASE_PROBE_EXTENSION 3
-#define SBI_BASE_GET_MVENDORID 4
-#define SBI_BASE_GET_MARCHID 5
-#define SBI_BASE_GET_MIMPID 6
-
-/* Standard error codes (struct sbiret.error). */
-#define SBI_SUCCESS 0
-#define SBI_ERR_FAILED (-1)
-#define SBI_ERR_NOT_SUPPORTED (-2)
-#define SBI_ERR_INVALID_PARAM (-3)
-#define SBI_ERR_DENIED (-4)
-#define SBI_ERR_INVALID_ADDRESS (-5)
-#define SBI_ERR_ALREADY_AVAILABLE (-6)
-#define SBI_ERR_ALREADY_STARTED (-7)
-#define SBI_ERR_ALREADY_STOPPED (-8)
-
-/* HSM hart states. */
-#define SBI_HSM_STARTED 0
-#define SBI_HSM_STOPPED 1
-
-/* SRST types and reasons. */
-#define SBI_SRST_SHUTDOWN 0
-#define SBI_SRST_REASON_NONE 0
-#define SBI_SRST_REASON_FAILURE 1
-
-struct sbiret {
-    long error;
-    long value;
-};
+#include "core/sbi_spec.h"
 
 /* The raw call: a7 = eid, a6 = fid, a0..a5 = args. */
 struct sbiret sbi_ecall(uint64_t eid, uint64_t fid, uint64_t a0, uint64_t a1, uint64_t a2,

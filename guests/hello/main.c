@@ -58,7 +58,7 @@ static void hello_check_sbi(uint64_t hartid)
 
     r = sbi_hart_get_status(hartid);
     check_eq(r.error, SBI_SUCCESS, "hart_get_status(self) succeeds");
-    check_eq(r.value, SBI_HSM_STARTED, "hart_get_status(self) is STARTED");
+    check_eq(r.value, SBI_HSM_STATE_STARTED, "hart_get_status(self) is STARTED");
     r = sbi_hart_get_status(HELLO_NO_SUCH_HART);
     check_eq(r.error, SBI_ERR_INVALID_PARAM, "hart_get_status(%d) is INVALID_PARAM",
              HELLO_NO_SUCH_HART);

@@ -9,23 +9,9 @@
 #define UMBRA_GUESTS_SELFTESTS_SV39_H
 
 #include "guests/common/platform.h"
+#include "mm/pte.h"
 
-#define PTE_V (1ull << 0)
-#define PTE_R (1ull << 1)
-#define PTE_W (1ull << 2)
-#define PTE_X (1ull << 3)
-#define PTE_U (1ull << 4)
-#define PTE_G (1ull << 5)
-#define PTE_A (1ull << 6)
-#define PTE_D (1ull << 7)
-#define PTE_PPN_SHIFT 10
-#define PTES_PER_TABLE 512
 
-#define SATP_MODE_SHIFT 60
-#define SATP_MODE_SV39 (8ull << SATP_MODE_SHIFT)
-#define SATP_ASID_SHIFT 44
-#define SATP_ASID_MASK 0xffffull
-#define SATP_PPN_MASK ((1ull << 44) - 1)
 
 #define SSTATUS_SPP (1ull << 8)     /* privilege sret returns to: 0 = U */
 #define SSTATUS_SUM (1ull << 18)    /* S may load/store U pages */
@@ -37,7 +23,6 @@
 /* Leaf levels: 0 = 4 KiB page, 1 = 2 MiB megapage, 2 = 1 GiB gigapage. */
 #define SV39_LEVELS 3
 
-typedef uint64_t pte_t;
 
 static inline uint64_t sv39_level_size(unsigned level)
 {

@@ -120,7 +120,7 @@ static void sbi_test_rfence(const struct platform *p)
 static void sbi_test_hsm(const struct platform *p)
 {
     struct sbiret r = sbi_hart_get_status(p->hartid);
-    check_true(r.error == SBI_SUCCESS && r.value == SBI_HSM_STARTED,
+    check_true(r.error == SBI_SUCCESS && r.value == SBI_HSM_STATE_STARTED,
                "HSM hart_get_status(self) is STARTED");
     check_eq(sbi_hart_get_status(SBI_TEST_NO_SUCH_HART).error, SBI_ERR_INVALID_PARAM,
              "HSM hart_get_status(%d) is INVALID_PARAM", SBI_TEST_NO_SUCH_HART);

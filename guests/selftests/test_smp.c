@@ -249,7 +249,7 @@ static void smp_start_and_check(unsigned h, uint64_t opaque)
     check_eq_hex(t->entry_satp, 0, "HSM secondary %u entered with satp Bare", k);
     check_eq_hex(t->entry_sstatus & SSTATUS_SIE, 0,
                  "HSM secondary %u entered with sstatus.SIE clear", k);
-    check_eq(smp_status(h), SBI_HSM_STARTED, "HSM hart_get_status(secondary %u) is STARTED", k);
+    check_eq(smp_status(h), SBI_HSM_STATE_STARTED, "HSM hart_get_status(secondary %u) is STARTED", k);
 }
 
 /* The SBI spec wants INVALID_ADDRESS for a start address outside RAM, but
@@ -269,7 +269,7 @@ static void smp_test_start_outside(const struct platform *p)
     check_eq(sbi_hart_start(last, outside, 0).error, SBI_ERR_INVALID_ADDRESS,
              "HSM hart_start(secondary %u) at 0x%lx outside RAM is INVALID_ADDRESS",
              smp_label(last), (unsigned long)outside);
-    check_eq(smp_status(last), SBI_HSM_STOPPED, "HSM secondary %u still STOPPED after that",
+    check_eq(smp_status(last), SBI_HSM_STATE_STOPPED, "HSM secondary %u still STOPPED after that",
              smp_label(last));
 }
 
@@ -278,7 +278,7 @@ static void smp_test_start(const struct platform *p)
     unsigned n = p->cpu_count;
     for (unsigned h = 0; h < n; h++)
         if (h != p->hartid)
-            check_eq(smp_status(h), SBI_HSM_STOPPED,
+            check_eq(smp_status(h), SBI_HSM_STATE_STOPPED,
                      "HSM hart_get_status(secondary %u) is STOPPED before hart_start",
                      smp_label(h));
     smp_test_start_outside(p);
@@ -438,7 +438,7 @@ static void smp_test_rfence(const struct platform *p)
 static void smp_stop_and_check(unsigned h, const char *when)
 {
     smp_post(h, SMP_CMD_STOP);
-    check_eq(smp_wait_status(h, SBI_HSM_STOPPED), SBI_HSM_STOPPED,
+    check_eq(smp_wait_status(h, SBI_HSM_STATE_STOPPED), SBI_HSM_STATE_STOPPED,
              "HSM secondary %u is STOPPED after hart_stop (%s)", smp_label(h), when);
 }
 

@@ -14,6 +14,7 @@
 #include "core/base.h"
 #include "guests/tinyos/abi.h"
 #include "guests/tinyos/entry_layout.h"
+#include "mm/pte.h"
 
 /* ---- Limits. ---- */
 #define NPROC 64                /* processes alive at once, the first included */
@@ -24,26 +25,11 @@
 #define PIPE_BUF_SIZE 4096      /* one frame per pipe */
 #define NREGION 16              /* mmap regions per process */
 
-/* ---- Sv39. ---- */
-typedef uint64_t pte_t;
+/* ---- Sv39 (the architectural bits are in mm/pte.h). ---- */
 
-#define PTE_V (1ull << 0)
-#define PTE_R (1ull << 1)
-#define PTE_W (1ull << 2)
-#define PTE_X (1ull << 3)
-#define PTE_U (1ull << 4)
-#define PTE_G (1ull << 5)
-#define PTE_A (1ull << 6)
-#define PTE_D (1ull << 7)
 #define PTE_COW (1ull << 8)     /* RSW bit: shared copy-on-write page */
-#define PTE_PPN_SHIFT 10
 #define PTE_FLAGS_MASK 0x3ffull
-#define PTES_PER_TABLE 512
 
-#define SATP_MODE_SV39 (8ull << 60)
-#define SATP_ASID_SHIFT 44
-#define SATP_ASID_MASK 0xffffull
-#define SATP_PPN_MASK ((1ull << 44) - 1)
 
 #define MEGAPAGE MIB(2)
 #define GIGAPAGE GIB(1)
