@@ -20,7 +20,7 @@ HYP_CFLAGS := $(COMMON) $(HYP_ARCH) -ffreestanding -nostdlib -fno-pic \
 HYP_LDFLAGS := -nostdlib -static -Wl,--gc-sections -Wl,-T,linker/umbra.ld -Wl,--no-warn-rwx-segments -Wl,--no-relax
 
 # Portable sources: built for the hypervisor and for the host unit tests.
-PORTABLE_SRCS := $(wildcard mm/*.c) $(wildcard core/fmt.c core/fdt.c core/config.c core/stats.c core/guest_dtb.c)
+PORTABLE_SRCS := $(wildcard mm/*.c) $(wildcard core/fmt.c core/fdt.c core/config.c core/stats.c core/guest_dtb.c core/insn.c)
 HYP_SRCS  := $(wildcard arch/riscv/*.S arch/riscv/*.c core/*.c mm/*.c iommu/*.c)
 HYP_OBJS  := $(patsubst %,$(BUILD)/hyp/%.o,$(HYP_SRCS))
 
@@ -32,7 +32,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 QEMU      ?= qemu-system-riscv64
 OPENSBI   ?= /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
 
-.PHONY: all deps run test unit debug clean
+.PHONY: all deps run test unit debug clean fuzz
 all: $(BUILD)/umbra.elf guests
 
 GUESTS :=
@@ -67,6 +67,12 @@ run: deps all
 
 test: deps all unit
 	$(PYTHON) tests/run.py
+
+# The shadow-paging differential test with many more random sequences than
+# `make test` runs (SHADOW_FUZZ_SEQS per configuration, SHADOW_FUZZ_SEED to
+# start elsewhere).
+fuzz: $(BUILD)/unit/test_shadow
+	SHADOW_FUZZ_SEQS=$${SHADOW_FUZZ_SEQS:-50000} $(BUILD)/unit/test_shadow
 
 debug: deps all
 	@echo "Attach with: gdb-multiarch $(BUILD)/umbra.elf -ex 'target remote :1234'"

@@ -191,6 +191,7 @@ static void vm_set_defaults(struct vm_config *vm)
     vm->mode = MM_MODE_HAP;
     vm->mem = CONFIG_DEFAULT_MEM;
     vm->cpus = 1;
+    vm->sptbuf = CONFIG_DEFAULT_SPTBUF;
 }
 
 static int start_vm(struct parser *p, struct slice v)
@@ -255,6 +256,33 @@ static int set_cpus(struct parser *p, struct slice v)
     return 0;
 }
 
+static int set_sptbuf(struct parser *p, struct slice v)
+{
+    char q[32];
+    uint64_t n;
+    if (!parse_u64(v, &n))
+        return parser_fail(p, p->line, "bad number '%s' for sptbuf", slice_quote(q, sizeof(q), v));
+    if (n > CONFIG_MAX_SPTBUF)
+        return parser_fail(p, p->line, "sptbuf must be 0 to %d, not %llu", CONFIG_MAX_SPTBUF,
+                           (unsigned long long)n);
+    current_vm(p)->sptbuf = (unsigned)n;
+    return 0;
+}
+
+/* shadow_pool=BYTES: whole pages, at least 64 KiB (a few shadow tables). */
+static int set_shadow_pool(struct parser *p, struct slice v)
+{
+    char q[32];
+    uint64_t bytes;
+    if (!parse_u64(v, &bytes))
+        return parser_fail(p, p->line, "bad number '%s' for shadow_pool", slice_quote(q, sizeof(q), v));
+    if (bytes < KIB(64) || !IS_ALIGNED(bytes, PAGE_SIZE))
+        return parser_fail(p, p->line, "shadow_pool 0x%llx is not a multiple of 4 KiB of at least 64 KiB",
+                           (unsigned long long)bytes);
+    current_vm(p)->shadow_pool = bytes;
+    return 0;
+}
+
 /* kernel= / initrd=: "ADDR,SIZE", both numbers, the range inside the staging
  * area's address space (at or above staging, no wrap-around). */
 static int set_image(struct parser *p, struct slice v, const char *what, struct image_ref *img)
@@ -315,6 +343,7 @@ static const struct key_handler global_keys[] = {
 static const struct key_handler vm_keys[] = {
     { "mode", set_mode },   { "mem", set_mem },       { "cpus", set_cpus },
     { "kernel", set_kernel }, { "initrd", set_initrd }, { "append", set_append },
+    { "sptbuf", set_sptbuf }, { "shadow_pool", set_shadow_pool },
 };
 
 static const struct key_handler *find_key(const struct key_handler *table, size_t n, struct slice key)
@@ -376,6 +405,11 @@ static int check_vm(struct parser *p, unsigned index)
     unsigned line = p->vm_line[index];
     if (vm->kernel.size == 0)
         return parser_fail(p, line, "VM '%s' has no kernel=", vm->name);
+    /* Shadows are shared by a VM's vCPUs; keeping them coherent across harts
+     * (remote shadow flushes, buffer invalidation) is not built yet. */
+    if (vm->mode != MM_MODE_HAP && vm->cpus > 1)
+        return parser_fail(p, line, "VM '%s': mode %s runs one vCPU for now, not %u", vm->name,
+                           mm_mode_name(vm->mode), vm->cpus);
     /* The kernel sits 2 MiB in and the guest's DTB takes the top 2 MiB. */
     uint64_t reserved = CONFIG_KERNEL_OFFSET + CONFIG_KERNEL_OFFSET;
     uint64_t room = vm->mem - MIN(vm->mem, reserved);

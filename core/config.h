@@ -36,6 +36,8 @@
 #define CONFIG_MAX_CPUS 8
 
 #define CONFIG_TRACE_MM (1u << 0)
+#define CONFIG_DEFAULT_SPTBUF 16
+#define CONFIG_MAX_SPTBUF 64      /* = SPTBUF_MAX */
 
 enum mm_mode { MM_MODE_HAP, MM_MODE_TSP, MM_MODE_SSP };
 
@@ -54,6 +56,8 @@ struct vm_config {
     unsigned cpus;
     struct image_ref kernel, initrd;
     char append[CONFIG_APPEND_MAX];
+    unsigned sptbuf;     /* ssp: SPT base buffer entries (0 disables), default 16 */
+    uint64_t shadow_pool;/* tsp/ssp: bytes for shadow tables; 0 = default (mem / 8) */
 };
 
 struct umbra_config {

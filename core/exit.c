@@ -8,6 +8,8 @@
 #include "arch/riscv/sbi_call.h"
 #include "arch/riscv/vcpu_arch.h"
 #include "core/console.h"
+#include "core/insn.h"
+#include "core/mmu.h"
 #include "core/vm.h"
 
 static enum exit_cause sbi_exit_cause(unsigned long ext)
@@ -35,24 +37,106 @@ static uint64_t access_fault_for(uint64_t guest_page_fault)
     }
 }
 
+/* The page fault of the same access type. */
+static uint64_t page_fault_for(uint64_t guest_page_fault)
+{
+    switch (guest_page_fault) {
+    case CAUSE_FETCH_GUEST_PAGE_FAULT: return CAUSE_FETCH_PAGE_FAULT;
+    case CAUSE_LOAD_GUEST_PAGE_FAULT:  return CAUSE_LOAD_PAGE_FAULT;
+    default:                           return CAUSE_STORE_PAGE_FAULT;
+    }
+}
+
+/* htinst pseudo-instructions (H extension): the guest-page fault happened
+ * on an implicit VS-stage page-table access, a read (0x2000/0x3000) or an
+ * A/D write (0x2020/0x3020), not on the guest's own load or store. */
+static bool htinst_is_walk_access(uint64_t htinst)
+{
+    return htinst == 0x2000 || htinst == 0x3000 || htinst == 0x2020 || htinst == 0x3020;
+}
+
 /*
  * A G-stage fault means the guest touched a guest-physical address that is
  * not its RAM (all RAM is mapped up front).  No device is emulated there
- * yet, so the guest gets the access fault QEMU raises natively for a hole in
- * the physical map — also for its own page-table walks that point outside
- * RAM, where stval is still the virtual address it was translating.
+ * yet, so the guest gets what QEMU gives natively for a hole in the physical
+ * map: an access fault for its own access, and — QEMU's walker treats a PTE
+ * it cannot read like an invalid one — a page fault when its page-table walk
+ * reads outside RAM.  stval stays the virtual address it was translating.
  */
 static void exit_gstage_fault(struct vcpu *vcpu)
 {
     stats_count_full(&vcpu->stats, EXIT_GSTAGE_FAULT);
-    vcpu_arch_inject_exception(vcpu, access_fault_for(vcpu->scause), vcpu->stval);
+    uint64_t cause = htinst_is_walk_access(vcpu->htinst) ? page_fault_for(vcpu->scause)
+                                                          : access_fault_for(vcpu->scause);
+    vcpu_arch_inject_exception(vcpu, cause, vcpu->stval);
 }
 
-/* A virtual-instruction trap: something a native S-mode kernel could not
- * execute either (H-extension instructions and CSRs), so it becomes the
- * illegal-instruction exception the guest would see on bare hardware. */
+#define CSR_SATP 0x180
+
+static uint64_t guest_reg(const struct vcpu *vcpu, unsigned r)
+{
+    return r ? vcpu->regs.gpr[r] : 0;
+}
+
+static enum exit_cause sfence_cause(bool has_va, bool has_asid)
+{
+    if (has_va)
+        return has_asid ? EXIT_SFENCE_VA_ASID : EXIT_SFENCE_VA;
+    return has_asid ? EXIT_SFENCE_ASID : EXIT_SFENCE_ALL;
+}
+
+/* sfence.vma trapped by hstatus.VTVM (shadow modes). */
+static void exit_sfence(struct vcpu *vcpu, unsigned rs1, unsigned rs2)
+{
+    bool has_va = rs1 != 0, has_asid = rs2 != 0;
+    stats_count_full(&vcpu->stats, sfence_cause(has_va, has_asid));
+    vcpu->vm->mmu->on_sfence(vcpu, has_va, guest_reg(vcpu, rs1), has_asid,
+                             (uint16_t)(guest_reg(vcpu, rs2) & SATP_ASID_MASK));
+    vcpu->regs.sepc += 4;
+}
+
+/* A Zicsr instruction on satp trapped by hstatus.VTVM (shadow modes): the
+ * guest's satp is the mode's to keep; vsatp holds a shadow. */
+static void exit_satp_access(struct vcpu *vcpu, const struct csr_insn *ci)
+{
+    const struct mmu_ops *mmu = vcpu->vm->mmu;
+    uint64_t old = vcpu->regs.guest_satp;
+    uint64_t src = ci->imm ? ci->rs1_or_uimm : guest_reg(vcpu, ci->rs1_or_uimm);
+    bool writes;
+    uint64_t value = csr_apply(ci, old, src, &writes);
+    if (writes)
+        mmu->on_satp_write(vcpu, value);
+    else
+        mmu->on_satp_read(vcpu);
+    if (ci->rd)
+        vcpu->regs.gpr[ci->rd] = old;
+    vcpu->regs.sepc += 4;
+}
+
+/*
+ * A virtual-instruction trap.  In shadow modes it is usually the guest's
+ * satp access or sfence.vma (hstatus.VTVM).  Anything else is something a
+ * native S-mode kernel could not execute either (H-extension instructions
+ * and CSRs), and so is a satp access or sfence.vma from VU-mode: the guest
+ * gets the illegal-instruction exception bare hardware would raise.
+ * stval holds the instruction (the hart reports it, Sstvala).
+ */
 static void exit_virtual_instruction(struct vcpu *vcpu)
 {
+    uint32_t insn = (uint32_t)vcpu->stval;
+    bool from_vs = vcpu->regs.sstatus & SSTATUS_SPP;
+    unsigned rs1, rs2;
+    struct csr_insn ci;
+    if (from_vs && vm_uses_shadows(vcpu->vm)) {
+        if (insn_decode_sfence_vma(insn, &rs1, &rs2)) {
+            exit_sfence(vcpu, rs1, rs2);
+            return;
+        }
+        if (insn_decode_csr(insn, &ci) && ci.csr == CSR_SATP) {
+            exit_satp_access(vcpu, &ci);
+            return;
+        }
+    }
     stats_count_full(&vcpu->stats, EXIT_ILLEGAL);
     vcpu_arch_inject_exception(vcpu, CAUSE_ILLEGAL_INSTRUCTION, vcpu->stval);
 }
@@ -92,6 +176,14 @@ static void exit_exception(struct vcpu *vcpu)
     case CAUSE_VIRTUAL_INSTRUCTION:
         exit_virtual_instruction(vcpu);
         break;
+    case CAUSE_FETCH_PAGE_FAULT:
+    case CAUSE_LOAD_PAGE_FAULT:
+    case CAUSE_STORE_PAGE_FAULT:
+        if (vcpu->vm->mmu->on_page_fault) {   /* shadow modes; hap delegates them */
+            vcpu->vm->mmu->on_page_fault(vcpu);
+            break;
+        }
+        /* fall through */
     default:
         /* Every other cause is delegated to the guest; reaching here means
          * the hardware did something Umbra does not model.  The VM cannot

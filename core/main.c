@@ -18,6 +18,7 @@ extern void secondary_entry(void);
 extern struct frame_pool umbra_pool;
 
 paddr_t umbra_staging;
+unsigned umbra_trace_flags;
 static struct umbra_config config;
 
 void boot_main(unsigned long hartid, const void *fdt);
@@ -84,6 +85,7 @@ static void boot_load_config(void)
     if (config.staging <= pool_base || config.staging > platform.ram_base + platform.ram_size)
         boot_fail(MACHINE_BAD_CONFIG, "the staging area overlaps Umbra or lies outside RAM");
     umbra_staging = config.staging;
+    umbra_trace_flags = config.trace;
     frame_pool_init(&umbra_pool, pool_base, ALIGN_DOWN(config.staging, PAGE_SIZE));
 }
 

@@ -10,6 +10,7 @@
 #include "arch/riscv/sbi_call.h"
 #include "arch/riscv/vcpu_arch.h"
 #include "core/console.h"
+#include "core/mmu.h"
 #include "core/platform.h"
 #include "core/vm.h"
 
@@ -99,6 +100,20 @@ static unsigned long vcpus_to_hart_mask(const struct vm *vm, unsigned long vcpus
     return mask;
 }
 
+/* Shadow modes: a remote sfence.vma is the same shadow sync the guest's own
+ * sfence.vma would drive, page by page or whole (shadow modes run one vCPU,
+ * so the only vCPU it can name is the caller). */
+static void sbi_rfence_shadows(struct vcpu *self, uint64_t va, uint64_t size, long asid)
+{
+    bool has_asid = asid >= 0;
+    if (size > 64 * PAGE_SIZE) {
+        self->vm->mmu->on_sfence(self, false, 0, has_asid, (uint16_t)asid);
+        return;
+    }
+    for (uint64_t off = 0; off < size; off += PAGE_SIZE)
+        self->vm->mmu->on_sfence(self, true, va + off, has_asid, (uint16_t)asid);
+}
+
 static struct sbiret sbi_rfence(struct vcpu *self, const struct sbi_call_args *c)
 {
     unsigned long targets;
@@ -120,6 +135,11 @@ static struct sbiret sbi_rfence(struct vcpu *self, const struct sbi_call_args *c
     if ((va == 0 && size == 0) || size == ~0ul) {
         va = 0;
         size = ~0ull;                              /* the spec's "flush everything" */
+    }
+    if (self->vm->mmu->on_sfence) {
+        if (targets & self_bit)
+            sbi_rfence_shadows(self, va, size, asid);
+        return sbi_ok(0);
     }
     if (targets & self_bit)
         vcpu_arch_flush_guest_tlb(va, size, asid);

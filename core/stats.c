@@ -40,6 +40,21 @@ static const char *const exit_cause_names[] = {
 /* A cause added to the enum without a name here would print as NULL. */
 _Static_assert(ARRAY_SIZE(exit_cause_names) == EXIT_CAUSE_COUNT, "every exit cause needs a name");
 
+static const char *const mm_counter_names[] = {
+    "sptbuf_hits", "sptbuf_misses", "sptbuf_evictions",
+    "shadow_pages_peak", "shadow_roots_built", "shadow_roots_reclaimed",
+    "shadow_pool_exhausted", "sync_va", "sync_asid", "sync_all",
+    "entries_dropped", "wp_emulated",
+};
+_Static_assert(ARRAY_SIZE(mm_counter_names) == MM_COUNTER_COUNT, "every mm counter needs a name");
+
+const char *mm_counter_name(enum mm_counter counter)
+{
+    if ((unsigned)counter >= MM_COUNTER_COUNT)
+        return "?";
+    return mm_counter_names[counter];
+}
+
 const char *exit_cause_name(enum exit_cause cause)
 {
     if ((unsigned)cause >= EXIT_CAUSE_COUNT)
@@ -56,6 +71,8 @@ void stats_merge(struct exit_stats *dst, const struct exit_stats *src)
     dst->instret_guest += src->instret_guest;
     dst->instret_umbra += src->instret_umbra;
     dst->faults_injected += src->faults_injected;
+    for (unsigned m = 0; m < MM_COUNTER_COUNT; m++)
+        dst->mm[m] += src->mm[m];
 }
 
 static uint64_t sum_counts(const uint64_t counts[EXIT_CAUSE_COUNT])
@@ -151,6 +168,17 @@ static void table_instret(struct sink *o, const struct exit_stats *s)
     sink_printf(o, "  %-22s %16llu\n", "faults injected", (unsigned long long)s->faults_injected);
 }
 
+/* The memory-virtualization counters that are not zero (none in hap). */
+static void table_mm(struct sink *o, const struct stats_run_info *info, const struct exit_stats *s)
+{
+    if (info->sptbuf_size >= 0)
+        sink_printf(o, "  %-22s %16d\n", "sptbuf size", info->sptbuf_size);
+    for (unsigned m = 0; m < MM_COUNTER_COUNT; m++)
+        if (s->mm[m])
+            sink_printf(o, "  %-22s %16llu\n", mm_counter_name((enum mm_counter)m),
+                        (unsigned long long)s->mm[m]);
+}
+
 size_t stats_format_table(char *buf, size_t cap, const struct stats_run_info *info,
                           const struct exit_stats *s)
 {
@@ -159,6 +187,7 @@ size_t stats_format_table(char *buf, size_t cap, const struct stats_run_info *in
     table_title(&o, info);
     table_counts(&o, s);
     table_instret(&o, s);
+    table_mm(&o, info, s);
     return o.len;
 }
 
@@ -207,6 +236,9 @@ size_t stats_format_csv_header(char *buf, size_t cap)
         sink_printf(&o, ",full_%s", exit_cause_name((enum exit_cause)c));
     for (unsigned c = 0; c < EXIT_CAUSE_COUNT; c++)
         sink_printf(&o, ",fast_%s", exit_cause_name((enum exit_cause)c));
+    sink_printf(&o, ",sptbuf_size");
+    for (unsigned m = 0; m < MM_COUNTER_COUNT; m++)
+        sink_printf(&o, ",mm_%s", mm_counter_name((enum mm_counter)m));
     return o.len;
 }
 
@@ -229,5 +261,8 @@ size_t stats_format_csv_row(char *buf, size_t cap, const struct stats_run_info *
         csv_u64(&o, s->full[c]);
     for (unsigned c = 0; c < EXIT_CAUSE_COUNT; c++)
         csv_u64(&o, s->fast[c]);
+    sink_printf(&o, ",%d", info->sptbuf_size);
+    for (unsigned m = 0; m < MM_COUNTER_COUNT; m++)
+        csv_u64(&o, s->mm[m]);
     return o.len;
 }

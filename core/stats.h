@@ -51,12 +51,25 @@ enum exit_cause {
  * "?" for a value outside the enum. */
 const char *exit_cause_name(enum exit_cause cause);
 
+/* Memory-virtualization figures that are not exits: the SPT base buffer,
+ * the shadow pool and the work shadow paging did.  0 in hap. */
+enum mm_counter {
+    MM_SPTBUF_HITS, MM_SPTBUF_MISSES, MM_SPTBUF_EVICTIONS,
+    MM_SHADOW_PAGES_PEAK, MM_SHADOW_ROOTS_BUILT, MM_SHADOW_ROOTS_RECLAIMED,
+    MM_SHADOW_POOL_EXHAUSTED, MM_SYNC_VA, MM_SYNC_ASID, MM_SYNC_ALL,
+    MM_ENTRIES_DROPPED, MM_WP_EMULATED,
+    MM_COUNTER_COUNT
+};
+/* names: "sptbuf_hits", ..., lower snake case of the enum without MM_ */
+const char *mm_counter_name(enum mm_counter counter);
+
 struct exit_stats {
     uint64_t full[EXIT_CAUSE_COUNT];   /* traps handled by the general exit handler */
     uint64_t fast[EXIT_CAUSE_COUNT];   /* traps handled on the fast path */
     uint64_t instret_guest;            /* instructions retired while the guest ran */
     uint64_t instret_umbra;            /* instructions retired inside Umbra on the guest's behalf */
     uint64_t faults_injected;          /* exceptions Umbra injected into the guest (access faults etc.) */
+    uint64_t mm[MM_COUNTER_COUNT];     /* see enum mm_counter */
 };
 
 static inline void stats_count_full(struct exit_stats *s, enum exit_cause c) { s->full[c]++; }
@@ -76,6 +89,7 @@ struct stats_run_info {
     uint64_t mem;
     int status;
     const char *end_reason;
+    int sptbuf_size;                   /* ssp's buffer size; -1 when the mode has none */
 };
 
 /* Human table: a title line (VM name, mode, cpus, mem, status, end reason),
@@ -89,7 +103,8 @@ size_t stats_format_table(char *buf, size_t cap, const struct stats_run_info *in
 
 /* CSV header: "vm,mode,cpus,mem,status,end_reason,exits_full,exits_fast,
  * instret_guest,instret_umbra,faults_injected", then "full_<cause>" for
- * every cause and "fast_<cause>" for every cause, in enum order.  The row has
+ * every cause and "fast_<cause>" for every cause, in enum order, then
+ * "sptbuf_size" and "mm_<counter>" for every mm counter.  The row has
  * the same columns; a text field holding a comma, quote or line break is
  * quoted as in RFC 4180.  No trailing newline.  Return values as above. */
 size_t stats_format_csv_header(char *buf, size_t cap);

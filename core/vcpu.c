@@ -29,8 +29,11 @@ void vcpu_post_request(struct vcpu *vcpu, uint32_t request)
 void vcpu_account_instret(struct vcpu *vcpu, uint64_t now_entry)
 {
     struct vcpu_regs *r = &vcpu->regs;
-    vcpu->stats.instret_umbra += r->instret_resume - vcpu->instret_prev_entry;
-    vcpu->stats.instret_guest += now_entry - r->instret_resume;
+    /* Fast-path traps since the last resume ran inside Umbra too. */
+    uint64_t fast = r->fast_instret;
+    r->fast_instret = 0;
+    vcpu->stats.instret_umbra += r->instret_resume - vcpu->instret_prev_entry + fast;
+    vcpu->stats.instret_guest += now_entry - r->instret_resume - fast;
     vcpu->instret_prev_entry = now_entry;
 }
 

@@ -8,6 +8,7 @@
 #include "core/console.h"
 #include "core/fmt.h"
 #include "core/guest_dtb.h"
+#include "core/mmu.h"
 #include "core/platform.h"
 #include "core/vm.h"
 #include "mm/frame.h"
@@ -26,11 +27,6 @@ bool vm_gpa_range_to_hpa(const struct vm *vm, gpaddr_t gpa, uint64_t len, paddr_
         return false;
     *hpa = vm->ram_hpa + off;
     return true;
-}
-
-static paddr_t vm_alloc_table_page(void *arg)
-{
-    return frame_alloc_page((struct frame_pool *)arg);
 }
 
 static int vm_fail(char *err, size_t errlen, const struct vm_config *c, const char *what)
@@ -55,14 +51,7 @@ static int vm_setup_memory(struct vm *vm, const struct vm_config *c, char *err, 
     vm->ram_hpa = frame_alloc(&umbra_pool, c->mem, MIB(2));
     if (!vm->ram_hpa)
         return vm_fail(err, errlen, c, "not enough host memory for its RAM");
-    paddr_t root = frame_alloc(&umbra_pool, KIB(16), KIB(16));
-    if (!root)
-        return vm_fail(err, errlen, c, "not enough host memory for its G-stage table");
-    pt_init(&vm->gstage, PT_SV39X4, root, vm_alloc_table_page, &umbra_pool);
-    if (pt_map(&vm->gstage, GUEST_RAM_BASE, vm->ram_hpa, vm->ram_size,
-               PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D) != 0)
-        return vm_fail(err, errlen, c, "cannot build its G-stage table");
-    return 0;
+    return vm->mmu->on_vm_create ? vm->mmu->on_vm_create(vm, err, errlen) : 0;
 }
 
 /* Where the initrd goes: like QEMU's loader, far enough above the kernel
@@ -101,7 +90,9 @@ static int vm_load_images(struct vm *vm, const struct vm_config *c, char *err, s
     struct guest_dtb_params dtb = {
         .bootargs = c->append, .ncpus = c->cpus, .ram_base = GUEST_RAM_BASE,
         .ram_size = vm->ram_size, .timebase_hz = platform.timebase_hz, .host_isa = platform.isa,
-        .mmu_type = platform.mmu_type, .initrd_start = initrd_gpa, .initrd_size = c->initrd.size,
+        /* Shadows are Sv39 (hap passes on whatever the hardware offers). */
+        .mmu_type = c->mode == MM_MODE_HAP ? platform.mmu_type : "riscv,sv39",
+        .initrd_start = initrd_gpa, .initrd_size = c->initrd.size,
     };
     if (guest_dtb_build(&dtb, pa_to_ptr(dst), GUEST_DTB_MAX) < 0)
         return vm_fail(err, errlen, c, "its device tree does not fit (bootargs too long?)");
@@ -111,8 +102,8 @@ static int vm_load_images(struct vm *vm, const struct vm_config *c, char *err, s
 int vm_create(struct vm *vm, unsigned index, const struct vm_config *c, unsigned first_hart,
               char *err, size_t errlen)
 {
-    if (c->mode != MM_MODE_HAP)
-        return vm_fail(err, errlen, c, "only mode hap is implemented");
+    if (c->mode != MM_MODE_HAP && c->cpus > 1)
+        return vm_fail(err, errlen, c, "shadow modes run one vCPU for now");
     if (c->cpus > MAX_VCPUS_PER_VM || first_hart + c->cpus > hart_count)
         return vm_fail(err, errlen, c, "more vCPUs than free harts (each vCPU needs its own hart)");
     /* Each VM gets its own VMID.  Without VMID bits every VM shares VMID 0,
@@ -122,6 +113,7 @@ int vm_create(struct vm *vm, unsigned index, const struct vm_config *c, unsigned
         return vm_fail(err, errlen, c, "no VMID left for it");
     vm->index = index;
     vm->config = c;
+    vm->mmu = mmu_ops_for(c->mode);
     vm->vmid = vmid_bits ? (uint16_t)(index + 1) : 0;
     vm->ncpus = c->cpus;
     vm->state = VM_RUNNING;
@@ -155,7 +147,10 @@ static void vm_print_report(struct vm *vm)
     struct stats_run_info info = {
         .vm_name = vm->config->name, .mode = mm_mode_name(vm->config->mode),
         .cpus = vm->ncpus, .mem = vm->ram_size, .status = vm->status, .end_reason = vm->end_reason,
+        .sptbuf_size = -1,
     };
+    if (vm->mmu->on_report)
+        vm->mmu->on_report(vm, &total, &info.sptbuf_size);
     size_t n = 0, cap = sizeof(buf);
     /* Each formatter returns the length it wanted; clamping keeps n inside
      * buf even if a report ever outgrows it (it is cut, not overrun). */

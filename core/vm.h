@@ -13,6 +13,8 @@
 #include "core/stats.h"
 #include "core/spinlock.h"
 #include "mm/pt.h"
+#include "mm/shadow.h"
+#include "mm/sptbuf.h"
 #include "arch/riscv/trap_layout.h"
 
 #define MAX_VCPUS_PER_VM 8
@@ -33,6 +35,12 @@ struct vcpu_regs {
     uint64_t host_tp;        /* this hart's struct hart */
     uint64_t instret_entry;  /* instret read first thing on trap entry */
     uint64_t instret_resume; /* instret read last thing before sret */
+    /* Shadow modes: the fast path reads and writes these. */
+    uint64_t sptbuf;         /* struct sptbuf * of this vCPU, 0 = no fast path */
+    uint64_t guest_satp;     /* satp as the guest wrote it (what it reads back) */
+    uint64_t shadow_index;   /* the shadow root vsatp currently runs */
+    uint64_t fast_instret;   /* instructions spent on the fast path, not yet accounted */
+    uint64_t fast_satp_hits; /* satp writes the fast path handled */
 };
 
 _Static_assert(offsetof(struct vcpu_regs, sepc) == VCPU_REGS_SEPC, "trap.S layout");
@@ -42,6 +50,11 @@ _Static_assert(offsetof(struct vcpu_regs, host_sp) == VCPU_REGS_HOST_SP, "trap.S
 _Static_assert(offsetof(struct vcpu_regs, host_tp) == VCPU_REGS_HOST_TP, "trap.S layout");
 _Static_assert(offsetof(struct vcpu_regs, instret_entry) == VCPU_REGS_INSTRET_ENTRY, "trap.S layout");
 _Static_assert(offsetof(struct vcpu_regs, instret_resume) == VCPU_REGS_INSTRET_RESUME, "trap.S layout");
+_Static_assert(offsetof(struct vcpu_regs, sptbuf) == VCPU_REGS_SPTBUF, "trap.S layout");
+_Static_assert(offsetof(struct vcpu_regs, guest_satp) == VCPU_REGS_GUEST_SATP, "trap.S layout");
+_Static_assert(offsetof(struct vcpu_regs, shadow_index) == VCPU_REGS_SHADOW_INDEX, "trap.S layout");
+_Static_assert(offsetof(struct vcpu_regs, fast_instret) == VCPU_REGS_FAST_INSTRET, "trap.S layout");
+_Static_assert(offsetof(struct vcpu_regs, fast_satp_hits) == VCPU_REGS_FAST_SATP_HITS, "trap.S layout");
 
 /* Register numbers of the SBI calling convention. */
 enum { REG_RA = 1, REG_SP = 2, REG_A0 = 10, REG_A1, REG_A2, REG_A3, REG_A4, REG_A5, REG_A6, REG_A7 };
@@ -70,6 +83,8 @@ struct vcpu {
     gpaddr_t start_pc;       /* for hart_start */
     uint64_t start_opaque;
     struct exit_stats stats; /* only this vCPU's hart writes it */
+    struct sptbuf sptbuf;    /* ssp: this vCPU's SPT base buffer */
+    uint64_t seen_reclaims;  /* shadow roots reclaimed when the buffer was last checked */
     uint64_t instret_prev_entry;
     /* The trap being handled (copied from the CSRs on entry). */
     uint64_t scause, stval, htval, htinst;
@@ -78,9 +93,13 @@ _Static_assert(offsetof(struct vcpu, regs) == 0, "trap.S expects regs first");
 
 enum vm_state { VM_RUNNING, VM_ENDING, VM_ENDED };
 
+struct mmu_ops;
+
 struct vm {
     unsigned index;
     const struct vm_config *config;
+    const struct mmu_ops *mmu;     /* how this VM's memory is virtualized */
+    struct shadow_vm shadow;       /* tsp/ssp */
     volatile enum vm_state state;
     int status;              /* 0 = clean shutdown */
     const char *end_reason;
@@ -108,6 +127,7 @@ extern struct hart harts[MAX_HARTS];
 extern unsigned hart_count;
 extern struct vm vms[CONFIG_MAX_VMS];
 extern paddr_t umbra_staging;   /* images staged by the runner live above this */
+extern unsigned umbra_trace_flags; /* CONFIG_TRACE_* from the configuration */
 extern unsigned vm_count;
 
 static inline struct hart *hart_self(void)

@@ -8,6 +8,7 @@
  * faults by design) without touching any other register.
  */
 #include "arch/riscv/trap_layout.h"
+#include "mm/sptbuf.h"
 
     .section .text
     .balign 4
@@ -20,6 +21,9 @@ trap_entry:
     sd      t0, 5*8(sp)
     csrr    t0, instret
     sd      t0, VCPU_REGS_INSTRET_ENTRY(sp)
+    ld      t0, VCPU_REGS_SPTBUF(sp)    /* ssp with a buffer: try the fast path */
+    bnez    t0, fast_satp_write
+trap_save_all:
     sd      x1, 1*8(sp)
     sd      x3, 3*8(sp)
     sd      x4, 4*8(sp)
@@ -107,6 +111,106 @@ vcpu_resume:
     ld      x31, 31*8(a0)
     ld      x10, 10*8(a0)
     sret
+
+/*
+ * The ssp fast path: a guest "csrw satp, rs1" (trapped by hstatus.VTVM)
+ * whose value is in this vCPU's SPT base buffer.  It saves only t0-t3,
+ * finds rs1's value, scans the buffer and, on a hit, loads the buffered
+ * shadow into vsatp and returns straight to the guest.  Anything else (a
+ * different trap, another instruction, satp = Bare, a miss) restores what
+ * it touched and takes the general path above, which sees the trap exactly
+ * as if the fast path had not looked.
+ *
+ * Cost on a hit (counted with -icount): about 45 instructions from trap
+ * entry to sret, plus 2 per buffer entry scanned before the hit.
+ */
+fast_satp_write:
+    sd      t1, 6*8(sp)
+    csrr    t1, scause
+    addi    t1, t1, -CAUSE_VIRTUAL_INSTRUCTION_NR
+    bnez    t1, fast_restore_t1
+    sd      t2, 7*8(sp)
+    csrr    t1, stval
+    li      t2, ~(0x1f << INSN_RS1_SHIFT)
+    and     t2, t1, t2
+    li      t0, INSN_CSRW_SATP
+    bne     t2, t0, fast_restore_t2
+    srli    t1, t1, INSN_RS1_SHIFT
+    andi    t1, t1, 0x1f
+    beqz    t1, fast_restore_t2         /* csrw satp, x0: Bare, not buffered */
+    la      t0, fast_read_reg
+    slli    t1, t1, 3
+    add     t0, t0, t1
+    jr      t0                          /* t1 = the guest's x[rs1] */
+fast_have_value:
+    sd      t3, 28*8(sp)
+    ld      t0, VCPU_REGS_SPTBUF(sp)
+    ld      t2, SPTBUF_OFF_SIZE(t0)
+    addi    t0, t0, SPTBUF_OFF_ENTRIES
+    slli    t2, t2, SPTBUF_ENTRY_SHIFT
+    add     t2, t2, t0                  /* end of the entries in use */
+1:  bgeu    t0, t2, fast_restore_t3
+    ld      t3, SPTBUF_ENTRY_OFF_KEY(t0)
+    beq     t3, t1, fast_hit
+    addi    t0, t0, 1 << SPTBUF_ENTRY_SHIFT
+    j       1b
+fast_hit:                               /* t0 = entry, t1 = guest satp */
+    ld      t2, SPTBUF_ENTRY_OFF_SATP(t0)
+    csrw    vsatp, t2
+    sd      t1, VCPU_REGS_GUEST_SATP(sp)
+    ld      t2, SPTBUF_ENTRY_OFF_ROOT(t0)
+    sd      t2, VCPU_REGS_SHADOW_INDEX(sp)
+    ld      t3, VCPU_REGS_SPTBUF(sp)
+    ld      t2, SPTBUF_OFF_CLOCK(t3)    /* LRU: stamp the entry */
+    addi    t2, t2, 1
+    sd      t2, SPTBUF_OFF_CLOCK(t3)
+    sd      t2, SPTBUF_ENTRY_OFF_LRU(t0)
+    ld      t2, SPTBUF_OFF_HITS(t3)
+    addi    t2, t2, 1
+    sd      t2, SPTBUF_OFF_HITS(t3)
+    ld      t2, VCPU_REGS_FAST_SATP_HITS(sp)
+    addi    t2, t2, 1
+    sd      t2, VCPU_REGS_FAST_SATP_HITS(sp)
+    csrr    t2, sepc
+    addi    t2, t2, 4
+    csrw    sepc, t2
+    csrr    t2, instret                 /* all of this was Umbra's work */
+    ld      t3, VCPU_REGS_INSTRET_ENTRY(sp)
+    sub     t2, t2, t3
+    ld      t3, VCPU_REGS_FAST_INSTRET(sp)
+    add     t3, t3, t2
+    sd      t3, VCPU_REGS_FAST_INSTRET(sp)
+    ld      t0, 5*8(sp)
+    ld      t1, 6*8(sp)
+    ld      t2, 7*8(sp)
+    ld      t3, 28*8(sp)
+    csrrw   sp, sscratch, sp
+    sret
+fast_restore_t3:
+    ld      t3, 28*8(sp)
+fast_restore_t2:
+    ld      t2, 7*8(sp)
+fast_restore_t1:
+    ld      t1, 6*8(sp)
+    j       trap_save_all
+
+/* x[n] -> t1, one 8-byte slot per register.  t0-t2 hold fast-path values,
+ * so the guest's are read from the frame; sp's is in sscratch. */
+    .balign 4
+    .option push
+    .option norvc
+fast_read_reg:
+    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    .if \n == 2
+    csrr    t1, sscratch
+    .elseif \n >= 5 && \n <= 7
+    ld      t1, \n*8(sp)
+    .else
+    mv      t1, x\n
+    .endif
+    j       fast_have_value
+    .endr
+    .option pop
 
 /* A trap inside Umbra: save everything on the current stack for the panic
  * report and never return. */

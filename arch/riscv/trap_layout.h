@@ -12,6 +12,17 @@
 #define VCPU_REGS_HOST_TP        288
 #define VCPU_REGS_INSTRET_ENTRY  296
 #define VCPU_REGS_INSTRET_RESUME 304
+/* ssp fast path (see trap.S) */
+#define VCPU_REGS_SPTBUF          312
+#define VCPU_REGS_GUEST_SATP      320
+#define VCPU_REGS_SHADOW_INDEX    328
+#define VCPU_REGS_FAST_INSTRET    336
+#define VCPU_REGS_FAST_SATP_HITS  344
+
+#define CAUSE_VIRTUAL_INSTRUCTION_NR 22
+/* csrrw x0, satp, rs1 with rs1 = 0: the fast path matches the rest of the word */
+#define INSN_CSRW_SATP      0x18001073
+#define INSN_RS1_SHIFT      15
 
 #define HART_STACK_SHIFT 14          /* 16 KiB trap stack per hart */
 #define MAX_HARTS 16

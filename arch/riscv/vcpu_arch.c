@@ -10,6 +10,7 @@
 #include "arch/riscv/vcpu_arch.h"
 #include "arch/riscv/csr.h"
 #include "core/fmt.h"
+#include "core/mmu.h"
 
 #define HEDELEG_GUEST ((1ull << CAUSE_FETCH_MISALIGNED) | (1ull << CAUSE_FETCH_ACCESS) |      \
                        (1ull << CAUSE_ILLEGAL_INSTRUCTION) | (1ull << CAUSE_BREAKPOINT) |     \
@@ -17,6 +18,10 @@
                        (1ull << CAUSE_STORE_MISALIGNED) | (1ull << CAUSE_STORE_ACCESS) |      \
                        (1ull << CAUSE_ECALL_U) | (1ull << CAUSE_FETCH_PAGE_FAULT) |           \
                        (1ull << CAUSE_LOAD_PAGE_FAULT) | (1ull << CAUSE_STORE_PAGE_FAULT))
+/* Shadow modes take the guest's page faults: most are Umbra's own (a shadow
+ * entry missing), the rest are injected back. */
+#define HEDELEG_PAGE_FAULTS ((1ull << CAUSE_FETCH_PAGE_FAULT) | (1ull << CAUSE_LOAD_PAGE_FAULT) | \
+                             (1ull << CAUSE_STORE_PAGE_FAULT))
 #define HIDELEG_GUEST ((1ull << IRQ_VS_SOFT) | (1ull << IRQ_VS_TIMER) | (1ull << IRQ_VS_EXT))
 
 /* henvcfg bits a native kernel gets from OpenSBI's menvcfg, kept only when
@@ -45,7 +50,8 @@ unsigned vcpu_arch_vmid_bits(void) { return vmid_bits; }
 
 static void vcpu_arch_load_csrs(struct vcpu *vcpu)
 {
-    csr_write(hedeleg, HEDELEG_GUEST);
+    bool shadows = vm_uses_shadows(vcpu->vm);
+    csr_write(hedeleg, shadows ? HEDELEG_GUEST & ~HEDELEG_PAGE_FAULTS : HEDELEG_GUEST);
     csr_write(hideleg, HIDELEG_GUEST);
     csr_write(hcounteren, 0xFFFFFFFFull);
     csr_write(henvcfg, henvcfg_guest);
@@ -61,7 +67,8 @@ static void vcpu_arch_load_csrs(struct vcpu *vcpu)
     csr_write(vstval, 0);
     csr_write(vsatp, 0);
     csr_write(CSR_VSTIMECMP, ~0ull);
-    csr_write(hgatp, pt_hgatp(&vcpu->vm->gstage, vcpu->vm->vmid));
+    /* Shadows translate straight to host-physical: no G-stage, VMID 0. */
+    csr_write(hgatp, shadows ? 0 : pt_hgatp(&vcpu->vm->gstage, vcpu->vm->vmid));
     hfence_gvma_all();
     hfence_vvma_all();
 }
@@ -77,7 +84,11 @@ _Noreturn void vcpu_arch_enter(struct vcpu *vcpu, gpaddr_t start_pc, uint64_t op
     /* SPP=1: sret lands in VS.  FS is the HS-level enable that, together with
      * the guest's own vsstatus.FS, lets the guest use the FPU. */
     r->sstatus = SSTATUS_SPP | SSTATUS_FS_DIRTY;
-    r->hstatus = HSTATUS_SPV | HSTATUS_SPVP;
+    /* VTVM: the guest's satp accesses and sfence.vma trap in shadow modes. */
+    r->hstatus = HSTATUS_SPV | HSTATUS_SPVP | (vm_uses_shadows(vcpu->vm) ? HSTATUS_VTVM : 0);
+    r->fast_instret = 0;
+    if (vcpu->vm->mmu->on_vcpu_start)
+        vcpu->vm->mmu->on_vcpu_start(vcpu);
     vcpu_resume(r);
 }
 

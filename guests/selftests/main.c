@@ -29,6 +29,8 @@ static const struct selftests_suite selftests_suites[] = {
     { "ad", selftests_test_ad, true },
     { "sfence", selftests_test_sfence, true },
     { "satp", selftests_test_satp, true },
+    { "garbage", selftests_test_garbage, true },
+    { "flood", selftests_test_flood, true },
     { "canary", selftests_test_canary, false },
     { "smp", selftests_test_smp, false },
 };

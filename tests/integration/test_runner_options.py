@@ -198,9 +198,16 @@ def test_cpus_names_modes():
         expect_usage_error(["--kernel", k, "--name", "bad name"], "bad VM name 'bad name'")
         expect_usage_error(["--kernel", k, "--name", "x" * 16], "bad VM name")
         expect_usage_error(["--kernel", k, "--mode", "ept"], "unknown mode 'ept'")
-        expect_usage_error(["--kernel", k, "--mode", "tsp"], "mode tsp is not implemented yet")
-        expect_usage_error(["--kernel", k, "--vm", "--kernel", k, "--mode", "ssp"],
-                           "mode ssp is not implemented yet")
+        expect_usage_error(["--kernel", k, "--mode", "tsp", "--cpus", "2"],
+                           "VM vm0: mode tsp runs one vCPU for now, not 2")
+        expect_usage_error(["--kernel", k, "--vm", "--kernel", k, "--mode", "ssp", "--cpus", "3"],
+                           "VM vm1: mode ssp runs one vCPU for now, not 3")
+        expect_usage_error(["--kernel", k, "--mode", "ssp", "--sptbuf", "65"], "--sptbuf 65")
+        expect_usage_error(["--kernel", k, "--mode", "ssp", "--sptbuf", "-1"], "--sptbuf -1")
+        expect_usage_error(["--kernel", k, "--mode", "tsp", "--shadow-mem", "4K"], "--shadow-mem 4K")
+        _, config = dry_run(["--kernel", k, "--mode", "ssp", "--sptbuf", "0", "--shadow-mem", "1M"])
+        assert "mode=ssp\n" in config and "sptbuf=0\n" in config, config
+        assert "shadow_pool=0x100000\n" in config, config
         expect_usage_error(["--kernel", k, "--append", "x" * 1024], "--append is 1024 chars")
         expect_usage_error(["--kernel", k, "--append", "a\nb"], "--append must be")
         expect_usage_error(["--kernel", k, "--trace", "io"], "unknown trace flag 'io'")
@@ -318,7 +325,7 @@ def test_dry_run_native_and_debug_options():
         i = f.write("i.bin", b"initrd")
         log = os.path.join(f.dir.name, "qemu.log")
         argv, config = dry_run(["--native", "--kernel", k, "--initrd", i, "--append", "quiet x=1",
-                                "--mem", "96M", "--cpus", "2", "--mode", "tsp",
+                                "--mem", "96M", "--cpus", "2", "--mode", "hap",
                                 "--qemu", "/opt/q/qemu", "--qemu-log", log, "--gdb"])
         assert config == "", config
         assert argv[0] == "/opt/q/qemu"

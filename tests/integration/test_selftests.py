@@ -40,7 +40,7 @@ def all_suites_match_native():
         expect(not fail_lines(run), run, "no check may fail")
     # Each suite of `test=all` printed its own summary, in order.
     suites = [l.split()[1] for l in virt.lines(TAG) if l.endswith(" failed") and " all " not in l]
-    expect(suites == ["sbi", "fault", "paging", "pagefault", "ad", "sfence", "satp"], virt,
+    expect(suites == ["sbi", "fault", "paging", "pagefault", "ad", "sfence", "satp", "garbage", "flood"], virt,
            "suites run by test=all: %s" % suites)
     return virt.lines(TAG + " all ")[0]
 

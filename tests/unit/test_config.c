@@ -45,7 +45,7 @@ static void test_full_example(void)
                        "vm=second_VM-2\n"
                        "  \t\n"
                        "# a comment with = in it\n"
-                       "mode=ssp\n"
+                       "mode=hap\n"
                        "mem=134217728\n"
                        "cpus=3\n"
                        "kernel=0x8c005000,0x1000\n"
@@ -68,7 +68,7 @@ static void test_full_example(void)
     CHECK(strcmp(a->append, "console=hvc0 workload=ctxsw iters=10") == 0);
 
     CHECK(strcmp(b->name, "second_VM-2") == 0);
-    CHECK_EQ(b->mode, MM_MODE_SSP);
+    CHECK_EQ(b->mode, MM_MODE_HAP);
     CHECK_EQ(b->mem, MIB(128));
     CHECK_EQ(b->cpus, 3);
     CHECK_EQ(b->kernel.addr, 0x8c005000);
@@ -171,6 +171,24 @@ static void test_range_errors(void)
                  "config line 4: initrd at 0xfffffffffffff000 size 0x2000 is outside");
 }
 
+static void test_shadow_keys(void)
+{
+    CHECK_EQ(parse(HEAD "vm=v\nmode=ssp\n" KERNEL), 0);
+    CHECK_EQ(cfg.vms[0].sptbuf, CONFIG_DEFAULT_SPTBUF);
+    CHECK_EQ(cfg.vms[0].shadow_pool, 0);
+    CHECK_EQ(parse(HEAD "vm=v\nmode=ssp\nsptbuf=0\nshadow_pool=0x100000\n" KERNEL), 0);
+    CHECK_EQ(cfg.vms[0].sptbuf, 0);
+    CHECK_EQ(cfg.vms[0].shadow_pool, 0x100000);
+    CHECK_EQ(parse(HEAD "vm=v\nsptbuf=64\n" KERNEL), 0);
+    expect_error(HEAD "vm=v\nsptbuf=65\n", "config line 3: sptbuf must be 0 to 64, not 65");
+    expect_error(HEAD "vm=v\nsptbuf=x\n", "config line 3: bad number 'x' for sptbuf");
+    expect_error(HEAD "vm=v\nshadow_pool=0x1000\n", "config line 3: shadow_pool 0x1000 is not");
+    expect_error(HEAD "vm=v\nshadow_pool=0x10001\n", "config line 3: shadow_pool 0x10001 is not");
+    expect_error(HEAD "vm=v\nmode=tsp\ncpus=2\n" KERNEL,
+                 "config line 2: VM 'v': mode tsp runs one vCPU for now, not 2");
+    CHECK_EQ(parse(HEAD "vm=v\nmode=hap\ncpus=2\n" KERNEL), 0);
+}
+
 static void test_name_errors(void)
 {
     char text[512];
@@ -235,6 +253,7 @@ void unit_main(void)
     test_number_errors();
     test_range_errors();
     test_name_errors();
+    test_shadow_keys();
     test_append();
     test_error_buffer();
 }

@@ -8,6 +8,7 @@
 
 static const struct stats_run_info info = {
     .vm_name = "vm0", .mode = "ssp", .cpus = 2, .mem = MIB(64), .status = 0, .end_reason = "shutdown",
+    .sptbuf_size = 16,
 };
 
 static void test_names(void)
@@ -63,6 +64,8 @@ static void test_table(void)
     s.instret_guest = 9876;
     s.instret_umbra = 124;      /* 1.24% -> rounds to 1.2 */
     s.faults_injected = 2;
+    s.mm[MM_SPTBUF_HITS] = 340;
+    s.mm[MM_SPTBUF_MISSES] = 12;
     const char *want =
         "== vm0: mode ssp, 2 cpus, 64 MiB, status 0 (shutdown) ==\n"
         "  exit cause                         full             fast\n"
@@ -72,7 +75,10 @@ static void test_table(void)
         "  total                                17              340\n"
         "  instret guest                      9876\n"
         "  instret umbra                       124  (1.2% of all)\n"
-        "  faults injected                       2\n";
+        "  faults injected                       2\n"
+        "  sptbuf size                          16\n"
+        "  sptbuf_hits                         340\n"
+        "  sptbuf_misses                        12\n";
     char buf[1024];
     size_t n = stats_format_table(buf, sizeof(buf), &info, &s);
     CHECK_EQ(n, strlen(want));
@@ -121,7 +127,7 @@ static void test_share(void)
 static void test_table_odd_info(void)
 {
     struct stats_run_info odd = { .vm_name = NULL, .mode = "hap", .cpus = 1, .mem = 3 * MIB(1) + 5,
-                                  .status = -3, .end_reason = NULL };
+                                  .status = -3, .end_reason = NULL, .sptbuf_size = -1 };
     struct exit_stats s = { 0 };
     char buf[1024];
     stats_format_table(buf, sizeof(buf), &odd, &s);
@@ -145,7 +151,7 @@ static int csv_split(char *line, char **fields, int max)
     return n;
 }
 
-#define NCOLS (11 + 2 * EXIT_CAUSE_COUNT)
+#define NCOLS (11 + 2 * EXIT_CAUSE_COUNT + 1 + MM_COUNTER_COUNT)
 
 static void test_csv(void)
 {
@@ -158,6 +164,8 @@ static void test_csv(void)
     s.instret_guest = 123456789012ull;
     s.instret_umbra = 42;
     s.faults_injected = 1;
+    for (int m = 0; m < MM_COUNTER_COUNT; m++)
+        s.mm[m] = 1000 + (uint64_t)m;
 
     size_t hn = stats_format_csv_header(header, sizeof(header));
     size_t rn = stats_format_csv_row(row, sizeof(row), &info, &s);
@@ -176,11 +184,20 @@ static void test_csv(void)
     CHECK(strcmp(h[11], "full_satp_write_hit") == 0);
     CHECK(strcmp(h[11 + EXIT_CAUSE_COUNT - 1], "full_other") == 0);
     CHECK(strcmp(h[11 + EXIT_CAUSE_COUNT], "fast_satp_write_hit") == 0);
-    CHECK(strcmp(h[NCOLS - 1], "fast_other") == 0);
-    /* Every per-cause column holds the matching counter. */
+    CHECK(strcmp(h[11 + 2 * EXIT_CAUSE_COUNT - 1], "fast_other") == 0);
+    CHECK(strcmp(h[11 + 2 * EXIT_CAUSE_COUNT], "sptbuf_size") == 0);
+    CHECK(strcmp(h[NCOLS - 1], "mm_wp_emulated") == 0);
+    CHECK(strcmp(r[11 + 2 * EXIT_CAUSE_COUNT], "16") == 0);
+    /* Every per-cause and mm column holds the matching counter. */
     for (int c = 0; c < EXIT_CAUSE_COUNT; c++) {
         CHECK_EQ(strtoull(r[11 + c], NULL, 10), s.full[c]);
         CHECK_EQ(strtoull(r[11 + EXIT_CAUSE_COUNT + c], NULL, 10), s.fast[c]);
+    }
+    for (int m = 0; m < MM_COUNTER_COUNT; m++) {
+        char name[40];
+        snprintf(name, sizeof(name), "mm_%s", mm_counter_name((enum mm_counter)m));
+        CHECK(strcmp(h[12 + 2 * EXIT_CAUSE_COUNT + m], name) == 0);
+        CHECK_EQ(strtoull(r[12 + 2 * EXIT_CAUSE_COUNT + m], NULL, 10), s.mm[m]);
     }
 }
 
@@ -205,6 +222,9 @@ static void test_csv_quoting(void)
                              "instret_guest,instret_umbra,faults_injected");
     for (int c = 0; c < EXIT_CAUSE_COUNT; c++)
         want_len += 2 * (strlen(",full_") + strlen(exit_cause_name((enum exit_cause)c)));
+    want_len += strlen(",sptbuf_size");
+    for (int m = 0; m < MM_COUNTER_COUNT; m++)
+        want_len += strlen(",mm_") + strlen(mm_counter_name((enum mm_counter)m));
     CHECK_EQ(stats_format_csv_header(small, sizeof(small)), want_len);
     CHECK(strcmp(small, "vm,mode") == 0);
 }

@@ -1,0 +1,354 @@
+/*
+ * mmu_shadow.c — tsp and ssp: how the hypervisor drives the shadow core
+ * (mm/shadow.c) from guest events.
+ *
+ * Both modes run with hgatp = Bare and vsatp = a shadow root, trap the
+ * guest's satp accesses and sfence.vma (hstatus.VTVM) and take its page
+ * faults.  They differ in one thing each:
+ *   tsp  guest page tables are write-protected; every store to one is
+ *        emulated here and the shadows kept coherent, so a fence syncs nothing;
+ *   ssp  guest page tables stay writable; sfence.vma (and SBI remote fences)
+ *        resync exactly what they cover, and satp writes that hit the SPT
+ *        base buffer never get here (arch/riscv/trap.S handles them).
+ */
+#include "arch/riscv/csr.h"
+#include "arch/riscv/vcpu_arch.h"
+#include "core/console.h"
+#include "core/fmt.h"
+#include "core/insn.h"
+#include "core/mmu.h"
+#include "core/platform.h"
+#include "mm/frame.h"
+
+extern struct frame_pool umbra_pool;
+
+/* Hardware ASID 0 stays unused: shadows get 1..SHADOW_MAX_ROOTS.  Each hart
+ * only ever runs one VM's vCPU, so VMs need not split the ASID space. */
+#define SHADOW_FIRST_HW_ASID 1
+
+static bool mm_tracing(const struct vm *vm)
+{
+    return (umbra_trace_flags & CONFIG_TRACE_MM) != 0 && vm;
+}
+
+#define mm_trace(vm, fmt, ...)                                                  \
+    do {                                                                        \
+        if (mm_tracing(vm))                                                     \
+            kprintf("mm %s: " fmt "\n", (vm)->config->name, ##__VA_ARGS__);     \
+    } while (0)
+
+/* The shadow core's only hardware effect.  One vCPU per shadow-mode VM, so
+ * the TLB to flush is this hart's (hgatp Bare: VMID 0). */
+static void shadow_flush_local(void *arg, uint16_t hw_asid, uint64_t va, bool all)
+{
+    (void)arg;
+    if (all)
+        hfence_vvma_asid(hw_asid);
+    else
+        hfence_vvma_va_asid(va, hw_asid);
+}
+
+static int shadow_vm_create(struct vm *vm, char *err, size_t errlen)
+{
+    const struct vm_config *c = vm->config;
+    uint64_t pool = c->shadow_pool ? c->shadow_pool : MAX(ALIGN_UP(c->mem / 8, PAGE_SIZE), KIB(64));
+    uint64_t meta = ALIGN_UP(shadow_meta_bytes(c->mem, pool), PAGE_SIZE);
+    paddr_t pool_base = frame_alloc(&umbra_pool, pool, PAGE_SIZE);
+    paddr_t meta_base = pool_base ? frame_alloc(&umbra_pool, meta, PAGE_SIZE) : 0;
+    if (!meta_base) {
+        fmt_snprintf(err, errlen, "vm %s: not enough host memory for a %llu KiB shadow pool",
+                     c->name, (unsigned long long)(pool >> 10));
+        return -1;
+    }
+    struct guest_mem mem = { .base = GUEST_RAM_BASE, .size = vm->ram_size, .hpa = vm->ram_hpa };
+    struct shadow_config cfg = {
+        .write_protect = c->mode == MM_MODE_TSP,
+        /* tsp protects single 4 KiB page-table pages, so it maps 4 KiB only. */
+        .superpages = c->mode == MM_MODE_SSP,
+        .first_hw_asid = SHADOW_FIRST_HW_ASID,
+        .flush = shadow_flush_local,
+    };
+    shadow_vm_init(&vm->shadow, &mem, &cfg, pool_base, pool, pa_to_ptr(meta_base), meta);
+    return 0;
+}
+
+/* Drop buffer entries whose shadow root was reclaimed since the last look. */
+static void sptbuf_revalidate(struct vcpu *vcpu)
+{
+    struct shadow_vm *s = &vcpu->vm->shadow;
+    if (vcpu->seen_reclaims == s->stats.roots_reclaimed)
+        return;
+    vcpu->seen_reclaims = s->stats.roots_reclaimed;
+    for (unsigned i = 0; i < SHADOW_MAX_ROOTS; i++)
+        if (!s->roots[i].live)
+            sptbuf_forget_root(&vcpu->sptbuf, i);
+    for (unsigned i = 0; i < vcpu->sptbuf.size; i++) {
+        struct sptbuf_entry *e = &vcpu->sptbuf.entries[i];
+        if (e->key && s->roots[e->root_index].guest_satp != e->key)
+            sptbuf_forget_root(&vcpu->sptbuf, (unsigned)e->root_index);
+    }
+}
+
+/* Run the shadow for guest_satp on this hart; returns whether it was built. */
+static bool shadow_switch_to(struct vcpu *vcpu, uint64_t guest_satp)
+{
+    struct shadow_vm *s = &vcpu->vm->shadow;
+    bool built;
+    int idx = shadow_root_get(s, guest_satp, (int)vcpu->regs.shadow_index, &built);
+    uint64_t vsatp = shadow_root_vsatp(s, idx);
+    vcpu->regs.guest_satp = guest_satp;
+    vcpu->regs.shadow_index = (uint64_t)idx;
+    csr_write(vsatp, vsatp);
+    sptbuf_revalidate(vcpu);
+    if (built)
+        sptbuf_forget_root(&vcpu->sptbuf, (unsigned)idx);
+    if (guest_satp)
+        sptbuf_insert(&vcpu->sptbuf, guest_satp, vsatp, (unsigned)idx);
+    mm_trace(vcpu->vm, "satp <- 0x%lx (root gpa 0x%lx asid %lu): shadow %d %s, vsatp 0x%lx",
+             guest_satp, (uint64_t)((guest_satp & SATP_PPN_MASK) << 12),
+             (uint64_t)((guest_satp >> SATP_ASID_SHIFT) & SATP_ASID_MASK), idx,
+             built ? "built" : "found", vsatp);
+    return built;
+}
+
+static void shadow_vcpu_start(struct vcpu *vcpu)
+{
+    unsigned entries = vcpu->vm->config->mode == MM_MODE_SSP ? vcpu->vm->config->sptbuf : 0;
+    sptbuf_init(&vcpu->sptbuf, entries);
+    vcpu->seen_reclaims = vcpu->vm->shadow.stats.roots_reclaimed;
+    /* The guest starts with satp = Bare: it runs on the physical shadow. */
+    vcpu->regs.shadow_index = (uint64_t)SHADOW_NO_ROOT;
+    shadow_switch_to(vcpu, 0);
+    /* The fast path cannot print, so tracing keeps every satp write visible. */
+    bool fast = entries && !mm_tracing(vcpu->vm);
+    vcpu->regs.sptbuf = fast ? ptr_to_pa(&vcpu->sptbuf) : 0;
+}
+
+/* satp is WARL: Bare and Sv39 stick (Bare with ASID and PPN cleared); other
+ * modes leave it unchanged, as on a machine that only offers Sv39 to S-mode. */
+static bool satp_legal(uint64_t value, uint64_t *legal)
+{
+    uint64_t mode = value >> SATP_MODE_SHIFT;
+    if (mode == SATP_MODE_BARE) {
+        *legal = 0;
+        return true;
+    }
+    if (value >> SATP_MODE_SHIFT != SATP_MODE_SV39 >> SATP_MODE_SHIFT)
+        return false;
+    *legal = SATP_MODE_SV39 | (value & ((SATP_ASID_MASK << SATP_ASID_SHIFT) | SATP_PPN_MASK));
+    return true;
+}
+
+static void shadow_satp_write(struct vcpu *vcpu, uint64_t value)
+{
+    uint64_t legal;
+    if (!satp_legal(value, &legal)) {
+        mm_trace(vcpu->vm, "satp <- 0x%lx ignored (mode not offered)", value);
+        stats_count_full(&vcpu->stats, EXIT_SATP_WRITE_HIT);
+        return;
+    }
+    /* With the buffer on, a full exit is its miss (or a hit the fast path
+     * could not take: tracing, or a csrrw that also reads satp). */
+    if (vcpu->sptbuf.size && legal)
+        (void)sptbuf_lookup(&vcpu->sptbuf, legal);
+    bool built = shadow_switch_to(vcpu, legal);
+    stats_count_full(&vcpu->stats, built ? EXIT_SATP_WRITE_MISS : EXIT_SATP_WRITE_HIT);
+}
+
+static uint64_t shadow_satp_read(struct vcpu *vcpu)
+{
+    stats_count_full(&vcpu->stats, EXIT_SATP_READ);
+    return vcpu->regs.guest_satp;
+}
+
+static void tsp_sfence(struct vcpu *vcpu, bool has_va, uint64_t va, bool has_asid, uint16_t asid)
+{
+    /* Every guest page-table write already reached the shadows. */
+    mm_trace(vcpu->vm, "sfence.vma %s%lx, %s%u: nothing to sync (tsp)", has_va ? "" : "x0 ",
+             has_va ? va : 0, has_asid ? "" : "x0 ", has_asid ? asid : 0);
+}
+
+static void ssp_sfence(struct vcpu *vcpu, bool has_va, uint64_t va, bool has_asid, uint16_t asid)
+{
+    struct shadow_vm *s = &vcpu->vm->shadow;
+    uint64_t dropped = s->stats.entries_dropped;
+    shadow_sfence(s, has_va, va, has_asid, asid);
+    mm_trace(vcpu->vm, "sfence.vma %s%lx, %s%u: dropped %lu shadow entries", has_va ? "va " : "x0 ",
+             has_va ? va : 0, has_asid ? "asid " : "x0 ", has_asid ? asid : 0,
+             s->stats.entries_dropped - dropped);
+}
+
+static enum access_type access_of(uint64_t cause)
+{
+    switch (cause) {
+    case CAUSE_FETCH_PAGE_FAULT: return ACCESS_FETCH;
+    case CAUSE_LOAD_PAGE_FAULT:  return ACCESS_LOAD;
+    default:                     return ACCESS_STORE;
+    }
+}
+
+/* What the guest's own translation of va would allow it (the trapped
+ * instruction's privilege and the guest's SUM/MXR). */
+static struct access_ctx guest_access(const struct vcpu *vcpu, enum access_type type)
+{
+    uint64_t vsstatus = csr_read(vsstatus);
+    return (struct access_ctx){
+        .type = type,
+        .user = !(vcpu->regs.sstatus & SSTATUS_SPP),
+        .sum = (vsstatus & SSTATUS_SUM) != 0,
+        .mxr = (vsstatus & SSTATUS_MXR) != 0,
+    };
+}
+
+/* Read the instruction at the guest's pc through its own translation. */
+static bool guest_fetch_insn(struct vcpu *vcpu, uint32_t *insn)
+{
+    struct access_ctx ctx = guest_access(vcpu, ACCESS_FETCH);
+    uint16_t half[2];
+    for (unsigned i = 0; i < 2; i++) {
+        struct walk w;
+        paddr_t hpa;
+        gwalk(&vcpu->vm->shadow.mem, vcpu->regs.guest_satp, vcpu->regs.sepc + 2 * i, &ctx, &w);
+        if (w.result != WALK_OK || !guest_mem_hpa(&vcpu->vm->shadow.mem, w.gpa, 2, &hpa))
+            return false;
+        half[i] = *(volatile uint16_t *)pa_to_ptr(hpa);
+        if (i == 0 && insn_length(half[0]) == 2) {
+            *insn = half[0];
+            return true;
+        }
+    }
+    *insn = (uint32_t)half[0] | (uint32_t)half[1] << 16;
+    return true;
+}
+
+static uint64_t guest_reg(const struct vcpu *vcpu, unsigned r)
+{
+    return r ? vcpu->regs.gpr[r] : 0;
+}
+
+static void guest_set_reg(struct vcpu *vcpu, unsigned r, uint64_t value)
+{
+    if (r)
+        vcpu->regs.gpr[r] = value;
+}
+
+static uint64_t guest_mem_read(const struct vm *vm, gpaddr_t gpa, unsigned size)
+{
+    paddr_t hpa;
+    if (!guest_mem_hpa(&vm->shadow.mem, gpa, size, &hpa))
+        return 0;
+    switch (size) {
+    case 1:  return *(volatile uint8_t *)pa_to_ptr(hpa);
+    case 2:  return *(volatile uint16_t *)pa_to_ptr(hpa);
+    case 4:  return *(volatile uint32_t *)pa_to_ptr(hpa);
+    default: return *(volatile uint64_t *)pa_to_ptr(hpa);
+    }
+}
+
+/*
+ * tsp: the guest stored to one of its page tables.  Decode the store (from
+ * htinst when the hardware transformed it, else from guest memory), do it
+ * through the shadow core so every shadow stays coherent, and step over it.
+ */
+static void tsp_emulate_store(struct vcpu *vcpu, const struct shadow_fault *f)
+{
+    struct store_insn si;
+    uint32_t insn = 0;
+    bool decoded = insn_decode_transformed_store(vcpu->htinst, &si) ||
+                   (guest_fetch_insn(vcpu, &insn) && insn_decode_store(insn, &si));
+    if (!decoded) {
+        /* Only a store, AMO or SC can fault this way; anything else means
+         * the guest changed its code under us.  Retrying is what hardware
+         * would effectively do. */
+        kprintf("umbra: vm %s: cannot decode the store at pc 0x%lx (0x%x)\n",
+                vcpu->vm->config->name, vcpu->regs.sepc, insn);
+        return;
+    }
+    struct shadow_vm *s = &vcpu->vm->shadow;
+    gpaddr_t gpa = f->walk.gpa;
+    uint64_t src = guest_reg(vcpu, si.rs2);
+    uint64_t old = guest_mem_read(vcpu->vm, gpa, si.size);
+    uint64_t value = si.kind == STORE_AMO ? amo_compute(si.amo, si.size, old, src)
+                                          : store_insn_value(&si, src);
+    shadow_guest_pt_write(s, gpa, value, si.size);
+    if (si.kind == STORE_AMO)
+        guest_set_reg(vcpu, si.rd, amo_result(si.size, old));
+    else if (si.kind == STORE_SC)
+        guest_set_reg(vcpu, si.rd, 0);      /* one vCPU: the reservation holds */
+    vcpu->regs.sepc += si.length;
+    mm_trace(vcpu->vm, "wp: store%u to page table at gpa 0x%lx: 0x%lx -> 0x%lx", si.size * 8, gpa,
+             old, value);
+}
+
+static void shadow_page_fault_exit(struct vcpu *vcpu)
+{
+    struct shadow_vm *s = &vcpu->vm->shadow;
+    struct access_ctx ctx = guest_access(vcpu, access_of(vcpu->scause));
+    struct shadow_fault f;
+    shadow_page_fault(s, (int)vcpu->regs.shadow_index, vcpu->stval, &ctx, &f);
+    sptbuf_revalidate(vcpu);
+    switch (f.kind) {
+    case SHADOW_FAULT_HIDDEN:
+    case SHADOW_FAULT_AD_UPDATE:
+        stats_count_full(&vcpu->stats, f.kind == SHADOW_FAULT_HIDDEN ? EXIT_HIDDEN_FAULT : EXIT_AD_UPDATE);
+        mm_trace(vcpu->vm, "%s: %s va 0x%lx -> gpa 0x%lx -> hpa 0x%lx, shadow pte 0x%lx%s%s",
+                 f.kind == SHADOW_FAULT_HIDDEN ? "hidden fault" : "A/D update",
+                 ctx.type == ACCESS_FETCH ? "fetch" : ctx.type == ACCESS_LOAD ? "load" : "store",
+                 vcpu->stval, f.walk.gpa, f.hpa, f.shadow_pte, f.walk.need_a ? ", set A" : "",
+                 f.walk.need_d ? ", set D" : "");
+        break;
+    case SHADOW_FAULT_WRITE_PROTECT:
+        stats_count_full(&vcpu->stats, EXIT_WP_FAULT);
+        tsp_emulate_store(vcpu, &f);
+        break;
+    case SHADOW_FAULT_GUEST:
+        stats_count_full(&vcpu->stats, EXIT_GUEST_FAULT_INJECTED);
+        mm_trace(vcpu->vm, "guest fault: cause %lu at va 0x%lx injected", f.inject_cause, vcpu->stval);
+        vcpu_arch_inject_exception(vcpu, f.inject_cause, vcpu->stval);
+        break;
+    }
+}
+
+static void shadow_report(struct vm *vm, struct exit_stats *t, int *sptbuf_size)
+{
+    const struct shadow_stats *st = &vm->shadow.stats;
+    t->mm[MM_SHADOW_PAGES_PEAK] += st->pages_peak;
+    t->mm[MM_SHADOW_ROOTS_BUILT] += st->roots_built;
+    t->mm[MM_SHADOW_ROOTS_RECLAIMED] += st->roots_reclaimed;
+    t->mm[MM_SHADOW_POOL_EXHAUSTED] += st->pool_exhausted;
+    t->mm[MM_SYNC_VA] += st->sync_va;
+    t->mm[MM_SYNC_ASID] += st->sync_asid;
+    t->mm[MM_SYNC_ALL] += st->sync_all;
+    t->mm[MM_ENTRIES_DROPPED] += st->entries_dropped;
+    t->mm[MM_WP_EMULATED] += st->wp_emulated;
+    *sptbuf_size = vm->config->mode == MM_MODE_SSP ? (int)vm->config->sptbuf : -1;
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        const struct vcpu *v = &vm->vcpus[i];
+        t->mm[MM_SPTBUF_HITS] += v->sptbuf.hits;
+        t->mm[MM_SPTBUF_MISSES] += v->sptbuf.misses;
+        t->mm[MM_SPTBUF_EVICTIONS] += v->sptbuf.evictions;
+        t->fast[EXIT_SATP_WRITE_HIT] += v->regs.fast_satp_hits;
+    }
+}
+
+const struct mmu_ops mmu_tsp_ops = {
+    .mode = MM_MODE_TSP,
+    .on_vm_create = shadow_vm_create,
+    .on_vcpu_start = shadow_vcpu_start,
+    .on_satp_write = shadow_satp_write,
+    .on_satp_read = shadow_satp_read,
+    .on_sfence = tsp_sfence,
+    .on_page_fault = shadow_page_fault_exit,
+    .on_report = shadow_report,
+};
+
+const struct mmu_ops mmu_ssp_ops = {
+    .mode = MM_MODE_SSP,
+    .on_vm_create = shadow_vm_create,
+    .on_vcpu_start = shadow_vcpu_start,
+    .on_satp_write = shadow_satp_write,
+    .on_satp_read = shadow_satp_read,
+    .on_sfence = ssp_sfence,
+    .on_page_fault = shadow_page_fault_exit,
+    .on_report = shadow_report,
+};

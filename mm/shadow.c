@@ -1,0 +1,837 @@
+/*
+ * shadow.c — the shadow-paging core shared by tsp and ssp (see shadow.h).
+ *
+ * Shadow tables are ordinary Sv39 tables (the hardware walks them through
+ * vsatp) allocated from the VM's bounded pool.  Each pool page that is a
+ * shadow table has a struct shadow_page_meta saying which shadow owns it, at
+ * which level, which VA its entry 0 maps, and which guest table it mirrors.
+ * A table "mirrors" the guest table the guest's walk visited at the same
+ * level; tables below a guest superpage (or in the physical shadow) mirror
+ * nothing and are called synthesized.
+ *
+ * Invariants the rest of the file relies on:
+ *   - the shadow tables of one root form a tree (every table was allocated
+ *     for exactly one parent entry), at most three levels deep, whatever
+ *     loops the guest builds in its own tables;
+ *   - every shadow leaf maps guest RAM only and never has G set;
+ *   - shadow leaves are 4 KiB, or 2 MiB with cfg.superpages; never 1 GiB, so
+ *     every valid root entry is a pointer;
+ *   - under write_protect every shadow table that mirrors a guest table holds
+ *     one reference (pt_refs) on that guest frame, a frame with references
+ *     has no writable shadow leaf anywhere, and every writable shadow leaf is
+ *     on its guest frame's reverse-map chain (wr_heads / wr_next), so the
+ *     moment a frame becomes a page table its writable leaves can be found
+ *     without scanning the pool.  The chains cost 4 bytes per shadow PTE
+ *     slot (2 KiB per pool page) and 4 bytes per guest frame, and exist
+ *     only with write_protect (see shadow_meta_bytes_for).
+ *   - with write_protect, shadow leaves are always 4 KiB: write protection
+ *     works per 4 KiB guest frame and a 2 MiB writable leaf would have to be
+ *     split whenever any of its frames became a page table.
+ */
+#include "mm/shadow.h"
+#include "core/fmt.h"
+#include "mm/pt.h"
+
+#define PTE_RWX (PTE_R | PTE_W | PTE_X)
+#define SHADOW_ROOT_LEVEL 2
+#define GUEST_TABLE_NONE (~0ull)       /* not page aligned: matches no guest table */
+#define AD_UPDATE_RETRIES 16
+#define CAUSE_FETCH_ACCESS 1
+#define CAUSE_LOAD_ACCESS 5
+#define CAUSE_STORE_ACCESS 7
+#define CAUSE_FETCH_PAGE 12
+#define CAUSE_LOAD_PAGE 13
+#define CAUSE_STORE_PAGE 15
+
+struct shadow_page_meta {
+    bool in_use;
+    uint8_t level;              /* 2 = root, 1, 0 */
+    uint8_t root;               /* index of the owning shadow root */
+    uint32_t hash_next;         /* next table in the same hash bucket: page number + 1, 0 = end */
+    uint64_t base_va;           /* VA mapped by entry 0 (canonical) */
+    gpaddr_t guest_table;       /* the guest table this mirrors, or GUEST_TABLE_NONE */
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static uint64_t level_bytes(unsigned level)
+{
+    return PAGE_SIZE << (9 * level);
+}
+
+static uint64_t sign_extend_va(uint64_t va)
+{
+    return (uint64_t)((int64_t)(va << 25) >> 25);
+}
+
+static bool va_canonical(uint64_t va)
+{
+    return sign_extend_va(va) == va;
+}
+
+static pte_t *table_entries(paddr_t table)
+{
+    return pa_to_ptr(table);
+}
+
+static bool pte_is_pointer(pte_t pte)
+{
+    return (pte & PTE_V) && !(pte & PTE_RWX);
+}
+
+static uint32_t page_number(const struct shadow_vm *s, paddr_t page)
+{
+    return (uint32_t)((page - s->pool.base) / PAGE_SIZE);
+}
+
+static paddr_t page_of_number(const struct shadow_vm *s, uint32_t n)
+{
+    return s->pool.base + (uint64_t)n * PAGE_SIZE;
+}
+
+static struct shadow_page_meta *page_meta(const struct shadow_vm *s, paddr_t page)
+{
+    return &s->meta[page_number(s, page)];
+}
+
+/* VA mapped by entry idx of a shadow table. */
+static uint64_t entry_va(const struct shadow_page_meta *m, unsigned idx)
+{
+    return sign_extend_va(m->base_va + idx * level_bytes(m->level));
+}
+
+static uint64_t guest_frame_of_gpa(const struct shadow_vm *s, gpaddr_t gpa)
+{
+    return (gpa - s->mem.base) / PAGE_SIZE;
+}
+
+/* The guest frame a shadow leaf maps (leaves only ever map guest RAM). */
+static uint64_t guest_frame_of_leaf(const struct shadow_vm *s, pte_t leaf)
+{
+    return (pte_to_pa(leaf) - s->mem.hpa) / PAGE_SIZE;
+}
+
+static bool gpa_in_ram(const struct shadow_vm *s, gpaddr_t gpa, uint64_t len)
+{
+    paddr_t hpa;
+    return guest_mem_hpa(&s->mem, gpa, len, &hpa);
+}
+
+static uint16_t guest_asid(uint64_t satp)
+{
+    return (uint16_t)((satp >> SATP_ASID_SHIFT) & SATP_ASID_MASK);
+}
+
+static void flush_va(struct shadow_vm *s, int idx, uint64_t va)
+{
+    if (s->cfg.flush)
+        s->cfg.flush(s->cfg.flush_arg, s->roots[idx].hw_asid, va, false);
+}
+
+static void flush_all(struct shadow_vm *s, int idx)
+{
+    if (s->cfg.flush)
+        s->cfg.flush(s->cfg.flush_arg, s->roots[idx].hw_asid, 0, true);
+}
+
+/* ---- guest-frame hash: which shadow tables mirror a guest table -------- */
+
+static uint32_t *hash_bucket(struct shadow_vm *s, gpaddr_t guest_table)
+{
+    uint64_t h = (guest_table >> 12) * 0x9e3779b97f4a7c15ull;
+    return &s->hash_heads[(h >> 32) & s->hash_mask];
+}
+
+static void hash_insert(struct shadow_vm *s, paddr_t page)
+{
+    struct shadow_page_meta *m = page_meta(s, page);
+    uint32_t *head = hash_bucket(s, m->guest_table);
+    m->hash_next = *head;
+    *head = page_number(s, page) + 1;
+}
+
+static void hash_remove(struct shadow_vm *s, paddr_t page)
+{
+    uint32_t *link = hash_bucket(s, page_meta(s, page)->guest_table);
+    uint32_t target = page_number(s, page) + 1;
+    while (*link != target) {
+        ASSERT(*link != 0);
+        link = &s->meta[*link - 1].hash_next;
+    }
+    *link = page_meta(s, page)->hash_next;
+    page_meta(s, page)->hash_next = 0;
+}
+
+/* ---- reverse map of writable leaves (write_protect) -------------------- */
+
+/* Reverse-map links are per shadow PTE slot: slot = page number * 512 +
+ * index; a link holds slot + 1 (0 ends a chain). */
+static uint32_t slot_ref(const struct shadow_vm *s, paddr_t table, unsigned idx)
+{
+    return ((page_number(s, table) << 9) | idx) + 1;
+}
+
+static void rmap_link(struct shadow_vm *s, paddr_t table, unsigned idx, uint64_t frame)
+{
+    uint32_t ref = slot_ref(s, table, idx);
+    s->wr_next[ref - 1] = s->wr_heads[frame];
+    s->wr_heads[frame] = ref;
+}
+
+static void rmap_unlink(struct shadow_vm *s, paddr_t table, unsigned idx, uint64_t frame)
+{
+    uint32_t target = slot_ref(s, table, idx);
+    uint32_t *link = &s->wr_heads[frame];
+    while (*link != target) {
+        ASSERT(*link != 0); /* a writable leaf missing from its chain */
+        link = &s->wr_next[*link - 1];
+    }
+    *link = s->wr_next[target - 1];
+    s->wr_next[target - 1] = 0;
+}
+
+/* A guest frame just became a page table: no shadow may write it any more. */
+static void rmap_revoke_writes(struct shadow_vm *s, uint64_t frame)
+{
+    uint32_t ref = s->wr_heads[frame];
+    s->wr_heads[frame] = 0;
+    while (ref) {
+        uint32_t n = (ref - 1) >> 9, idx = (ref - 1) & 511;
+        const struct shadow_page_meta *m = &s->meta[n];
+        pte_t *e = &table_entries(page_of_number(s, n))[idx];
+        ASSERT((*e & PTE_V) && (*e & PTE_W) && guest_frame_of_leaf(s, *e) == frame);
+        *e &= ~(PTE_W | PTE_D);
+        flush_va(s, m->root, entry_va(m, idx));
+        s->stats.wp_revoked++;
+        uint32_t next = s->wr_next[ref - 1];
+        s->wr_next[ref - 1] = 0;
+        ref = next;
+    }
+}
+
+/* ---- write protection of guest page-table frames ----------------------- */
+
+static void guest_frame_ref(struct shadow_vm *s, gpaddr_t guest_table)
+{
+    uint64_t f = guest_frame_of_gpa(s, guest_table);
+    ASSERT(s->pt_refs[f] < UINT16_MAX); /* pool size bounds the count (init) */
+    if (s->pt_refs[f]++ == 0) {
+        s->stats.protected_pages++;
+        rmap_revoke_writes(s, f);
+    }
+}
+
+/* Dropping the last reference unprotects the frame; its read-only shadow
+ * leaves stay read-only until the next write, a hidden fault, upgrades them. */
+static void guest_frame_unref(struct shadow_vm *s, gpaddr_t guest_table)
+{
+    uint64_t f = guest_frame_of_gpa(s, guest_table);
+    ASSERT(s->pt_refs[f] > 0);
+    if (--s->pt_refs[f] == 0)
+        s->stats.protected_pages--;
+}
+
+/* ---- table pages ------------------------------------------------------- */
+
+/* A zeroed shadow table for root idx, or 0 when the pool is empty. */
+static paddr_t table_alloc(struct shadow_vm *s, int idx, unsigned level, uint64_t base_va,
+                           gpaddr_t guest_table)
+{
+    paddr_t page = frame_alloc_page(&s->pool);
+    if (!page)
+        return 0;
+    struct shadow_page_meta *m = page_meta(s, page);
+    memset(m, 0, sizeof(*m));
+    m->in_use = true;
+    m->level = (uint8_t)level;
+    m->root = (uint8_t)idx;
+    m->base_va = base_va;
+    m->guest_table = guest_table;
+    if (level < SHADOW_ROOT_LEVEL)
+        s->roots[idx].tables++;
+    s->stats.pages_in_use++;
+    s->stats.pages_peak = MAX(s->stats.pages_peak, s->stats.pages_in_use);
+    if (guest_table != GUEST_TABLE_NONE) {
+        hash_insert(s, page);
+        if (s->cfg.write_protect)
+            guest_frame_ref(s, guest_table);
+    }
+    return page;
+}
+
+static uint64_t table_free(struct shadow_vm *s, paddr_t table);
+
+/* Clear a valid entry, freeing the subtree below a pointer.  Does not
+ * flush: callers know whether one VA or the whole shadow is affected.
+ * Returns the number of valid entries removed (the entry and its subtree). */
+static uint64_t entry_clear(struct shadow_vm *s, paddr_t table, unsigned idx)
+{
+    pte_t *e = &table_entries(table)[idx];
+    pte_t old = *e;
+    ASSERT(old & PTE_V);
+    *e = 0;
+    if (pte_is_pointer(old))
+        return 1 + table_free(s, pte_to_pa(old));
+    if (s->cfg.write_protect && (old & PTE_W))
+        rmap_unlink(s, table, idx, guest_frame_of_leaf(s, old));
+    return 1;
+}
+
+static uint64_t table_free(struct shadow_vm *s, paddr_t table)
+{
+    struct shadow_page_meta *m = page_meta(s, table);
+    uint64_t dropped = 0;
+    pte_t *e = table_entries(table);
+    ASSERT(m->in_use);
+    for (unsigned i = 0; i < PTES_PER_TABLE; i++)
+        if (e[i] & PTE_V)
+            dropped += entry_clear(s, table, i);
+    if (m->guest_table != GUEST_TABLE_NONE) {
+        hash_remove(s, table);
+        if (s->cfg.write_protect)
+            guest_frame_unref(s, m->guest_table);
+    }
+    if (m->level < SHADOW_ROOT_LEVEL) {
+        ASSERT(s->roots[m->root].tables > 0);
+        s->roots[m->root].tables--;
+    }
+    m->in_use = false;
+    frame_free_page(&s->pool, table);
+    s->stats.pages_in_use--;
+    return dropped;
+}
+
+/* ---- roots ------------------------------------------------------------- */
+
+/* Free every table below root idx and zero the root; flush its ASID. */
+static uint64_t root_empty(struct shadow_vm *s, int idx)
+{
+    paddr_t root = s->roots[idx].table;
+    pte_t *e = table_entries(root);
+    uint64_t dropped = 0;
+    for (unsigned i = 0; i < PTES_PER_TABLE; i++)
+        if (e[i] & PTE_V)
+            dropped += entry_clear(s, root, i);
+    ASSERT(s->roots[idx].tables == 0);
+    if (dropped)
+        flush_all(s, idx);
+    return dropped;
+}
+
+static void root_free(struct shadow_vm *s, int idx)
+{
+    root_empty(s, idx);
+    table_free(s, s->roots[idx].table);
+    /* The slot's hardware ASID is about to name another shadow. */
+    flush_all(s, idx);
+    s->roots[idx].live = false;
+    s->roots[idx].table = 0;
+}
+
+/* The least recently used live root other than `except`.  For emptying a
+ * tree (`for_tables`) only roots with tables qualify; for reusing a slot
+ * only unpinned ones. */
+static int root_lru(const struct shadow_vm *s, int except, bool for_tables)
+{
+    int best = SHADOW_NO_ROOT;
+    for (int i = 0; i < s->max_roots; i++) {
+        const struct shadow_root *r = &s->roots[i];
+        if (!r->live || i == except || (for_tables ? r->tables == 0 : r->pins > 0))
+            continue;
+        if (best == SHADOW_NO_ROOT || r->last_used < s->roots[best].last_used)
+            best = i;
+    }
+    return best;
+}
+
+/* Make room in the pool by emptying the least recently used other shadow.
+ * Returns false when no other shadow has anything left to give. */
+static bool pool_reclaim_other(struct shadow_vm *s, int except)
+{
+    int victim = root_lru(s, except, true);
+    if (victim == SHADOW_NO_ROOT)
+        return false;
+    uint64_t before = s->stats.pages_in_use;
+    root_empty(s, victim);
+    s->stats.trees_reclaimed++;
+    s->stats.pages_reclaimed += before - s->stats.pages_in_use;
+    return true;
+}
+
+/* What the root shadow of guest_satp mirrors: the guest's root table. */
+static gpaddr_t root_guest_table(const struct shadow_vm *s, uint64_t guest_satp)
+{
+    if (satp_is_bare(guest_satp))
+        return GUEST_TABLE_NONE;
+    gpaddr_t table = (guest_satp & SATP_PPN_MASK) << 12;
+    return gpa_in_ram(s, table, PAGE_SIZE) ? table : GUEST_TABLE_NONE;
+}
+
+int shadow_root_get(struct shadow_vm *s, uint64_t guest_satp, int keep, bool *built)
+{
+    uint64_t now = s->clock++;
+    int slot = SHADOW_NO_ROOT;
+    for (int i = 0; i < s->max_roots; i++) {
+        if (s->roots[i].live && s->roots[i].guest_satp == guest_satp) {
+            s->roots[i].last_used = now;
+            *built = false;
+            return i;
+        }
+        if (!s->roots[i].live && slot == SHADOW_NO_ROOT)
+            slot = i;
+    }
+    if (slot == SHADOW_NO_ROOT) {
+        slot = root_lru(s, keep, false);
+        ASSERT(slot != SHADOW_NO_ROOT); /* callers pin fewer than max_roots - 1 roots */
+        uint64_t before = s->stats.pages_in_use;
+        root_free(s, slot);
+        s->stats.roots_reclaimed++;
+        s->stats.pages_reclaimed += before - s->stats.pages_in_use;
+    }
+
+    struct shadow_root *r = &s->roots[slot];
+    r->hw_asid = (uint16_t)(s->cfg.first_hw_asid + slot);
+    r->tables = 0;
+    r->pins = 0;
+    paddr_t table;
+    while (!(table = table_alloc(s, slot, SHADOW_ROOT_LEVEL, 0, root_guest_table(s, guest_satp)))) {
+        s->stats.pool_exhausted++;
+        /* max_roots leaves room for two tables besides every root page,
+         * so emptying the other shadows always makes room. */
+        bool reclaimed = pool_reclaim_other(s, slot);
+        ASSERT(reclaimed);
+    }
+    r->live = true;
+    r->guest_satp = guest_satp;
+    r->table = table;
+    r->last_used = now;
+    s->stats.roots_built++;
+    *built = true;
+    return slot;
+}
+
+uint64_t shadow_root_vsatp(const struct shadow_vm *s, int idx)
+{
+    const struct shadow_root *r = &s->roots[idx];
+    ASSERT(idx >= 0 && idx < s->max_roots && r->live);
+    return SATP_MODE_SV39 | ((uint64_t)r->hw_asid << SATP_ASID_SHIFT) | ((r->table >> 12) & SATP_PPN_MASK);
+}
+
+/* ---- initialisation ---------------------------------------------------- */
+
+struct meta_layout {
+    uint64_t pages, frames, buckets;
+    uint64_t meta_off, hash_off, refs_off, wr_heads_off, wr_next_off, total;
+};
+
+/* Where each bookkeeping array lives in the caller's buffer.  The
+ * write-protection arrays (pt_refs and the reverse map) take no room
+ * without write_protect. */
+static struct meta_layout meta_layout_of(uint64_t mem_size, uint64_t pool_bytes, bool write_protect)
+{
+    struct meta_layout l;
+    uint64_t wp = write_protect ? 1 : 0;
+    l.pages = pool_bytes / PAGE_SIZE;
+    l.frames = ALIGN_UP(mem_size, PAGE_SIZE) / PAGE_SIZE;
+    l.buckets = 1;
+    while (l.buckets < l.pages)
+        l.buckets <<= 1;
+    l.meta_off = 0;
+    l.hash_off = ALIGN_UP(l.meta_off + l.pages * sizeof(struct shadow_page_meta), 8);
+    l.refs_off = ALIGN_UP(l.hash_off + l.buckets * sizeof(uint32_t), 8);
+    l.wr_heads_off = ALIGN_UP(l.refs_off + wp * l.frames * sizeof(uint16_t), 8);
+    l.wr_next_off = ALIGN_UP(l.wr_heads_off + wp * l.frames * sizeof(uint32_t), 8);
+    l.total = ALIGN_UP(l.wr_next_off + wp * l.pages * PTES_PER_TABLE * sizeof(uint32_t), 8);
+    return l;
+}
+
+uint64_t shadow_meta_bytes(uint64_t mem_size, uint64_t pool_bytes)
+{
+    return meta_layout_of(mem_size, pool_bytes, true).total;
+}
+
+uint64_t shadow_meta_bytes_for(const struct shadow_config *cfg, uint64_t mem_size, uint64_t pool_bytes)
+{
+    return meta_layout_of(mem_size, pool_bytes, cfg->write_protect).total;
+}
+
+void shadow_vm_init(struct shadow_vm *s, const struct guest_mem *mem, const struct shadow_config *cfg,
+                    paddr_t pool_base, uint64_t pool_bytes, void *meta, uint64_t meta_bytes)
+{
+    struct meta_layout l = meta_layout_of(mem->size, pool_bytes, cfg->write_protect);
+    ASSERT(meta_bytes >= l.total && IS_ALIGNED(ptr_to_pa(meta), 8));
+    ASSERT(IS_ALIGNED(mem->base | mem->size | mem->hpa, PAGE_SIZE) && mem->size > 0);
+    /* The physical shadow maps GPA = VA, so RAM must sit in the lower half
+     * of the Sv39 space. */
+    ASSERT(mem->base + mem->size <= (1ull << 38) && mem->base + mem->size > mem->base);
+    ASSERT(IS_ALIGNED(pool_base | pool_bytes, PAGE_SIZE));
+    /* pt_refs counts tables per guest frame in 16 bits. */
+    ASSERT(l.pages < UINT16_MAX);
+    ASSERT((uint64_t)cfg->first_hw_asid + SHADOW_MAX_ROOTS <= (1u << 16));
+
+    memset(s, 0, sizeof(*s));
+    s->mem = *mem;
+    s->cfg = *cfg;
+    frame_pool_init(&s->pool, pool_base, pool_base + pool_bytes);
+    uint64_t usable = (s->pool.end - s->pool.usable_base) / PAGE_SIZE;
+    /* Every live root pins its root page; keeping the root count at most
+     * half of the rest guarantees that emptying the other shadows always
+     * frees the two tables a fault may need. */
+    ASSERT(usable >= 6);
+    s->max_roots = (int)MIN((uint64_t)SHADOW_MAX_ROOTS, (usable - 2) / 2);
+
+    memset(meta, 0, l.total);
+    uint8_t *base = meta;
+    s->meta = (struct shadow_page_meta *)(void *)(base + l.meta_off);
+    s->hash_heads = (uint32_t *)(void *)(base + l.hash_off);
+    if (cfg->write_protect) {
+        s->pt_refs = (uint16_t *)(void *)(base + l.refs_off);
+        s->wr_heads = (uint32_t *)(void *)(base + l.wr_heads_off);
+        s->wr_next = (uint32_t *)(void *)(base + l.wr_next_off);
+    }
+    s->hash_mask = (uint32_t)(l.buckets - 1);
+    s->frames = l.frames;
+}
+
+/* ---- page faults ------------------------------------------------------- */
+
+static uint64_t access_fault_cause(enum access_type type)
+{
+    return type == ACCESS_FETCH ? CAUSE_FETCH_ACCESS : type == ACCESS_LOAD ? CAUSE_LOAD_ACCESS : CAUSE_STORE_ACCESS;
+}
+
+static uint64_t page_fault_cause(enum access_type type)
+{
+    return type == ACCESS_FETCH ? CAUSE_FETCH_PAGE : type == ACCESS_LOAD ? CAUSE_LOAD_PAGE : CAUSE_STORE_PAGE;
+}
+
+/* Set A/D in the guest PTE the way the hardware does: only if the PTE
+ * still holds the value the walk read. */
+static bool guest_pte_cas(struct shadow_vm *s, gpaddr_t gpa, pte_t expected, pte_t desired)
+{
+    paddr_t hpa;
+    bool in_ram = guest_mem_hpa(&s->mem, gpa, sizeof(pte_t), &hpa);
+    ASSERT(in_ram); /* the walk just read it */
+    return __atomic_compare_exchange_n((pte_t *)pa_to_ptr(hpa), &expected, desired, false, __ATOMIC_SEQ_CST,
+                                       __ATOMIC_SEQ_CST);
+}
+
+/* The shadow leaf level for this translation: 2 MiB when allowed and the
+ * whole 2 MiB chunk around the address is RAM on a 2 MiB-aligned HPA. */
+static unsigned shadow_leaf_level(const struct shadow_vm *s, const struct walk *w, bool bare)
+{
+    unsigned guest_level = bare ? 1 : w->level;
+    if (!s->cfg.superpages || s->cfg.write_protect || guest_level == 0)
+        return 0;
+    paddr_t hpa;
+    gpaddr_t chunk = ALIGN_DOWN(w->gpa, MIB(2));
+    if (!guest_mem_hpa(&s->mem, chunk, MIB(2), &hpa) || !IS_ALIGNED(hpa, MIB(2)))
+        return 0;
+    return 1;
+}
+
+/* The guest table the shadow table at `level` (below the root) mirrors for
+ * this walk: the one the guest's walk visited at that level, or none when
+ * the guest's leaf lies above (a superpage) or the guest runs without MMU. */
+static gpaddr_t expected_guest_table(const struct walk *w, bool bare, unsigned level)
+{
+    unsigned visit = SHADOW_ROOT_LEVEL - level;
+    return (!bare && visit < w->depth) ? w->table_gpa[visit] : GUEST_TABLE_NONE;
+}
+
+enum fill_result { FILL_DONE, FILL_RESTART };
+
+/* A table for root idx, emptying other shadows when the pool is out of
+ * pages and, as a last resort, root idx itself (then FILL_RESTART: the path
+ * being built is gone). */
+static paddr_t table_alloc_for_fault(struct shadow_vm *s, int idx, unsigned level, uint64_t base_va,
+                                     gpaddr_t guest_table)
+{
+    paddr_t page = table_alloc(s, idx, level, base_va, guest_table);
+    if (page)
+        return page;
+    s->stats.pool_exhausted++;
+    while (pool_reclaim_other(s, idx)) {
+        page = table_alloc(s, idx, level, base_va, guest_table);
+        if (page)
+            return page;
+    }
+    uint64_t before = s->stats.pages_in_use;
+    root_empty(s, idx);
+    s->stats.trees_reclaimed++;
+    s->stats.pages_reclaimed += before - s->stats.pages_in_use;
+    return 0;
+}
+
+/* Walk root idx's shadow towards va down to leaf_level, creating tables and
+ * replacing any that mirror a different guest table than the guest's walk
+ * now visits (the guest changed a pointer).  Returns the table holding the
+ * leaf entry, or 0 when the shadow had to be emptied to find room. */
+static paddr_t shadow_path(struct shadow_vm *s, int idx, uint64_t va, const struct walk *w, bool bare,
+                           unsigned leaf_level)
+{
+    paddr_t table = s->roots[idx].table;
+    for (unsigned level = SHADOW_ROOT_LEVEL; level > leaf_level; level--) {
+        unsigned i = pt_index(PT_SV39, va, level);
+        pte_t *e = &table_entries(table)[i];
+        gpaddr_t expect = expected_guest_table(w, bare, level - 1);
+        if (*e & PTE_V) {
+            if (pte_is_pointer(*e) && page_meta(s, pte_to_pa(*e))->guest_table == expect) {
+                table = pte_to_pa(*e);
+                continue;
+            }
+            /* A 2 MiB leaf where a table is now needed, or a stale table. */
+            bool was_pointer = pte_is_pointer(*e);
+            entry_clear(s, table, i);
+            if (was_pointer)
+                flush_all(s, idx);
+            else
+                flush_va(s, idx, va);
+        }
+        uint64_t base = sign_extend_va(ALIGN_DOWN(va, level_bytes(level)));
+        paddr_t child = table_alloc_for_fault(s, idx, level - 1, base, expect);
+        if (!child)
+            return 0;
+        *e = pte_make_table(child);
+        table = child;
+    }
+    return table;
+}
+
+/* Install the shadow leaf for a permitted access; FILL_RESTART if the pool
+ * forced this very shadow to be emptied on the way. */
+static enum fill_result shadow_fill(struct shadow_vm *s, int idx, uint64_t va, const struct access_ctx *ctx,
+                                    struct shadow_fault *out)
+{
+    const struct walk *w = &out->walk;
+    bool bare = satp_is_bare(s->roots[idx].guest_satp);
+    unsigned level = shadow_leaf_level(s, w, bare);
+    paddr_t table = shadow_path(s, idx, va, w, bare, level);
+    if (!table)
+        return FILL_RESTART;
+
+    uint64_t span = level_bytes(level);
+    gpaddr_t gpa_base = ALIGN_DOWN(w->gpa, span);
+    paddr_t hpa_base = s->mem.hpa + (gpa_base - s->mem.base);
+    uint64_t frame = guest_frame_of_gpa(s, w->gpa);
+    bool target_protected = s->cfg.write_protect && s->pt_refs[frame] > 0;
+    bool writable = (w->leaf & PTE_W) && (w->leaf & PTE_D) && !target_protected;
+    uint64_t perm = (w->leaf & (PTE_R | PTE_X | PTE_U)) | PTE_A | (writable ? PTE_W | PTE_D : 0);
+    /* With the MMU off everything is allowed at every privilege; one U bit
+     * cannot say that, so it follows the privilege that last faulted. */
+    if (bare && ctx->user)
+        perm |= PTE_U;
+
+    unsigned i = pt_index(PT_SV39, va, level);
+    pte_t *e = &table_entries(table)[i];
+    pte_t old = *e;
+    if (old & PTE_V)
+        entry_clear(s, table, i);
+    *e = pte_make_leaf(hpa_base, perm);
+    if (writable && s->cfg.write_protect)
+        rmap_link(s, table, i, frame);
+    /* A fault on a present entry also means the hardware held a stale
+     * copy: flush it even if the new entry is the same. */
+    if (pte_is_pointer(old))
+        flush_all(s, idx);
+    else if (old & PTE_V)
+        flush_va(s, idx, va);
+
+    out->hpa = s->mem.hpa + (w->gpa - s->mem.base);
+    out->shadow_pte = *e;
+    if (ctx->type == ACCESS_STORE && target_protected)
+        out->kind = SHADOW_FAULT_WRITE_PROTECT;
+    return FILL_DONE;
+}
+
+/* Walk the guest, performing the A/D update the hardware would.  False
+ * (with out->kind set) when there is nothing to install. */
+static bool guest_walk_and_update(struct shadow_vm *s, int idx, uint64_t va, const struct access_ctx *ctx,
+                                  struct shadow_fault *out)
+{
+    struct walk *w = &out->walk;
+    for (unsigned tries = 0;; tries++) {
+        gwalk(&s->mem, s->roots[idx].guest_satp, va, ctx, w);
+        if (w->result != WALK_OK) {
+            out->kind = SHADOW_FAULT_GUEST;
+            out->inject_cause = page_fault_cause(ctx->type);
+            return false;
+        }
+        if (!w->need_a && !w->need_d)
+            return true;
+        pte_t updated = w->leaf | PTE_A | (w->need_d ? PTE_D : 0);
+        if (guest_pte_cas(s, w->leaf_pte_gpa, w->leaf, updated)) {
+            w->leaf = updated;
+            out->kind = SHADOW_FAULT_AD_UPDATE;
+            return true;
+        }
+        /* Another hart keeps changing this PTE: let the guest retry the
+         * access rather than spin here. */
+        if (tries == AD_UPDATE_RETRIES) {
+            out->kind = SHADOW_FAULT_HIDDEN;
+            return false;
+        }
+    }
+}
+
+void shadow_page_fault(struct shadow_vm *s, int idx, uint64_t va, const struct access_ctx *ctx,
+                       struct shadow_fault *out)
+{
+    ASSERT(idx >= 0 && idx < s->max_roots && s->roots[idx].live);
+    *out = (struct shadow_fault){ .kind = SHADOW_FAULT_HIDDEN };
+    s->roots[idx].last_used = s->clock++;
+    if (!guest_walk_and_update(s, idx, va, ctx, out))
+        return;
+    /* Like the hardware, the A/D update happens before the physical access
+     * that then faults (QEMU behaves the same way). */
+    if (!gpa_in_ram(s, out->walk.gpa, 1)) {
+        out->kind = SHADOW_FAULT_GUEST;
+        out->inject_cause = access_fault_cause(ctx->type);
+        return;
+    }
+    /* One restart at most: after emptying this shadow the pool has room. */
+    if (shadow_fill(s, idx, va, ctx, out) == FILL_RESTART) {
+        enum fill_result again = shadow_fill(s, idx, va, ctx, out);
+        ASSERT(again == FILL_DONE);
+    }
+}
+
+/* ---- tsp: emulated guest page-table writes ----------------------------- */
+
+/* Store `size` bytes atomically into the PTE that holds them, returning
+ * the PTE's value before and (in *after) after.  Done as a compare-and-swap
+ * on the whole PTE: rv64imac has no sub-word atomics (GCC would call
+ * libatomic), and both of Umbra's targets are little-endian. */
+static pte_t guest_pte_store(paddr_t hpa, uint64_t value, unsigned size, pte_t *after)
+{
+    pte_t *pte = pa_to_ptr(ALIGN_DOWN(hpa, sizeof(pte_t)));
+    unsigned shift = (unsigned)(hpa & 7) * 8;
+    uint64_t mask = size == 8 ? ~0ull : ((1ull << (size * 8)) - 1) << shift;
+    pte_t old = __atomic_load_n(pte, __ATOMIC_RELAXED);
+    do {
+        *after = (old & ~mask) | ((value << shift) & mask);
+    } while (!__atomic_compare_exchange_n(pte, &old, *after, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+    return old;
+}
+
+/* Drop entry idx of every shadow table mirroring guest_table.  Dropping a
+ * pointer frees tables that may be in the same hash chain, so the chain is
+ * rescanned after every drop. */
+static void drop_mirrored_entry(struct shadow_vm *s, gpaddr_t guest_table, unsigned idx)
+{
+    for (;;) {
+        uint32_t ref = *hash_bucket(s, guest_table);
+        while (ref) {
+            struct shadow_page_meta *m = &s->meta[ref - 1];
+            paddr_t table = page_of_number(s, ref - 1);
+            if (m->guest_table == guest_table && (table_entries(table)[idx] & PTE_V))
+                break;
+            ref = m->hash_next;
+        }
+        if (!ref)
+            return;
+        paddr_t table = page_of_number(s, ref - 1);
+        struct shadow_page_meta *m = &s->meta[ref - 1];
+        bool pointer = pte_is_pointer(table_entries(table)[idx]);
+        s->stats.entries_dropped += entry_clear(s, table, idx);
+        if (pointer)
+            flush_all(s, m->root);
+        else
+            flush_va(s, m->root, entry_va(m, idx));
+    }
+}
+
+/* Store one naturally aligned piece (inside one PTE) and drop the shadow
+ * entries mirroring that PTE if its value changed.  Returns the old bytes. */
+static uint64_t pt_write_piece(struct shadow_vm *s, gpaddr_t gpa, uint64_t value, unsigned size)
+{
+    paddr_t hpa;
+    if (!guest_mem_hpa(&s->mem, gpa, size, &hpa))
+        return 0; /* not RAM: the caller raises the access fault */
+    pte_t after;
+    pte_t before = guest_pte_store(hpa, value, size, &after);
+    if (after != before)
+        drop_mirrored_entry(s, ALIGN_DOWN(gpa, PAGE_SIZE), (unsigned)((gpa & (PAGE_SIZE - 1)) / sizeof(pte_t)));
+    unsigned shift = (unsigned)(gpa & 7) * 8;
+    return size == 8 ? before : (before >> shift) & ((1ull << (size * 8)) - 1);
+}
+
+uint64_t shadow_guest_pt_write(struct shadow_vm *s, gpaddr_t gpa, uint64_t value, unsigned size)
+{
+    ASSERT(size == 1 || size == 2 || size == 4 || size == 8); /* from the decoder, not the guest */
+    s->stats.wp_emulated++;
+    if (IS_ALIGNED(gpa, size))
+        return pt_write_piece(s, gpa, value, size);
+    /* A misaligned plain store (AMOs must be aligned) may span two PTEs or
+     * two pages: byte by byte, each byte outside RAM skipped. */
+    uint64_t old = 0;
+    for (unsigned i = 0; i < size; i++)
+        old |= pt_write_piece(s, gpa + i, value >> (8 * i), 1) << (8 * i);
+    return old;
+}
+
+bool shadow_gpa_protected(const struct shadow_vm *s, gpaddr_t gpa)
+{
+    if (!s->cfg.write_protect || !gpa_in_ram(s, gpa, 1))
+        return false;
+    return s->pt_refs[guest_frame_of_gpa(s, gpa)] > 0;
+}
+
+/* ---- ssp: sfence.vma --------------------------------------------------- */
+
+/* Drop what shadow idx holds for va: the leaf covering it or, when that
+ * leaf sits below a guest superpage, everything derived from that guest
+ * leaf (a fence for one address of a superpage covers the whole superpage). */
+static uint64_t shadow_drop_va(struct shadow_vm *s, int idx, uint64_t va)
+{
+    if (!va_canonical(va))
+        return 0;
+    paddr_t table = s->roots[idx].table;
+    for (unsigned level = SHADOW_ROOT_LEVEL;; level--) {
+        unsigned i = pt_index(PT_SV39, va, level);
+        pte_t e = table_entries(table)[i];
+        if (!(e & PTE_V))
+            return 0;
+        if (!pte_is_pointer(e)) {
+            uint64_t dropped = entry_clear(s, table, i);
+            flush_va(s, idx, va);
+            return dropped;
+        }
+        paddr_t child = pte_to_pa(e);
+        if (page_meta(s, child)->guest_table == GUEST_TABLE_NONE) {
+            uint64_t dropped = entry_clear(s, table, i);
+            flush_all(s, idx);
+            return dropped;
+        }
+        ASSERT(level > 0); /* level-0 tables hold only leaves */
+        table = child;
+    }
+}
+
+void shadow_sfence(struct shadow_vm *s, bool has_va, uint64_t va, bool has_asid, uint16_t asid)
+{
+    if (has_va)
+        s->stats.sync_va++;
+    else if (has_asid)
+        s->stats.sync_asid++;
+    else
+        s->stats.sync_all++;
+    for (int i = 0; i < s->max_roots; i++) {
+        const struct shadow_root *r = &s->roots[i];
+        if (!r->live || satp_is_bare(r->guest_satp))
+            continue;
+        if (has_asid && guest_asid(r->guest_satp) != asid)
+            continue;
+        s->stats.entries_dropped += has_va ? shadow_drop_va(s, i, va) : root_empty(s, i);
+    }
+}
+
+/* ---- inspection -------------------------------------------------------- */
+
+bool shadow_translate(const struct shadow_vm *s, int idx, uint64_t va, paddr_t *hpa, pte_t *pte)
+{
+    if (idx < 0 || idx >= s->max_roots || !s->roots[idx].live)
+        return false;
+    struct pt pt = { .root = s->roots[idx].table, .format = PT_SV39 };
+    return pt_translate(&pt, va, hpa, pte, NULL);
+}

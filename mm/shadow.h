@@ -1,0 +1,140 @@
+/*
+ * shadow.h — the shadow-paging core shared by tsp and ssp: shadow page
+ * tables (guest-virtual -> host-physical) built lazily from the guest's own
+ * Sv39 tables and the VM's GPA->HPA map, in a bounded per-VM pool.
+ *
+ * A shadow is keyed by the satp value the guest wrote (root PPN + ASID), or
+ * is the "physical" shadow standing in for satp = Bare.  Each has its own
+ * hardware ASID.  Shadow leaves copy the guest leaf's R/X/U, grant W only
+ * once the guest PTE is dirty (and, under write protection, never for a page
+ * that is a guest page table), and never map outside the VM's RAM.
+ *
+ * Portable: the hypervisor and host unit tests build the same code.  The
+ * only hardware effect, flushing translations, goes through a callback.
+ */
+#ifndef UMBRA_MM_SHADOW_H
+#define UMBRA_MM_SHADOW_H
+
+#include "core/base.h"
+#include "mm/frame.h"
+#include "mm/gwalk.h"
+
+#define SHADOW_MAX_ROOTS 128
+#define SHADOW_NO_ROOT (-1)
+
+/* What the caller wants flushed from the hardware TLB: one VA (all == false)
+ * or everything (all == true) tagged with hw_asid. */
+typedef void (*shadow_flush_fn)(void *arg, uint16_t hw_asid, uint64_t va, bool all);
+
+struct shadow_config {
+    bool write_protect;     /* tsp: guest page-table pages are read-only in every shadow */
+    bool superpages;        /* 2 MiB shadow leaves allowed (ssp); else 4 KiB only */
+    uint16_t first_hw_asid; /* hardware ASIDs used: first_hw_asid + root index */
+    shadow_flush_fn flush;
+    void *flush_arg;
+};
+
+struct shadow_root {
+    bool live;
+    uint64_t guest_satp;    /* the key: exactly what the guest wrote (Bare = 0) */
+    paddr_t table;          /* shadow root table (host-physical) */
+    uint16_t hw_asid;
+    uint64_t last_used;     /* for reclaim */
+    uint32_t tables;        /* shadow tables below the root (0 = empty tree) */
+    uint32_t pins;          /* set by the caller: vCPUs running on this shadow; a pinned
+                               root's slot is never reused (its tree may still be emptied) */
+};
+
+/* Figures for the exit report. */
+struct shadow_stats {
+    uint64_t pages_in_use, pages_peak;   /* shadow table pages */
+    uint64_t roots_built, roots_reclaimed, pool_exhausted;
+    uint64_t sync_va, sync_asid, sync_all;   /* ssp fences by kind */
+    uint64_t entries_dropped;
+    uint64_t wp_emulated;                    /* tsp guest page-table writes */
+    uint64_t protected_pages;                /* tsp: guest frames currently write-protected */
+    uint64_t trees_reclaimed;                /* shadows emptied to make room in the pool */
+    uint64_t pages_reclaimed;                /* table pages freed by reclaim (trees and roots) */
+    uint64_t wp_revoked;                     /* tsp: writable leaves made read-only on protection */
+};
+
+/* Per-shadow-table-page bookkeeping (one per pool page; opaque to callers). */
+struct shadow_page_meta;
+
+struct shadow_vm {
+    struct guest_mem mem;
+    struct shadow_config cfg;
+    struct frame_pool pool;              /* bounded: all shadow tables come from here */
+    struct shadow_page_meta *meta;       /* indexed by (page - pool.base) / 4 KiB */
+    uint16_t *pt_refs;                   /* tsp: per guest frame, shadow tables shadowing it */
+    uint32_t *hash_heads;                /* guest table frame -> shadow tables (tsp updates) */
+    uint32_t *wr_heads;                  /* tsp: per guest frame, its writable shadow leaves */
+    uint32_t *wr_next;                   /* tsp: per shadow PTE slot, the next one in its chain */
+    uint32_t hash_mask;                  /* hash_heads has hash_mask + 1 buckets */
+    uint64_t frames;                     /* guest RAM frames (mem.size / 4 KiB) */
+    int max_roots;                       /* live roots the pool can hold (<= SHADOW_MAX_ROOTS) */
+    struct shadow_root roots[SHADOW_MAX_ROOTS];
+    uint64_t clock;
+    struct shadow_stats stats;
+};
+
+/*
+ * Bytes of bookkeeping shadow_vm_init needs besides the pool, for a VM of
+ * mem_size bytes and a pool of pool_bytes (the caller allocates both).
+ */
+uint64_t shadow_meta_bytes(uint64_t mem_size, uint64_t pool_bytes);
+/* The same for one configuration: without write_protect the reverse map
+ * and per-frame counts are not needed (about 2 KiB less per pool page). */
+uint64_t shadow_meta_bytes_for(const struct shadow_config *cfg, uint64_t mem_size, uint64_t pool_bytes);
+void shadow_vm_init(struct shadow_vm *s, const struct guest_mem *mem, const struct shadow_config *cfg,
+                    paddr_t pool_base, uint64_t pool_bytes, void *meta, uint64_t meta_bytes);
+
+/* The shadow for a guest satp value (found, or built empty); *built says
+ * which.  Reclaims the least recently used shadow when all slots are live,
+ * but never `keep` (the shadow currently in use, or SHADOW_NO_ROOT).
+ * Returns the root index. */
+int shadow_root_get(struct shadow_vm *s, uint64_t guest_satp, int keep, bool *built);
+/* The vsatp value that runs shadow idx. */
+uint64_t shadow_root_vsatp(const struct shadow_vm *s, int idx);
+
+enum shadow_fault_kind {
+    SHADOW_FAULT_HIDDEN,        /* shadow entry was missing or stale: filled; retry */
+    SHADOW_FAULT_AD_UPDATE,     /* like hidden, and the guest PTE's A/D bits were set */
+    SHADOW_FAULT_WRITE_PROTECT, /* tsp: a permitted store to a guest page table: emulate it */
+    SHADOW_FAULT_GUEST,         /* the guest's own tables fault: inject `inject_cause` */
+};
+
+struct shadow_fault {
+    enum shadow_fault_kind kind;
+    uint64_t inject_cause;      /* SHADOW_FAULT_GUEST: 12/13/15 or 1/5/7 */
+    struct walk walk;           /* the guest walk behind the decision (for the trace) */
+    paddr_t hpa;                /* hidden/A-D: what the filled entry maps */
+    pte_t shadow_pte;           /* hidden/A-D: the entry written */
+};
+
+/* A page fault taken at va while shadow idx ran. */
+void shadow_page_fault(struct shadow_vm *s, int idx, uint64_t va, const struct access_ctx *ctx,
+                       struct shadow_fault *out);
+
+/*
+ * tsp: perform a guest store of `size` bytes (1, 2, 4, 8) of `value` at
+ * guest-physical gpa, which is a write-protected guest page table, and keep
+ * every shadow coherent with it (entries it changes are dropped and
+ * flushed).  Returns the old value at gpa (for AMOs).
+ */
+uint64_t shadow_guest_pt_write(struct shadow_vm *s, gpaddr_t gpa, uint64_t value, unsigned size);
+/* tsp: is this guest frame currently a write-protected page table? */
+bool shadow_gpa_protected(const struct shadow_vm *s, gpaddr_t gpa);
+
+/*
+ * ssp: the guest executed sfence.vma (or asked for it through SBI RFENCE).
+ * has_va/has_asid mirror rs1 != x0 / rs2 != x0.  Drops exactly what the
+ * fence covers from every shadow it applies to (global mappings included,
+ * as the RISC-V rules say) and flushes those hardware translations.
+ */
+void shadow_sfence(struct shadow_vm *s, bool has_va, uint64_t va, bool has_asid, uint16_t asid);
+
+/* For tests and the report: does shadow idx map va, and to what? */
+bool shadow_translate(const struct shadow_vm *s, int idx, uint64_t va, paddr_t *hpa, pte_t *pte);
+
+#endif

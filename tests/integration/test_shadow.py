@@ -1,0 +1,162 @@
+"""Shadow paging (tsp and ssp) against native QEMU: every selftest and every
+tinyos workload must see exactly what it sees on bare hardware, and each
+mode's exits must be the ones its design promises."""
+import os
+import re
+import tempfile
+
+from common import comparable, csv_rows, expect, expect_same_guest_output, guest_image, umbra_run
+
+SELFTESTS = guest_image("selftests")
+TINYOS = guest_image("tinyos")
+
+# (label, extra runner options) for every shadow configuration under test.
+SHADOW_MODES = [
+    ("tsp", ["--mode", "tsp"]),
+    ("ssp", ["--mode", "ssp"]),
+    ("ssp-sptbuf0", ["--mode", "ssp", "--sptbuf", "0"]),
+    ("ssp-sptbuf1", ["--mode", "ssp", "--sptbuf", "1"]),
+]
+
+WORKLOADS = {
+    "ctxsw": "workload=ctxsw iters=200 procs=8",
+    "fork": "workload=fork iters=30",
+    "mmap": "workload=mmap iters=40",
+    "pagefault": "workload=pagefault iters=2 size=512",
+    "compute": "workload=compute iters=20",
+    "mix": "workload=mix iters=3",
+}
+
+_native_cache = {}
+
+
+def native(kernel, append, mem="128M"):
+    key = (kernel, append, mem)
+    if key not in _native_cache:
+        run = umbra_run("--native", "--kernel", kernel, "--mem", mem, "--append", append, timeout=120)
+        expect(run.rc == 0, run, "native run failed")
+        _native_cache[key] = run
+    return _native_cache[key]
+
+
+def shadow_run(kernel, append, extra, stats=None, mem="128M"):
+    args = ["--kernel", kernel, "--mem", mem, "--append", append] + extra
+    if stats:
+        args += ["--stats", stats]
+    return umbra_run(*args, timeout=180)
+
+
+def results_without_counts(run):
+    """RESULT lines minus the fields that legitimately differ (cycles, instret)."""
+    return [re.sub(r" (cycles|instret)=\d+", "", l) for l in run.lines("RESULT ")]
+
+
+def selftests_all_match_native():
+    ref = native(SELFTESTS, "test=all")
+    summary = []
+    for label, extra in SHADOW_MODES:
+        with tempfile.TemporaryDirectory() as d:
+            stats = os.path.join(d, "s.csv")
+            run = shadow_run(SELFTESTS, "test=all", extra, stats)
+            expect(run.rc == 0, run, "selftests under %s must pass" % label)
+            expect_same_guest_output(ref, run, "selftests:")
+            row = csv_rows(stats)[0]
+            summary.append("%s: %s exits" % (label, row["exits_full"]))
+    return "; ".join(summary)
+
+
+def make_workload_test(name, append):
+    def test():
+        ref = results_without_counts(native(TINYOS, append))
+        expect(len(ref) == 1, native(TINYOS, append), "native %s printed no RESULT" % name)
+        for label, extra in SHADOW_MODES:
+            with tempfile.TemporaryDirectory() as d:
+                stats = os.path.join(d, "s.csv")
+                run = shadow_run(TINYOS, append, extra, stats)
+                expect(run.rc == 0, run, "%s under %s must pass" % (name, label))
+                got = results_without_counts(run)
+                expect(got == ref, run, "%s under %s: %s, native %s" % (name, label, got, ref))
+                row = csv_rows(stats)[0]
+                mode = extra[1]
+                # The design's promises, as exit counts.
+                if mode == "ssp":
+                    expect(row["full_wp_fault"] == "0", run, "ssp must never write-protect")
+                if mode == "tsp":
+                    syncs = sum(int(row["mm_sync_" + k]) for k in ("va", "asid", "all"))
+                    expect(syncs == 0, run, "tsp must never sync on a fence")
+        return ref[0].split("checksum=")[1]
+    return test
+
+
+def ctxsw_buffer_absorbs_switches():
+    """With a buffer at least as large as the number of processes, ctxsw's
+    satp writes after warm-up all take the fast path."""
+    procs = 8
+    with tempfile.TemporaryDirectory() as d:
+        small, big = os.path.join(d, "small.csv"), os.path.join(d, "big.csv")
+        append = "workload=ctxsw iters=400 procs=%d" % procs
+        a = shadow_run(TINYOS, "workload=ctxsw iters=200 procs=%d" % procs, ["--mode", "ssp", "--sptbuf", "16"], small)
+        b = shadow_run(TINYOS, append, ["--mode", "ssp", "--sptbuf", "16"], big)
+        expect(a.rc == 0 and b.rc == 0, b, "ctxsw under ssp must pass")
+        r_small, r_big = csv_rows(small)[0], csv_rows(big)[0]
+    full = lambda r: int(r["full_satp_write_hit"]) + int(r["full_satp_write_miss"])
+    fast = lambda r: int(r["fast_satp_write_hit"])
+    # Doubling the rounds doubles the switches but adds no full satp exit.
+    expect(fast(r_big) > fast(r_small) > 0, b, "the fast path took no satp writes")
+    expect(full(r_big) == full(r_small), b,
+           "full satp exits grew with the rounds: %d -> %d" % (full(r_small), full(r_big)))
+    return "full satp exits %d at both sizes; fast %d -> %d" % (full(r_big), fast(r_small), fast(r_big))
+
+
+def broken_fence_caught_under_ssp():
+    """ssp trusts the guest's fences; the selftest build that leaves one
+    out must see the stale translation and say so."""
+    run = shadow_run(guest_image("selftests-broken-fence"), "test=sfence", ["--mode", "ssp"])
+    fails = [l for l in run.lines("selftests: FAIL")]
+    expect(run.rc == 1 and fails, run, "ssp must expose the missing fence")
+    return fails[0]
+
+
+def two_vms_in_different_modes():
+    with tempfile.TemporaryDirectory() as d:
+        stats = os.path.join(d, "s.csv")
+        run = umbra_run("--stats", stats,
+                        "--kernel", TINYOS, "--mem", "128M", "--mode", "tsp", "--name", "t",
+                        "--append", WORKLOADS["fork"],
+                        "--vm", "--kernel", TINYOS, "--mem", "128M", "--mode", "ssp", "--name", "s",
+                        "--append", WORKLOADS["fork"], timeout=180)
+        expect(run.rc == 0, run, "tsp and ssp VMs side by side must both pass")
+        ref = results_without_counts(native(TINYOS, WORKLOADS["fork"]))
+        for vm in ("t", "s"):
+            got = [re.sub(r" (cycles|instret)=\d+", "", l) for l in run.lines("[%s] RESULT " % vm)]
+            got = [l[len("[%s] " % vm):] for l in got]
+            expect(got == ref, run, "VM %s: %s, native %s" % (vm, got, ref))
+        modes = {r["vm"]: r["mode"] for r in csv_rows(stats)}
+        expect(modes == {"t": "tsp", "s": "ssp"}, run, "modes in the report: %s" % modes)
+
+
+def tiny_shadow_pool_reclaims_and_survives():
+    """A shadow pool far too small for the workload: reclaim, never a crash."""
+    with tempfile.TemporaryDirectory() as d:
+        stats = os.path.join(d, "s.csv")
+        append = WORKLOADS["fork"]
+        run = shadow_run(TINYOS, append, ["--mode", "ssp", "--shadow-mem", "64K"], stats)
+        expect(run.rc == 0, run, "fork with a 64 KiB shadow pool must still pass")
+        expect(results_without_counts(run) == results_without_counts(native(TINYOS, append)), run,
+               "checksum changed under pool pressure")
+        row = csv_rows(stats)[0]
+        pressure = int(row["mm_shadow_pool_exhausted"]) + int(row["mm_shadow_roots_reclaimed"])
+        expect(pressure > 0, run, "the pool never ran short: the test tests nothing")
+        return "pool exhausted %s times, roots reclaimed %s" % (
+            row["mm_shadow_pool_exhausted"], row["mm_shadow_roots_reclaimed"])
+
+
+TESTS = [("selftests_all_match_native", selftests_all_match_native)]
+TESTS += [("tinyos_%s_matches_native" % name, make_workload_test(name, append))
+          for name, append in WORKLOADS.items()]
+TESTS += [
+    ("ctxsw_buffer_absorbs_switches", ctxsw_buffer_absorbs_switches),
+    ("broken_fence_caught_under_ssp", broken_fence_caught_under_ssp),
+    ("two_vms_in_different_modes", two_vms_in_different_modes),
+    ("tiny_shadow_pool_reclaims_and_survives", tiny_shadow_pool_reclaims_and_survives),
+]
