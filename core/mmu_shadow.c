@@ -161,11 +161,25 @@ static uint64_t shadow_satp_read(struct vcpu *vcpu)
     return vcpu->regs.guest_satp;
 }
 
+/* "sfence.vma 0x1000, 3" / "sfence.vma x0, x0": the fence as the guest wrote it. */
+static void sfence_text(char *buf, size_t cap, bool has_va, uint64_t va, bool has_asid, uint16_t asid)
+{
+    char v[24] = "x0", a[16] = "x0";
+    if (has_va)
+        fmt_snprintf(v, sizeof(v), "0x%lx", va);
+    if (has_asid)
+        fmt_snprintf(a, sizeof(a), "asid %u", asid);
+    fmt_snprintf(buf, cap, "sfence.vma %s, %s", v, a);
+}
+
 static void tsp_sfence(struct vcpu *vcpu, bool has_va, uint64_t va, bool has_asid, uint16_t asid)
 {
     /* Every guest page-table write already reached the shadows. */
-    mm_trace(vcpu->vm, "sfence.vma %s%lx, %s%u: nothing to sync (tsp)", has_va ? "" : "x0 ",
-             has_va ? va : 0, has_asid ? "" : "x0 ", has_asid ? asid : 0);
+    if (mm_tracing(vcpu->vm)) {
+        char what[48];
+        sfence_text(what, sizeof(what), has_va, va, has_asid, asid);
+        mm_trace(vcpu->vm, "%s: nothing to sync (tsp)", what);
+    }
 }
 
 static void ssp_sfence(struct vcpu *vcpu, bool has_va, uint64_t va, bool has_asid, uint16_t asid)
@@ -173,9 +187,11 @@ static void ssp_sfence(struct vcpu *vcpu, bool has_va, uint64_t va, bool has_asi
     struct shadow_vm *s = &vcpu->vm->shadow;
     uint64_t dropped = s->stats.entries_dropped;
     shadow_sfence(s, has_va, va, has_asid, asid);
-    mm_trace(vcpu->vm, "sfence.vma %s%lx, %s%u: dropped %lu shadow entries", has_va ? "va " : "x0 ",
-             has_va ? va : 0, has_asid ? "asid " : "x0 ", has_asid ? asid : 0,
-             s->stats.entries_dropped - dropped);
+    if (mm_tracing(vcpu->vm)) {
+        char what[48];
+        sfence_text(what, sizeof(what), has_va, va, has_asid, asid);
+        mm_trace(vcpu->vm, "%s: dropped %lu shadow entries", what, s->stats.entries_dropped - dropped);
+    }
 }
 
 static enum access_type access_of(uint64_t cause)

@@ -151,6 +151,19 @@ def tiny_shadow_pool_reclaims_and_survives():
             row["mm_shadow_pool_exhausted"], row["mm_shadow_roots_reclaimed"])
 
 
+def trace_mm_follows_a_fork():
+    """--trace mm prints one line per memory-virtualization event, enough to
+    follow a fork: the satp switches, the hidden faults, the COW fence."""
+    run = shadow_run(TINYOS, "workload=fork iters=2", ["--mode", "ssp", "--trace", "mm"])
+    expect(run.rc == 0, run, "a traced run must still pass")
+    lines = run.lines("mm vm0: ")
+    kinds = {k: sum(1 for l in lines if k in l) for k in
+             ("satp <- ", "hidden fault: ", "A/D update: ", "sfence.vma 0x", "sfence.vma x0, asid")}
+    expect(all(kinds.values()), run, "trace lacks some events: %s" % kinds)
+    expect(run.lines("RESULT ") != [], run, "the workload's result is missing")
+    return ", ".join("%s%d" % (k, v) for k, v in kinds.items())
+
+
 TESTS = [("selftests_all_match_native", selftests_all_match_native)]
 TESTS += [("tinyos_%s_matches_native" % name, make_workload_test(name, append))
           for name, append in WORKLOADS.items()]
@@ -159,4 +172,5 @@ TESTS += [
     ("broken_fence_caught_under_ssp", broken_fence_caught_under_ssp),
     ("two_vms_in_different_modes", two_vms_in_different_modes),
     ("tiny_shadow_pool_reclaims_and_survives", tiny_shadow_pool_reclaims_and_survives),
+    ("trace_mm_follows_a_fork", trace_mm_follows_a_fork),
 ]

@@ -88,11 +88,12 @@ static void vm_setup_cleared(bool write_protect, bool superpages, uint64_t pool_
     memset(ram, 0, ram_clear);
     memset(pool_mem, 0x5a, pool_bytes); /* the core must not rely on zeroed pool memory */
     free(meta_mem);
-    uint64_t meta_bytes = shadow_meta_bytes(RAM_SIZE, pool_bytes);
-    meta_mem = malloc(meta_bytes);
-    memset(meta_mem, 0xa5, meta_bytes);
     struct shadow_config cfg = { .write_protect = write_protect, .superpages = superpages,
                                  .first_hw_asid = FIRST_HW_ASID, .flush = flush_stub, .flush_arg = NULL };
+    /* Exactly the bytes asked for, so ASan sees any overrun. */
+    uint64_t meta_bytes = shadow_meta_bytes_for(&cfg, RAM_SIZE, pool_bytes);
+    meta_mem = malloc(meta_bytes);
+    memset(meta_mem, 0xa5, meta_bytes);
     shadow_vm_init(&vm, &mem, &cfg, ptr_to_pa(pool_mem), pool_bytes, meta_mem, meta_bytes);
     memset(tlb, 0, sizeof(tlb));
     flush_count = 0;
@@ -562,6 +563,29 @@ static void test_write_protect(void)
     shadow_guest_pt_write(&vm, T(2) + 4 * 8, gpte_get(T(2), 4), 8);
     CHECK(mapped(a, va_t2));
     CHECK_EQ(vm.stats.entries_dropped, dropped);
+
+    /* A misaligned store spanning two PTEs changes (and drops) both. */
+    shadow_guest_pt_write(&vm, T(2) + 3 * 8, gleaf(DATA(7), PTE_R | PTE_A), 8);
+    CHECK_EQ(fault(a, VA_STD, &LOAD), SHADOW_FAULT_HIDDEN);
+    CHECK(mapped(a, VA_STD) && mapped(a, va_t2));
+    pte_t pte3 = gpte_get(T(2), 3), pte4 = gpte_get(T(2), 4);
+    uint64_t old = shadow_guest_pt_write(&vm, T(2) + 3 * 8 + 4, 0x1122334455667788ull, 8);
+    CHECK_EQ(old, (pte3 >> 32) | (pte4 << 32));
+    CHECK_EQ(gpte_get(T(2), 3), (pte3 & 0xffffffffull) | (0x55667788ull << 32));
+    CHECK_EQ(gpte_get(T(2), 4), (pte4 & ~0xffffffffull) | 0x11223344ull);
+    CHECK(!mapped(a, VA_STD) && !mapped(a, va_t2));
+    CHECK(!mapped(b, va_t2));
+    shadow_guest_pt_write(&vm, T(2) + 3 * 8, pte3, 8);
+    shadow_guest_pt_write(&vm, T(2) + 4 * 8, pte4, 8);
+    CHECK_EQ(fault(b, va_t2, &LOAD), SHADOW_FAULT_HIDDEN);
+    /* One crossing into the next page, and one running off the end of RAM:
+     * no panic, the RAM bytes are written. */
+    shadow_guest_pt_write(&vm, T(2) + PAGE_SIZE - 2, 0xaabbccdd, 4);
+    CHECK_EQ(gpte_get(T(2), 511) >> 48, 0xccdd);
+    CHECK_EQ(gpte_get(T(3), 0) & 0xffff, 0xaabb);
+    shadow_guest_pt_write(&vm, T(3), 0, 8);
+    shadow_guest_pt_write(&vm, RAM_BASE + RAM_SIZE - 2, 0xaabbccdd, 4);
+    CHECK_EQ(*(uint16_t *)(void *)(ram + RAM_SIZE - 2), 0xccdd);
 
     /* A pointer write frees the subtree; frames no table mirrors any more
      * are released, and their read-only leaves upgrade on the next store. */
@@ -1128,7 +1152,7 @@ static void issue_pending(struct diff_state *d)
 /* tsp: a guest store into a page-table page, trapped if it is protected. */
 static void tsp_store(gpaddr_t gpa, uint64_t value, unsigned size)
 {
-    if (shadow_gpa_protected(&vm, gpa)) {
+    if (shadow_gpa_protected(&vm, gpa) || shadow_gpa_protected(&vm, gpa + size - 1)) {
         shadow_guest_pt_write(&vm, gpa, value, size);
         cover.pt_writes_emulated++;
     } else {
@@ -1142,7 +1166,7 @@ static void op_pte_write(struct diff_state *d)
     pte_t value = random_pte(d);
     if (d->tsp) {
         unsigned size = chance(d, 75) ? 8 : 1u << rnd_below(d, 3);
-        unsigned offset = rnd_below(d, 8 / size) * size;
+        unsigned offset = chance(d, 95) ? rnd_below(d, 8 / size) * size : rnd_below(d, 8); /* some misaligned */
         tsp_store(pte_gpa + offset, value >> (8 * offset), size);
         return;
     }
@@ -1230,7 +1254,7 @@ static void op_access(struct diff_state *d)
         cover.write_protect++;
         unsigned size = 1u << rnd_below(d, 4);
         uint64_t value = chance(d, 70) ? random_pte(d) : rnd(d);
-        tsp_store(ALIGN_DOWN(before.gpa, size), value, size);
+        tsp_store(chance(d, 90) ? ALIGN_DOWN(before.gpa, size) : before.gpa, value, size);
         return;
     }
     bool need_ad = before.need_a || before.need_d;
