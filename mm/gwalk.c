@@ -5,7 +5,8 @@
  * that every shadow entry Umbra builds, and every fault it injects, is what
  * the hardware walker would have produced from the same guest tables:
  *   - the VA must be sign-extended from bit 38;
- *   - each PTE is read from guest RAM; a table outside RAM is an access fault;
+ *   - each PTE is read from guest RAM; a table outside RAM is a page fault
+ *     (as QEMU raises it; the spec would allow an access fault);
  *   - V=0, W without R, or any of bits 63:54 set is a page fault (the guest
  *     is offered neither Svnapot nor Svpbmt, so N and PBMT are reserved);
  *   - a pointer with A, D or U set, or a pointer at level 0, is a page fault;
