@@ -52,7 +52,14 @@ static int shadow_vm_create(struct vm *vm, char *err, size_t errlen)
 {
     const struct vm_config *c = vm->config;
     uint64_t pool = c->shadow_pool ? c->shadow_pool : MAX(ALIGN_UP(c->mem / 8, PAGE_SIZE), KIB(64));
-    uint64_t meta = ALIGN_UP(shadow_meta_bytes(c->mem, pool), PAGE_SIZE);
+    struct shadow_config cfg = {
+        .write_protect = c->mode == MM_MODE_TSP,
+        /* tsp protects single 4 KiB page-table pages, so it maps 4 KiB only. */
+        .superpages = c->mode == MM_MODE_SSP,
+        .first_hw_asid = SHADOW_FIRST_HW_ASID,
+        .flush = shadow_flush_local,
+    };
+    uint64_t meta = ALIGN_UP(shadow_meta_bytes_for(&cfg, c->mem, pool), PAGE_SIZE);
     paddr_t pool_base = frame_alloc(&umbra_pool, pool, PAGE_SIZE);
     paddr_t meta_base = pool_base ? frame_alloc(&umbra_pool, meta, PAGE_SIZE) : 0;
     if (!meta_base) {
@@ -61,13 +68,6 @@ static int shadow_vm_create(struct vm *vm, char *err, size_t errlen)
         return -1;
     }
     struct guest_mem mem = { .base = GUEST_RAM_BASE, .size = vm->ram_size, .hpa = vm->ram_hpa };
-    struct shadow_config cfg = {
-        .write_protect = c->mode == MM_MODE_TSP,
-        /* tsp protects single 4 KiB page-table pages, so it maps 4 KiB only. */
-        .superpages = c->mode == MM_MODE_SSP,
-        .first_hw_asid = SHADOW_FIRST_HW_ASID,
-        .flush = shadow_flush_local,
-    };
     shadow_vm_init(&vm->shadow, &mem, &cfg, pool_base, pool, pa_to_ptr(meta_base), meta);
     return 0;
 }
@@ -248,10 +248,11 @@ static void guest_set_reg(struct vcpu *vcpu, unsigned r, uint64_t value)
         vcpu->regs.gpr[r] = value;
 }
 
-static uint64_t guest_mem_read(const struct vm *vm, gpaddr_t gpa, unsigned size)
+/* size (1, 2, 4, 8) naturally aligned bytes of guest RAM at gpa. */
+static uint64_t guest_gpa_read(const struct shadow_vm *s, gpaddr_t gpa, unsigned size)
 {
     paddr_t hpa;
-    if (!guest_mem_hpa(&vm->shadow.mem, gpa, size, &hpa))
+    if (!guest_mem_hpa(&s->mem, gpa, size, &hpa))
         return 0;
     switch (size) {
     case 1:  return *(volatile uint8_t *)pa_to_ptr(hpa);
@@ -261,18 +262,54 @@ static uint64_t guest_mem_read(const struct vm *vm, gpaddr_t gpa, unsigned size)
     }
 }
 
+/* The guest-physical address of a store to guest-virtual va (the guest's
+ * own translation; the fault already proved it permits the store). */
+static bool guest_store_gpa(struct vcpu *vcpu, uint64_t va, gpaddr_t *gpa)
+{
+    struct access_ctx ctx = guest_access(vcpu, ACCESS_STORE);
+    struct walk w;
+    gwalk(&vcpu->vm->shadow.mem, vcpu->regs.guest_satp, va, &ctx, &w);
+    *gpa = w.gpa;
+    return w.result == WALK_OK;
+}
+
+/* Read or write `size` bytes of guest memory at guest-virtual va, little
+ * endian, byte by byte through the guest's translation, so a store that
+ * straddles two pages reaches both.  Writes go through the shadow core,
+ * which keeps shadows coherent with every byte that lands in a page table. */
+static uint64_t guest_va_access(struct vcpu *vcpu, uint64_t va, unsigned size, const uint64_t *store)
+{
+    struct shadow_vm *s = &vcpu->vm->shadow;
+    uint64_t value = 0;
+    for (unsigned i = 0; i < size; i++) {
+        gpaddr_t gpa;
+        paddr_t hpa;
+        if (!guest_store_gpa(vcpu, va + i, &gpa) || !guest_mem_hpa(&s->mem, gpa, 1, &hpa))
+            continue;
+        value |= (uint64_t)*(volatile uint8_t *)pa_to_ptr(hpa) << (8 * i);
+        if (store)
+            shadow_guest_pt_write(s, gpa, (*store >> (8 * i)) & 0xff, 1);
+    }
+    return value;
+}
+
 /*
  * tsp: the guest stored to one of its page tables.  Decode the store (from
  * htinst when the hardware transformed it, else from guest memory), do it
  * through the shadow core so every shadow stays coherent, and step over it.
+ * The common case, an aligned store within one page, is one shadow write;
+ * anything else goes byte by byte.
  */
 static void tsp_emulate_store(struct vcpu *vcpu, const struct shadow_fault *f)
 {
     struct store_insn si;
     uint32_t insn = 0;
-    bool decoded = insn_decode_transformed_store(vcpu->htinst, &si) ||
-                   (guest_fetch_insn(vcpu, &insn) && insn_decode_store(insn, &si));
-    if (!decoded) {
+    uint64_t va;
+    if (insn_decode_transformed_store(vcpu->htinst, &si)) {
+        va = vcpu->stval - insn_transformed_addr_offset(vcpu->htinst);
+    } else if (guest_fetch_insn(vcpu, &insn) && insn_decode_store(insn, &si)) {
+        va = guest_reg(vcpu, si.rs1) + (uint64_t)si.offset;
+    } else {
         /* Only a store, AMO or SC can fault this way; anything else means
          * the guest changed its code under us.  Retrying is what hardware
          * would effectively do. */
@@ -281,18 +318,22 @@ static void tsp_emulate_store(struct vcpu *vcpu, const struct shadow_fault *f)
         return;
     }
     struct shadow_vm *s = &vcpu->vm->shadow;
-    gpaddr_t gpa = f->walk.gpa;
+    bool simple = IS_ALIGNED(va, si.size) && va == vcpu->stval;
     uint64_t src = guest_reg(vcpu, si.rs2);
-    uint64_t old = guest_mem_read(vcpu->vm, gpa, si.size);
+    uint64_t old = simple ? guest_gpa_read(s, f->walk.gpa, si.size)
+                          : guest_va_access(vcpu, va, si.size, NULL);
     uint64_t value = si.kind == STORE_AMO ? amo_compute(si.amo, si.size, old, src)
                                           : store_insn_value(&si, src);
-    shadow_guest_pt_write(s, gpa, value, si.size);
+    if (simple)
+        shadow_guest_pt_write(s, f->walk.gpa, value, si.size);
+    else
+        guest_va_access(vcpu, va, si.size, &value);
     if (si.kind == STORE_AMO)
         guest_set_reg(vcpu, si.rd, amo_result(si.size, old));
     else if (si.kind == STORE_SC)
         guest_set_reg(vcpu, si.rd, 0);      /* one vCPU: the reservation holds */
     vcpu->regs.sepc += si.length;
-    mm_trace(vcpu->vm, "wp: store%u to page table at gpa 0x%lx: 0x%lx -> 0x%lx", si.size * 8, gpa,
+    mm_trace(vcpu->vm, "wp: store%u to page table at va 0x%lx: 0x%lx -> 0x%lx", si.size * 8, va,
              old, value);
 }
 
