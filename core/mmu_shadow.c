@@ -57,6 +57,9 @@ static int shadow_vm_create(struct vm *vm, char *err, size_t errlen)
         /* tsp protects single 4 KiB page-table pages, so it maps 4 KiB only. */
         .superpages = c->mode == MM_MODE_SSP,
         .first_hw_asid = SHADOW_FIRST_HW_ASID,
+        /* KVM gives up on a shadowed page after 3 writes; 4 keeps a PTE
+         * update with its A/D follow-ups from counting as a flood. */
+        .write_flood_limit = c->mode == MM_MODE_TSP ? 4 : 0,
         .flush = shadow_flush_local,
     };
     uint64_t meta = ALIGN_UP(shadow_meta_bytes_for(&cfg, c->mem, pool), PAGE_SIZE);
@@ -94,7 +97,14 @@ static bool shadow_switch_to(struct vcpu *vcpu, uint64_t guest_satp)
 {
     struct shadow_vm *s = &vcpu->vm->shadow;
     bool built;
-    int idx = shadow_root_get(s, guest_satp, (int)vcpu->regs.shadow_index, &built);
+    int old = (int)vcpu->regs.shadow_index;
+    int idx = shadow_root_get(s, guest_satp, old, &built);
+    /* Pinned: the shadow this vCPU runs on is never reclaimed or unshadowed. */
+    if (old != idx) {
+        if (old != SHADOW_NO_ROOT)
+            s->roots[old].pins--;
+        s->roots[idx].pins++;
+    }
     uint64_t vsatp = shadow_root_vsatp(s, idx);
     vcpu->regs.guest_satp = guest_satp;
     vcpu->regs.shadow_index = (uint64_t)idx;
@@ -378,6 +388,7 @@ static void shadow_report(struct vm *vm, struct exit_stats *t, int *sptbuf_size)
     t->mm[MM_SYNC_ALL] += st->sync_all;
     t->mm[MM_ENTRIES_DROPPED] += st->entries_dropped;
     t->mm[MM_WP_EMULATED] += st->wp_emulated;
+    t->mm[MM_WP_UNSHADOWED] += st->wp_unshadowed;
     *sptbuf_size = vm->config->mode == MM_MODE_SSP ? (int)vm->config->sptbuf : -1;
     for (unsigned i = 0; i < vm->ncpus; i++) {
         const struct vcpu *v = &vm->vcpus[i];

@@ -421,7 +421,7 @@ uint64_t shadow_root_vsatp(const struct shadow_vm *s, int idx)
 
 struct meta_layout {
     uint64_t pages, frames, buckets;
-    uint64_t meta_off, hash_off, refs_off, wr_heads_off, wr_next_off, total;
+    uint64_t meta_off, hash_off, refs_off, wr_heads_off, wr_next_off, flood_off, total;
 };
 
 /* Where each bookkeeping array lives in the caller's buffer.  The
@@ -441,7 +441,8 @@ static struct meta_layout meta_layout_of(uint64_t mem_size, uint64_t pool_bytes,
     l.refs_off = ALIGN_UP(l.hash_off + l.buckets * sizeof(uint32_t), 8);
     l.wr_heads_off = ALIGN_UP(l.refs_off + wp * l.frames * sizeof(uint16_t), 8);
     l.wr_next_off = ALIGN_UP(l.wr_heads_off + wp * l.frames * sizeof(uint32_t), 8);
-    l.total = ALIGN_UP(l.wr_next_off + wp * l.pages * PTES_PER_TABLE * sizeof(uint32_t), 8);
+    l.flood_off = ALIGN_UP(l.wr_next_off + wp * l.pages * PTES_PER_TABLE * sizeof(uint32_t), 8);
+    l.total = ALIGN_UP(l.flood_off + wp * l.frames * sizeof(uint8_t), 8);
     return l;
 }
 
@@ -488,6 +489,7 @@ void shadow_vm_init(struct shadow_vm *s, const struct guest_mem *mem, const stru
         s->pt_refs = (uint16_t *)(void *)(base + l.refs_off);
         s->wr_heads = (uint32_t *)(void *)(base + l.wr_heads_off);
         s->wr_next = (uint32_t *)(void *)(base + l.wr_next_off);
+        s->flood = base + l.flood_off;
     }
     s->hash_mask = (uint32_t)(l.buckets - 1);
     s->frames = l.frames;
@@ -598,6 +600,14 @@ static paddr_t shadow_path(struct shadow_vm *s, int idx, uint64_t va, const stru
     return table;
 }
 
+/* A fill walked through these guest tables: they are in use as tables. */
+static void note_tables_used(struct shadow_vm *s, const struct walk *w)
+{
+    for (unsigned i = 0; i < w->depth; i++)
+        if (gpa_in_ram(s, w->table_gpa[i], PAGE_SIZE))
+            s->flood[guest_frame_of_gpa(s, w->table_gpa[i])] = 0;
+}
+
 /* Install the shadow leaf for a permitted access; FILL_RESTART if the pool
  * forced this very shadow to be emptied on the way. */
 static enum fill_result shadow_fill(struct shadow_vm *s, int idx, uint64_t va, const struct access_ctx *ctx,
@@ -605,6 +615,8 @@ static enum fill_result shadow_fill(struct shadow_vm *s, int idx, uint64_t va, c
 {
     const struct walk *w = &out->walk;
     bool bare = satp_is_bare(s->roots[idx].guest_satp);
+    if (s->flood && s->cfg.write_flood_limit && !bare)
+        note_tables_used(s, w);
     unsigned level = shadow_leaf_level(s, w, bare);
     paddr_t table = shadow_path(s, idx, va, w, bare, level);
     if (!table)
@@ -756,17 +768,76 @@ static uint64_t pt_write_piece(struct shadow_vm *s, gpaddr_t gpa, uint64_t value
     return size == 8 ? before : (before >> shift) & ((1ull << (size * 8)) - 1);
 }
 
+/* ---- tsp: write-flood detection ----------------------------------------
+ *
+ * A guest frame that takes WRITE_FLOOD_LIMIT emulated writes in a row, with
+ * no shadow fill walking through it in between, is being used as data:
+ * zeroed for reuse, recycled after its process exited, or rewritten
+ * wholesale.  Protecting it further only turns every store into an exit,
+ * so after cfg.write_flood_limit such writes its shadow tables are dropped
+ * and it is no longer protected.  If it is a page table again, the next
+ * fill that walks through it shadows and protects it again.  KVM's shadow
+ * MMU does the same (write flooding). */
+/* Drop shadow table `table` from its shadow: the parent entry pointing to
+ * it, or the whole shadow root when it is one and no vCPU runs on it. */
+static void unshadow_table(struct shadow_vm *s, paddr_t table)
+{
+    const struct shadow_page_meta *m = page_meta(s, table);
+    int idx = m->root;
+    if (m->level == SHADOW_ROOT_LEVEL) {
+        root_free(s, idx);
+        return;
+    }
+    paddr_t parent = s->roots[idx].table;
+    for (unsigned level = SHADOW_ROOT_LEVEL; level > (unsigned)m->level + 1u; level--)
+        parent = pte_to_pa(table_entries(parent)[pt_index(PT_SV39, m->base_va, level)]);
+    unsigned i = pt_index(PT_SV39, m->base_va, m->level + 1u);
+    ASSERT(pte_is_pointer(table_entries(parent)[i]) && pte_to_pa(table_entries(parent)[i]) == table);
+    s->stats.entries_dropped += entry_clear(s, parent, i);
+    flush_all(s, idx);
+}
+
+/* A shadow table mirroring guest frame gpa that may be dropped (not the
+ * root of a shadow a vCPU runs on), or 0. */
+static paddr_t unshadowable_table_of(struct shadow_vm *s, gpaddr_t frame)
+{
+    for (uint32_t ref = *hash_bucket(s, frame); ref; ref = s->meta[ref - 1].hash_next) {
+        const struct shadow_page_meta *m = &s->meta[ref - 1];
+        if (m->guest_table == frame && !(m->level == SHADOW_ROOT_LEVEL && s->roots[m->root].pins))
+            return page_of_number(s, ref - 1);
+    }
+    return 0;
+}
+
+static void note_pt_write(struct shadow_vm *s, gpaddr_t gpa)
+{
+    gpaddr_t frame = ALIGN_DOWN(gpa, PAGE_SIZE);
+    if (!gpa_in_ram(s, frame, PAGE_SIZE))
+        return;
+    uint8_t *count = &s->flood[guest_frame_of_gpa(s, frame)];
+    if (++*count < s->cfg.write_flood_limit)
+        return;
+    *count = 0;
+    for (paddr_t t; (t = unshadowable_table_of(s, frame)) != 0;)
+        unshadow_table(s, t);
+    s->stats.wp_unshadowed++;
+}
+
 uint64_t shadow_guest_pt_write(struct shadow_vm *s, gpaddr_t gpa, uint64_t value, unsigned size)
 {
     ASSERT(size == 1 || size == 2 || size == 4 || size == 8); /* from the decoder, not the guest */
     s->stats.wp_emulated++;
-    if (IS_ALIGNED(gpa, size))
-        return pt_write_piece(s, gpa, value, size);
-    /* A misaligned plain store (AMOs must be aligned) may span two PTEs or
-     * two pages: byte by byte, each byte outside RAM skipped. */
     uint64_t old = 0;
-    for (unsigned i = 0; i < size; i++)
-        old |= pt_write_piece(s, gpa + i, value >> (8 * i), 1) << (8 * i);
+    if (IS_ALIGNED(gpa, size)) {
+        old = pt_write_piece(s, gpa, value, size);
+    } else {
+        /* A misaligned plain store (AMOs must be aligned) may span two PTEs
+         * or two pages: byte by byte, each byte outside RAM skipped. */
+        for (unsigned i = 0; i < size; i++)
+            old |= pt_write_piece(s, gpa + i, value >> (8 * i), 1) << (8 * i);
+    }
+    if (s->flood && s->cfg.write_flood_limit)
+        note_pt_write(s, gpa);
     return old;
 }
 

@@ -30,6 +30,8 @@ struct shadow_config {
     bool write_protect;     /* tsp: guest page-table pages are read-only in every shadow */
     bool superpages;        /* 2 MiB shadow leaves allowed (ssp); else 4 KiB only */
     uint16_t first_hw_asid; /* hardware ASIDs used: first_hw_asid + root index */
+    uint8_t write_flood_limit; /* tsp: unshadow a frame after this many emulated writes
+                                * in a row with no fill walking through it; 0 = never */
     shadow_flush_fn flush;
     void *flush_arg;
 };
@@ -55,6 +57,7 @@ struct shadow_stats {
     uint64_t protected_pages;                /* tsp: guest frames currently write-protected */
     uint64_t trees_reclaimed;                /* shadows emptied to make room in the pool */
     uint64_t pages_reclaimed;                /* table pages freed by reclaim (trees and roots) */
+    uint64_t wp_unshadowed;                  /* tsp: frames unshadowed after a write flood */
     uint64_t wp_revoked;                     /* tsp: writable leaves made read-only on protection */
 };
 
@@ -67,6 +70,7 @@ struct shadow_vm {
     struct frame_pool pool;              /* bounded: all shadow tables come from here */
     struct shadow_page_meta *meta;       /* indexed by (page - pool.base) / 4 KiB */
     uint16_t *pt_refs;                   /* tsp: per guest frame, shadow tables shadowing it */
+    uint8_t *flood;                      /* tsp: per guest frame, emulated writes since a fill used it */
     uint32_t *hash_heads;                /* guest table frame -> shadow tables (tsp updates) */
     uint32_t *wr_heads;                  /* tsp: per guest frame, its writable shadow leaves */
     uint32_t *wr_next;                   /* tsp: per shadow PTE slot, the next one in its chain */

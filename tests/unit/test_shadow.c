@@ -83,13 +83,18 @@ static bool flushed(uint16_t asid, uint64_t va, bool all)
 
 /* A fresh VM; guest RAM is cleared up to `ram_clear` bytes (the
  * differential test only clears its table pages, to stay fast). */
+/* tsp's write-flood limit for the next setup: 0 (off) keeps the exact
+ * write-emulation semantics most tests check; the flood tests turn it on. */
+static uint8_t setup_flood_limit;
+
 static void vm_setup_cleared(bool write_protect, bool superpages, uint64_t pool_bytes, uint64_t ram_clear)
 {
     memset(ram, 0, ram_clear);
     memset(pool_mem, 0x5a, pool_bytes); /* the core must not rely on zeroed pool memory */
     free(meta_mem);
     struct shadow_config cfg = { .write_protect = write_protect, .superpages = superpages,
-                                 .first_hw_asid = FIRST_HW_ASID, .flush = flush_stub, .flush_arg = NULL };
+                                 .first_hw_asid = FIRST_HW_ASID, .write_flood_limit = setup_flood_limit,
+                                 .flush = flush_stub, .flush_arg = NULL };
     /* Exactly the bytes asked for, so ASan sees any overrun. */
     uint64_t meta_bytes = shadow_meta_bytes_for(&cfg, RAM_SIZE, pool_bytes);
     meta_mem = malloc(meta_bytes);
@@ -484,6 +489,49 @@ static void test_sfence_kinds(void)
     /* The shadows refill from the guest as before. */
     CHECK_EQ(fault(a, va1, &STORE), SHADOW_FAULT_HIDDEN);
     CHECK(spte(a, va1) & PTE_W);
+}
+
+/* tsp write flooding: a page table written 4 times in a row with no fill
+ * walking through it stops being shadowed (and protected); a fill through
+ * it shadows and protects it again, and resets the count.  The root a vCPU
+ * runs on (pinned) is never dropped. */
+static void test_write_flood(void)
+{
+    setup_flood_limit = 4;
+    vm_setup(true, false, KIB(256));
+    guest_std(gleaf(DATA(0), PTE_R | PTE_W | PTE_A | PTE_D));
+    int a = root_get(satp_of(T(0), 1));
+    vm.roots[a].pins++;
+    CHECK_EQ(fault(a, VA_STD, &LOAD), SHADOW_FAULT_HIDDEN);
+    CHECK(shadow_gpa_protected(&vm, T(2)));
+    for (unsigned i = 0; i < 3; i++)                  /* three writes: still a table */
+        shadow_guest_pt_write(&vm, T(2) + (10 + i) * 8, 0, 8);
+    CHECK(shadow_gpa_protected(&vm, T(2)) && mapped(a, VA_STD));
+    CHECK_EQ(vm.stats.wp_unshadowed, 0);
+    flush_count = 0;
+    shadow_guest_pt_write(&vm, T(2) + 13 * 8, 0, 8);  /* the fourth: a flood */
+    CHECK_EQ(vm.stats.wp_unshadowed, 1);
+    CHECK(!shadow_gpa_protected(&vm, T(2)));
+    CHECK(!mapped(a, VA_STD));                         /* its shadow table is gone... */
+    CHECK(flushed(vm.roots[a].hw_asid, 0, true));      /* ...and the TLB told so */
+    CHECK(shadow_gpa_protected(&vm, T(1)));            /* its parent is still a table */
+    /* Used as a table again: shadowed and protected again, count restarted. */
+    CHECK_EQ(fault(a, VA_STD, &LOAD), SHADOW_FAULT_HIDDEN);
+    CHECK(shadow_gpa_protected(&vm, T(2)) && mapped(a, VA_STD));
+    for (unsigned i = 0; i < 3; i++)
+        shadow_guest_pt_write(&vm, T(2) + (20 + i) * 8, 0, 8);
+    CHECK(shadow_gpa_protected(&vm, T(2)));
+    /* The pinned root's own frame may flood: the running shadow stays. */
+    for (unsigned i = 0; i < 8; i++)
+        shadow_guest_pt_write(&vm, T(0) + (100 + i) * 8, 0, 8);
+    CHECK(vm.roots[a].live && shadow_gpa_protected(&vm, T(0)));
+    /* An unpinned root's frame is freed whole when it floods. */
+    int b = root_get(satp_of(T(3), 2));
+    CHECK(shadow_gpa_protected(&vm, T(3)));
+    for (unsigned i = 0; i < 4; i++)
+        shadow_guest_pt_write(&vm, T(3) + i * 8, 0, 8);
+    CHECK(!vm.roots[b].live && !shadow_gpa_protected(&vm, T(3)));
+    setup_flood_limit = 0;
 }
 
 static void test_write_protect(void)
@@ -1182,7 +1230,14 @@ static void op_pte_write(struct diff_state *d)
 static void op_switch(struct diff_state *d)
 {
     bool built;
+    int old = d->cur;
     d->cur = shadow_root_get(&vm, d->satps[rnd_below(d, DIFF_SATPS)], d->cur, &built);
+    /* Pin the running shadow as the hypervisor does (reclaim and write-flood
+     * handling must never free it). */
+    if (old != d->cur) {
+        vm.roots[old].pins--;
+        vm.roots[d->cur].pins++;
+    }
     TRACE("%u: satp 0x%llx -> root %d%s\n", d->op, (unsigned long long)vm.roots[d->cur].guest_satp, d->cur,
           built ? " (built)" : "");
 }
@@ -1302,6 +1357,7 @@ static void diff_sequence(bool tsp, uint64_t pool_bytes, uint64_t seed, unsigned
                 gpte_set(T(t), diff_indices[i], random_pte(&d));
     bool built;
     d.cur = shadow_root_get(&vm, d.satps[1 + rnd_below(&d, DIFF_SATPS - 1)], SHADOW_NO_ROOT, &built);
+    vm.roots[d.cur].pins++;
 
     for (d.op = 0; d.op < ops && !d.failed; d.op++) {
         unsigned r = rnd_below(&d, 100);
@@ -1340,16 +1396,20 @@ static int run_differential(void)
     static const struct {
         bool tsp;
         uint64_t pool;
+        uint8_t flood_limit;
     } configs[] = {
-        { true, KIB(256) },  /* tsp: write protection, 4 KiB leaves */
-        { false, KIB(256) }, /* ssp: superpages, fences */
-        { true, KIB(32) },   /* tiny pools: reclaim all the time */
-        { false, KIB(32) },
+        { true, KIB(256), 0 },  /* tsp: write protection, 4 KiB leaves */
+        { false, KIB(256), 0 }, /* ssp: superpages, fences */
+        { true, KIB(32), 0 },   /* tiny pools: reclaim all the time */
+        { false, KIB(32), 0 },
+        { true, KIB(256), 2 },  /* tsp with write-flood unshadowing (low limit: often) */
     };
-    uint64_t reclaimed = 0, exhausted = 0, revoked = 0, dropped = 0;
+    uint64_t reclaimed = 0, exhausted = 0, revoked = 0, dropped = 0, unshadowed = 0;
     for (unsigned c = 0; c < ARRAY_SIZE(configs); c++) {
         for (uint64_t i = 0; i < seqs && diff_failures < 10; i++) {
+            setup_flood_limit = configs[c].flood_limit;
             diff_sequence(configs[c].tsp, configs[c].pool, seed0 + i * ARRAY_SIZE(configs) + c, 80);
+            unshadowed += vm.stats.wp_unshadowed;
             reclaimed += vm.stats.trees_reclaimed + vm.stats.roots_reclaimed;
             exhausted += vm.stats.pool_exhausted;
             revoked += vm.stats.wp_revoked;
@@ -1369,7 +1429,8 @@ static int run_differential(void)
     CHECK(cover.hidden > 0 && cover.ad_update > 0 && cover.write_protect > 0);
     CHECK(cover.guest_fault > 0 && cover.guest_access_fault > 0 && cover.superpage_leaves > 0);
     CHECK(cover.pt_writes_emulated > 0 && cover.tlb_hits > 0 && dropped > 0);
-    CHECK(reclaimed > 0 && exhausted > 0 && revoked > 0);
+    CHECK(reclaimed > 0 && exhausted > 0 && revoked > 0 && unshadowed > 0);
+    setup_flood_limit = 0;
     return (int)diff_failures;
 }
 
@@ -1384,6 +1445,7 @@ void unit_main(void)
     test_physical_shadow();
     test_sfence_kinds();
     test_write_protect();
+    test_write_flood();
     test_stale_pointer_rebuilt();
     test_root_management();
     test_pool_exhaustion();
