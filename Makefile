@@ -28,18 +28,21 @@ HOST_CFLAGS := $(COMMON) -DUMBRA_HOST -fsanitize=address,undefined -fno-omit-fra
 HOST_OBJS := $(patsubst %,$(BUILD)/host/%.o,$(PORTABLE_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+TEST_GUESTS := $(patsubst tests/guests/%.S,$(BUILD)/tests/%.bin,$(wildcard tests/guests/*.S))
 
 QEMU      ?= qemu-system-riscv64
 OPENSBI   ?= /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
 
-.PHONY: all deps run test unit debug clean fuzz
-all: $(BUILD)/umbra.elf guests
+.PHONY: all deps run test unit debug clean test-guests fuzz
+all: $(BUILD)/umbra.elf guests test-guests
 
 GUESTS :=
 -include guests/guests.mk
 
 deps:
 	@tools/install-deps.sh
+
+test-guests: $(TEST_GUESTS)
 
 $(BUILD)/umbra.elf: $(HYP_OBJS) linker/umbra.ld
 	$(HYP_CC) $(HYP_CFLAGS) $(HYP_LDFLAGS) -o $@ $(HYP_OBJS) -lgcc
@@ -61,6 +64,15 @@ $(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.c tests/unit/unit.h $(HOST_OBJS)
 	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< tests/unit/unit.c $(HOST_OBJS)
 
 unit: $(UNIT_BINS)
+
+# Tiny single-file guests that reproduce specific bugs (tests/guests/*.S),
+# TEST_GUESTS above:
+# linked at 0x80200000 with nothing else, flattened to a raw image.
+$(BUILD)/tests/%.bin: tests/guests/%.S
+	@mkdir -p $(dir $@)
+	$(HYP_CC) -march=rv64imac_zicsr_zifencei -mabi=lp64 -nostdlib -static -Wl,-Ttext=0x80200000 \
+		-Wl,--no-warn-rwx-segments -o $(@:.bin=.elf) $<
+	$(HYP_OBJCOPY) -O binary $(@:.bin=.elf) $@
 
 run: deps all
 	tools/umbra-run --icount --kernel $(BUILD)/guests/hello.bin --mode hap --mem 64M --timeout 60

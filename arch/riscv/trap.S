@@ -121,11 +121,12 @@ vcpu_resume:
  * it touched and takes the general path above, which sees the trap exactly
  * as if the fast path had not looked.
  *
- * Cost of a hit (counted from the disassembly): 69 instructions from
+ * Cost of a hit (counted from the disassembly): 73 instructions from
  * trap_entry to sret when the first buffer entry matches (7 shared with the
- * general path, 20 to check and decode the trap, 2 to fetch rs1, 6 to set up
- * the scan, 3 to match, 31 to switch vsatp, update the LRU and counters and
- * return), plus 5 for each entry scanned before the matching one.  A full
+ * general path, 23 to check the trap came from VS and decode it, 2 to fetch
+ * rs1, 7 to refuse 0 and set up the scan, 3 to match, 31 to switch vsatp,
+ * update the LRU and counters and return), plus 5 for each entry scanned
+ * before the matching one.  A full
  * exit for the same satp write costs several hundred.
  */
 fast_satp_write:
@@ -133,6 +134,9 @@ fast_satp_write:
     csrr    t1, scause
     addi    t1, t1, -CAUSE_VIRTUAL_INSTRUCTION_NR
     bnez    t1, fast_restore_t1
+    csrr    t1, sstatus                 /* from VU it is an illegal instruction */
+    andi    t1, t1, SSTATUS_SPP_BIT
+    beqz    t1, fast_restore_t1
     sd      t2, 7*8(sp)
     csrr    t1, stval
     li      t2, ~(0x1f << INSN_RS1_SHIFT)
@@ -147,6 +151,10 @@ fast_satp_write:
     add     t0, t0, t1
     jr      t0                          /* t1 = the guest's x[rs1] */
 fast_have_value:
+    /* satp = 0 (Bare) is never buffered: empty entries have key 0, and a
+     * match would load vsatp = 0 and let the guest run on host-physical
+     * addresses.  The general path runs it on its physical shadow. */
+    beqz    t1, fast_restore_t2
     sd      t3, 28*8(sp)
     ld      t0, VCPU_REGS_SPTBUF(sp)
     ld      t2, SPTBUF_OFF_SIZE(t0)

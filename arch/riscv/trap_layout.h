@@ -20,6 +20,7 @@
 #define VCPU_REGS_FAST_SATP_HITS  344
 
 #define CAUSE_VIRTUAL_INSTRUCTION_NR 22
+#define SSTATUS_SPP_BIT (1 << 8)
 /* csrrw x0, satp, rs1 with rs1 = 0: the fast path matches the rest of the word */
 #define INSN_CSRW_SATP      0x18001073
 #define INSN_RS1_SHIFT      15

@@ -164,6 +164,20 @@ def trace_mm_follows_a_fork():
     return ", ".join("%s%d" % (k, v) for k, v in kinds.items())
 
 
+def satp_zero_through_a_register_stays_isolated():
+    """Regression: 'csrw satp, a0' with a0 = 0 once hit an empty SPT-buffer
+    entry on the ssp fast path and ran the guest on host-physical addresses.
+    The guest must read its own memory ('S') in every mode, as natively."""
+    image = os.path.join(os.path.dirname(SELFTESTS), "..", "tests", "satp_zero.bin")
+    results = {}
+    for label, extra in [("native", ["--native"]), ("hap", [])] + SHADOW_MODES:
+        run = umbra_run("--kernel", image, "--mem", "64M", *extra, timeout=30)
+        letters = [l for l in run.lines("") if l in ("S", "H", "?")]
+        results[label] = letters[0] if letters else "(nothing)"
+        expect(results[label] == "S", run, "%s: the guest saw %s" % (label, results[label]))
+    return " ".join("%s=%s" % kv for kv in results.items())
+
+
 TESTS = [("selftests_all_match_native", selftests_all_match_native)]
 TESTS += [("tinyos_%s_matches_native" % name, make_workload_test(name, append))
           for name, append in WORKLOADS.items()]
@@ -173,4 +187,5 @@ TESTS += [
     ("two_vms_in_different_modes", two_vms_in_different_modes),
     ("tiny_shadow_pool_reclaims_and_survives", tiny_shadow_pool_reclaims_and_survives),
     ("trace_mm_follows_a_fork", trace_mm_follows_a_fork),
+    ("satp_zero_through_a_register_stays_isolated", satp_zero_through_a_register_stays_isolated),
 ]
