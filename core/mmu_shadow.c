@@ -51,6 +51,14 @@ static void shadow_flush_local(void *arg, uint16_t hw_asid, uint64_t va, bool al
 static int shadow_vm_create(struct vm *vm, char *err, size_t errlen)
 {
     const struct vm_config *c = vm->config;
+    /* Every shadow root has its own hardware ASID (SHADOW_FIRST_HW_ASID ..
+     * + SHADOW_MAX_ROOTS - 1); fewer ASID bits would make shadows share
+     * TLB tags.  (Flushing on every switch instead is not built.) */
+    if (SHADOW_FIRST_HW_ASID + SHADOW_MAX_ROOTS > 1u << vcpu_arch_vs_asid_bits()) {
+        fmt_snprintf(err, errlen, "vm %s: mode %s needs %u-bit VS ASIDs, this hart has %u",
+                     c->name, mm_mode_name(c->mode), 8u, vcpu_arch_vs_asid_bits());
+        return -1;
+    }
     uint64_t pool = c->shadow_pool ? c->shadow_pool : MAX(ALIGN_UP(c->mem / 8, PAGE_SIZE), KIB(64));
     struct shadow_config cfg = {
         .write_protect = c->mode == MM_MODE_TSP,
@@ -334,10 +342,14 @@ static void tsp_emulate_store(struct vcpu *vcpu, const struct shadow_fault *f)
                           : guest_va_access(vcpu, va, si.size, NULL);
     uint64_t value = si.kind == STORE_AMO ? amo_compute(si.amo, si.size, old, src)
                                           : store_insn_value(&si, src);
+    uint64_t floods = s->stats.wp_unshadowed;
     if (simple)
         shadow_guest_pt_write(s, f->walk.gpa, value, si.size);
     else
         guest_va_access(vcpu, va, si.size, &value);
+    if (s->stats.wp_unshadowed != floods)
+        mm_trace(vcpu->vm, "wp: write flood at gpa 0x%lx: the frame is no longer shadowed",
+                 ALIGN_DOWN(f->walk.gpa, PAGE_SIZE));
     if (si.kind == STORE_AMO)
         guest_set_reg(vcpu, si.rd, amo_result(si.size, old));
     else if (si.kind == STORE_SC)

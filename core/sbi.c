@@ -110,8 +110,9 @@ static void sbi_rfence_shadows(struct vcpu *self, uint64_t va, uint64_t size, lo
         self->vm->mmu->on_sfence(self, false, 0, has_asid, (uint16_t)asid);
         return;
     }
-    for (uint64_t off = 0; off < size; off += PAGE_SIZE)
-        self->vm->mmu->on_sfence(self, true, va + off, has_asid, (uint16_t)asid);
+    /* Every page the range touches, from the one holding va. */
+    for (uint64_t page = ALIGN_DOWN(va, PAGE_SIZE); page < va + size; page += PAGE_SIZE)
+        self->vm->mmu->on_sfence(self, true, page, has_asid, (uint16_t)asid);
 }
 
 static struct sbiret sbi_rfence(struct vcpu *self, const struct sbi_call_args *c)

@@ -28,7 +28,7 @@
  * the hart implements them (WARL: write, read back).  ADUE matters most:
  * without it QEMU would not update the guest's A/D bits in hardware. */
 static uint64_t henvcfg_guest;
-static unsigned vmid_bits;
+static unsigned vmid_bits, vs_asid_bits;
 
 void vcpu_arch_probe_hart(void)
 {
@@ -41,12 +41,20 @@ void vcpu_arch_probe_hart(void)
     vmid_bits = 0;
     while (vmid & (1ull << vmid_bits))
         vmid_bits++;
+    /* vsatp's ASID is WARL too; with V = 0 writing it changes nothing live. */
+    csr_write(vsatp, SATP_MODE_SV39 | (SATP_ASID_MASK << SATP_ASID_SHIFT));
+    uint64_t asid = (csr_read(vsatp) >> SATP_ASID_SHIFT) & SATP_ASID_MASK;
+    csr_write(vsatp, 0);
+    vs_asid_bits = 0;
+    while (asid & (1ull << vs_asid_bits))
+        vs_asid_bits++;
     /* Umbra never uses its own S-mode timer; park it so it cannot fire. */
     csr_write(CSR_STIMECMP, ~0ull);
     csr_write(sie, 1ull << IRQ_S_SOFT);
 }
 
 unsigned vcpu_arch_vmid_bits(void) { return vmid_bits; }
+unsigned vcpu_arch_vs_asid_bits(void) { return vs_asid_bits; }
 
 static void vcpu_arch_load_csrs(struct vcpu *vcpu)
 {
@@ -135,10 +143,10 @@ void vcpu_arch_flush_guest_tlb(uint64_t va, uint64_t size, long asid)
             hfence_vvma_asid((uint64_t)asid);
         return;
     }
-    for (uint64_t off = 0; off < size; off += PAGE_SIZE) {
+    for (uint64_t page = ALIGN_DOWN(va, PAGE_SIZE); page < va + size; page += PAGE_SIZE) {
         if (asid < 0)
-            hfence_vvma_va(va + off);
+            hfence_vvma_va(page);
         else
-            hfence_vvma_va_asid(va + off, (uint64_t)asid);
+            hfence_vvma_va_asid(page, (uint64_t)asid);
     }
 }

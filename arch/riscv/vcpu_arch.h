@@ -11,6 +11,7 @@
 /* Probe what the hart supports (henvcfg bits, VMID width); once per hart. */
 void vcpu_arch_probe_hart(void);
 unsigned vcpu_arch_vmid_bits(void);
+unsigned vcpu_arch_vs_asid_bits(void);
 /* Set every guest-facing CSR of this hart for `vcpu` and enter it at
  * start_pc with a0 = vcpu id, a1 = opaque.  Never returns. */
 _Noreturn void vcpu_arch_enter(struct vcpu *vcpu, gpaddr_t start_pc, uint64_t opaque);
