@@ -62,8 +62,9 @@ static int shadow_vm_create(struct vm *vm, char *err, size_t errlen)
     uint64_t pool = c->shadow_pool ? c->shadow_pool : MAX(ALIGN_UP(c->mem / 8, PAGE_SIZE), KIB(64));
     struct shadow_config cfg = {
         .write_protect = c->mode == MM_MODE_TSP,
-        /* tsp protects single 4 KiB page-table pages, so it maps 4 KiB only. */
-        .superpages = c->mode == MM_MODE_SSP,
+        /* 2 MiB shadow leaves where the guest has them; tsp keeps 4 KiB ones
+         * wherever a protected page table lies inside (mm/shadow.c). */
+        .superpages = true,
         .first_hw_asid = SHADOW_FIRST_HW_ASID,
         /* KVM gives up on a shadowed page after 3 writes; 4 keeps a PTE
          * update with its A/D follow-ups from counting as a flood. */

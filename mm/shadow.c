@@ -218,6 +218,10 @@ static void guest_frame_ref(struct shadow_vm *s, gpaddr_t guest_table)
     if (s->pt_refs[f]++ == 0) {
         s->stats.protected_pages++;
         rmap_revoke_writes(s, f);
+        /* Writable 2 MiB leaves are linked under their chunk's first frame:
+         * the first page table inside a chunk ends them too. */
+        if (s->chunk_protected[f / 512]++ == 0 && f % 512 != 0)
+            rmap_revoke_writes(s, ALIGN_DOWN(f, 512));
     }
 }
 
@@ -227,8 +231,10 @@ static void guest_frame_unref(struct shadow_vm *s, gpaddr_t guest_table)
 {
     uint64_t f = guest_frame_of_gpa(s, guest_table);
     ASSERT(s->pt_refs[f] > 0);
-    if (--s->pt_refs[f] == 0)
+    if (--s->pt_refs[f] == 0) {
         s->stats.protected_pages--;
+        s->chunk_protected[f / 512]--;
+    }
 }
 
 /* ---- table pages ------------------------------------------------------- */
@@ -421,7 +427,7 @@ uint64_t shadow_root_vsatp(const struct shadow_vm *s, int idx)
 
 struct meta_layout {
     uint64_t pages, frames, buckets;
-    uint64_t meta_off, hash_off, refs_off, wr_heads_off, wr_next_off, flood_off, total;
+    uint64_t meta_off, hash_off, refs_off, wr_heads_off, wr_next_off, flood_off, chunks_off, total;
 };
 
 /* Where each bookkeeping array lives in the caller's buffer.  The
@@ -442,7 +448,8 @@ static struct meta_layout meta_layout_of(uint64_t mem_size, uint64_t pool_bytes,
     l.wr_heads_off = ALIGN_UP(l.refs_off + wp * l.frames * sizeof(uint16_t), 8);
     l.wr_next_off = ALIGN_UP(l.wr_heads_off + wp * l.frames * sizeof(uint32_t), 8);
     l.flood_off = ALIGN_UP(l.wr_next_off + wp * l.pages * PTES_PER_TABLE * sizeof(uint32_t), 8);
-    l.total = ALIGN_UP(l.flood_off + wp * l.frames * sizeof(uint8_t), 8);
+    l.chunks_off = ALIGN_UP(l.flood_off + wp * l.frames * sizeof(uint8_t), 8);
+    l.total = ALIGN_UP(l.chunks_off + wp * (l.frames / 512 + 1) * sizeof(uint16_t), 8);
     return l;
 }
 
@@ -490,6 +497,7 @@ void shadow_vm_init(struct shadow_vm *s, const struct guest_mem *mem, const stru
         s->wr_heads = (uint32_t *)(void *)(base + l.wr_heads_off);
         s->wr_next = (uint32_t *)(void *)(base + l.wr_next_off);
         s->flood = base + l.flood_off;
+        s->chunk_protected = (uint16_t *)(void *)(base + l.chunks_off);
     }
     s->hash_mask = (uint32_t)(l.buckets - 1);
     s->frames = l.frames;
@@ -523,11 +531,15 @@ static bool guest_pte_cas(struct shadow_vm *s, gpaddr_t gpa, pte_t expected, pte
 static unsigned shadow_leaf_level(const struct shadow_vm *s, const struct walk *w, bool bare)
 {
     unsigned guest_level = bare ? 1 : w->level;
-    if (!s->cfg.superpages || s->cfg.write_protect || guest_level == 0)
+    if (!s->cfg.superpages || guest_level == 0)
         return 0;
     paddr_t hpa;
     gpaddr_t chunk = ALIGN_DOWN(w->gpa, MIB(2));
     if (!guest_mem_hpa(&s->mem, chunk, MIB(2), &hpa) || !IS_ALIGNED(hpa, MIB(2)))
+        return 0;
+    /* Write protection works per 4 KiB page table: a chunk holding one is
+     * mapped in 4 KiB leaves, as KVM forbids large pages over protected ones. */
+    if (s->cfg.write_protect && s->chunk_protected[guest_frame_of_gpa(s, chunk) / 512])
         return 0;
     return 1;
 }
@@ -641,7 +653,7 @@ static enum fill_result shadow_fill(struct shadow_vm *s, int idx, uint64_t va, c
         entry_clear(s, table, i);
     *e = pte_make_leaf(hpa_base, perm);
     if (writable && s->cfg.write_protect)
-        rmap_link(s, table, i, frame);
+        rmap_link(s, table, i, guest_frame_of_leaf(s, *e));
     /* A fault on a present entry also means the hardware held a stale
      * copy: flush it even if the new entry is the same. */
     if (pte_is_pointer(old))

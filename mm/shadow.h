@@ -71,6 +71,7 @@ struct shadow_vm {
     struct shadow_page_meta *meta;       /* indexed by (page - pool.base) / 4 KiB */
     uint16_t *pt_refs;                   /* tsp: per guest frame, shadow tables shadowing it */
     uint8_t *flood;                      /* tsp: per guest frame, emulated writes since a fill used it */
+    uint16_t *chunk_protected;           /* tsp: per 2 MiB of RAM, protected frames inside it */
     uint32_t *hash_heads;                /* guest table frame -> shadow tables (tsp updates) */
     uint32_t *wr_heads;                  /* tsp: per guest frame, its writable shadow leaves */
     uint32_t *wr_next;                   /* tsp: per shadow PTE slot, the next one in its chain */

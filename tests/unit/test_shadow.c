@@ -358,13 +358,31 @@ static void test_superpage_leaves(void)
     CHECK_EQ(shadow_translate(&vm, idx, mkva(1, 4, 100, 0x20), &hpa, NULL), true);
     CHECK_EQ(hpa, hpa_of(RAM_BASE + MIB(2) + 100 * PAGE_SIZE + 0x20));
 
-    /* With write protection, leaves stay 4 KiB even if superpages are on. */
+    /* With write protection: a 2 MiB leaf over a chunk holding no page
+     * table, 4 KiB leaves over the chunk that holds T0 and T1. */
     vm_setup(true, true, KIB(256));
     gpte_set(T(0), 1, gptr(T(1)));
     gpte_set(T(1), 4, gleaf(RAM_BASE + MIB(2), PTE_R | PTE_W | PTE_A | PTE_D));
+    gpte_set(T(1), 5, gleaf(RAM_BASE, PTE_R | PTE_W | PTE_A | PTE_D));
     idx = root_get(satp_of(T(0), 1));
-    CHECK_EQ(fault(idx, mkva(1, 4, 100, 0), &LOAD), SHADOW_FAULT_HIDDEN);
-    CHECK(!mapped(idx, mkva(1, 4, 101, 0)));
+    CHECK_EQ(fault(idx, mkva(1, 4, 100, 0), &STORE), SHADOW_FAULT_HIDDEN);
+    CHECK(mapped(idx, mkva(1, 4, 101, 0)));                 /* one 2 MiB leaf */
+    CHECK(spte(idx, mkva(1, 4, 101, 0)) & PTE_W);
+    CHECK_EQ(fault(idx, mkva(1, 5, 100, 0), &LOAD), SHADOW_FAULT_HIDDEN);
+    CHECK(!mapped(idx, mkva(1, 5, 101, 0)));                /* 4 KiB: T0/T1 live here */
+    /* A page inside the large page becomes a table: the leaf loses W, and
+     * a store there refills with 4 KiB leaves, the table one read-only. */
+    gpaddr_t inside = RAM_BASE + MIB(2) + 7 * PAGE_SIZE;
+    gpte_set(inside, 0, gleaf(RAM_BASE + MIB(4), PTE_R | PTE_A));       /* a level-1 table */
+    shadow_guest_pt_write(&vm, T(0) + 2 * 8, gptr(inside), 8);
+    flush_count = 0;
+    CHECK_EQ(fault(idx, mkva(2, 0, 0, 0), &LOAD), SHADOW_FAULT_HIDDEN); /* walks through it */
+    CHECK(shadow_gpa_protected(&vm, inside));
+    CHECK(!(spte(idx, mkva(1, 4, 101, 0)) & PTE_W));
+    CHECK(flushed(vm.roots[idx].hw_asid, mkva(1, 4, 0, 0), false));
+    CHECK_EQ(fault(idx, mkva(1, 4, 100, 0), &STORE), SHADOW_FAULT_HIDDEN);
+    CHECK(!mapped(idx, mkva(1, 4, 101, 0)) && (spte(idx, mkva(1, 4, 100, 0)) & PTE_W));
+    CHECK_EQ(fault(idx, mkva(1, 4, 7, 0), &STORE), SHADOW_FAULT_WRITE_PROTECT);
 }
 
 static void test_physical_shadow(void)
@@ -1009,6 +1027,12 @@ static uint64_t check_tree(struct diff_state *d, int idx, paddr_t table, unsigne
             diff_fail(d, "shadow leaf bits", va, e[i]);
         if (level == 1)
             cover.superpage_leaves++;
+        /* Write protection: no writable leaf may reach a guest page table,
+         * 4 KiB or 2 MiB alike. */
+        if ((e[i] & PTE_W) && vm.cfg.write_protect)
+            for (uint64_t off = 0; off < size && !d->failed; off += PAGE_SIZE)
+                if (shadow_gpa_protected(&vm, RAM_BASE + (pa - ptr_to_pa(ram)) + off))
+                    diff_fail(d, "writable shadow leaf over a protected page table", va + off, e[i]);
         if (semantic && !d->failed) {
             check_translation(d, idx, va, e[i], pa);
             check_translation(d, idx, va + size - 1, e[i], pa + size - 1);
@@ -1341,7 +1365,9 @@ static void op_random_fence(struct diff_state *d)
 static void diff_sequence(bool tsp, uint64_t pool_bytes, uint64_t seed, unsigned ops)
 {
     struct diff_state d = { .tsp = tsp, .seed = seed, .rng = seed * 0x9e3779b97f4a7c15ull + 1 };
-    vm_setup_cleared(tsp, !tsp, pool_bytes, DIFF_TABLES * PAGE_SIZE);
+    /* Superpages in both modes, as the hypervisor configures them (tsp
+     * keeps 4 KiB leaves wherever a protected page table lies). */
+    vm_setup_cleared(tsp, true, pool_bytes, DIFF_TABLES * PAGE_SIZE);
     d.satps[0] = 0;
     d.satps[1] = satp_of(T(0), 1);
     d.satps[2] = satp_of(T(1), 2);
