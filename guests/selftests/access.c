@@ -3,6 +3,9 @@
  * to fault, performed under trap catching so the test sees the cause and
  * stval instead of the guest dying.
  */
+#include "core/fmt.h"
+#include "guests/common/check.h"
+#include "guests/common/csr.h"
 #include "guests/selftests/selftests.h"
 
 struct trap_catch selftests_load_value(uint64_t addr, uint64_t *value)
@@ -42,4 +45,39 @@ struct trap_catch selftests_fetch(uint64_t addr)
 uint64_t selftests_outside_ram(const struct platform *p)
 {
     return ALIGN_UP(platform_ram_end(p) + MIB(256), MIB(256));
+}
+
+const char *selftests_cause_name(uint64_t cause, const char *none)
+{
+    switch (cause) {
+    case 0:
+        return none;
+    case EXC_INSN_ACCESS:
+        return "instruction access fault";
+    case EXC_LOAD_ACCESS:
+        return "load access fault";
+    case EXC_STORE_ACCESS:
+        return "store access fault";
+    case EXC_INSN_PAGE_FAULT:
+        return "instruction page fault";
+    case EXC_LOAD_PAGE_FAULT:
+        return "load page fault";
+    case EXC_STORE_PAGE_FAULT:
+        return "store page fault";
+    }
+    return "?";
+}
+
+void selftests_expect_fault(const char *label, uint64_t va, struct trap_catch c, uint64_t want_cause,
+                            bool data_ok, const char *none)
+{
+    bool ok = want_cause == 0 ? c.count == 0 : c.count == 1 && c.cause == want_cause &&
+                                                   c.stval == va;
+    ok = ok && data_ok;
+    char got[96] = "";
+    if (!ok)
+        fmt_snprintf(got, sizeof(got), " (got faults=%u cause=%lu stval=0x%lx, data %s)", c.count,
+                     (unsigned long)c.cause, (unsigned long)c.stval, data_ok ? "ok" : "wrong");
+    check_true(ok, "%s at 0x%lx: %s%s", label, (unsigned long)va, selftests_cause_name(want_cause, none),
+               got);
 }

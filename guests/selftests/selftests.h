@@ -39,6 +39,14 @@ struct trap_catch selftests_store(uint64_t addr, uint64_t value);
  * resumes right after the jump. */
 struct trap_catch selftests_fetch(uint64_t addr);
 
+/* How checks name a fault cause; `none` names cause 0 (no fault). */
+const char *selftests_cause_name(uint64_t cause, const char *none);
+/* One verdict on a caught access: want_cause 0 means it must succeed, else
+ * fault once with that cause and stval = va; data_ok is what the caller saw
+ * of the data.  Prints "LABEL at VA: OUTCOME" as a PASS/FAIL line. */
+void selftests_expect_fault(const char *label, uint64_t va, struct trap_catch c, uint64_t want_cause,
+                            bool data_ok, const char *none);
+
 /* An address well outside guest RAM: RAM end + 256 MiB, rounded up to
  * 256 MiB so it does not move with small changes in RAM size. */
 uint64_t selftests_outside_ram(const struct platform *p);

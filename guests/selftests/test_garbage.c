@@ -146,41 +146,13 @@ static pte_t gb_pte(uint64_t pa, uint64_t flags)
     return (pa >> 12) << PTE_PPN_SHIFT | flags;
 }
 
-static const char *gb_outcome(uint64_t cause)
-{
-    switch (cause) {
-    case 0:
-        return "translates";
-    case EXC_INSN_ACCESS:
-        return "instruction access fault";
-    case EXC_LOAD_ACCESS:
-        return "load access fault";
-    case EXC_STORE_ACCESS:
-        return "store access fault";
-    case EXC_INSN_PAGE_FAULT:
-        return "instruction page fault";
-    case EXC_LOAD_PAGE_FAULT:
-        return "load page fault";
-    case EXC_STORE_PAGE_FAULT:
-        return "store page fault";
-    }
-    return "?";
-}
-
-/* One verdict: the access must fault once with want_cause and stval = va,
- * or (want_cause 0) succeed; data_ok is what the caller saw of the data. */
+/* One verdict, printed as "garbage WHAT, ACCESS at VA: OUTCOME". */
 static void gb_expect(const char *what, const char *access, uint64_t va, struct trap_catch c,
                       uint64_t want_cause, bool data_ok)
 {
-    bool ok = want_cause == 0 ? c.count == 0 : c.count == 1 && c.cause == want_cause &&
-                                                   c.stval == va;
-    ok = ok && data_ok;
-    char got[96] = "";
-    if (!ok)
-        fmt_snprintf(got, sizeof(got), " (got faults=%u cause=%lu stval=0x%lx, data %s)", c.count,
-                     (unsigned long)c.cause, (unsigned long)c.stval, data_ok ? "ok" : "wrong");
-    check_true(ok, "garbage %s, %s at 0x%lx: %s%s", what, access, (unsigned long)va,
-               gb_outcome(want_cause), got);
+    char label[96];
+    fmt_snprintf(label, sizeof(label), "garbage %s, %s", what, access);
+    selftests_expect_fault(label, va, c, want_cause, data_ok, "translates");
 }
 
 /* Loads, stores and fetches in the page at page_va as `want` says.  A

@@ -89,36 +89,13 @@ static void pf_build(pte_t *root)
     }
 }
 
-static const char *pf_outcome(uint64_t cause)
-{
-    switch (cause) {
-    case 0:
-        return "no fault";
-    case EXC_INSN_PAGE_FAULT:
-        return "instruction page fault";
-    case EXC_LOAD_PAGE_FAULT:
-        return "load page fault";
-    case EXC_STORE_PAGE_FAULT:
-        return "store page fault";
-    }
-    return "?";
-}
-
-/* One verdict: `want_cause` 0 means the access must succeed; otherwise it
- * must fault once with that cause and stval = va.  `data_ok` is whatever
- * the caller checked of the data (value read, memory after a store). */
+/* One verdict, printed as "pagefault SIZE WHAT at VA: OUTCOME". */
 static void pf_expect(unsigned level, const char *what, uint64_t va, struct trap_catch c,
                       uint64_t want_cause, bool data_ok)
 {
-    bool ok = want_cause == 0 ? c.count == 0 : c.count == 1 && c.cause == want_cause &&
-                                                   c.stval == va;
-    ok = ok && data_ok;
-    char got[96] = "";
-    if (!ok)
-        fmt_snprintf(got, sizeof(got), " (got faults=%u cause=%lu stval=0x%lx, data %s)", c.count,
-                     (unsigned long)c.cause, (unsigned long)c.stval, data_ok ? "ok" : "wrong");
-    check_true(ok, "pagefault %s %s at 0x%lx: %s%s", pf_level_name[level], what,
-               (unsigned long)va, pf_outcome(want_cause), got);
+    char label[96];
+    fmt_snprintf(label, sizeof(label), "pagefault %s %s", pf_level_name[level], what);
+    selftests_expect_fault(label, va, c, want_cause, data_ok, "no fault");
 }
 
 static void pf_s_load(unsigned level, const char *what, enum pf_slot slot, uint64_t want_cause)
