@@ -135,6 +135,30 @@ def two_vms_in_different_modes():
         expect(modes == {"t": "tsp", "s": "ssp"}, run, "modes in the report: %s" % modes)
 
 
+def hostile_guest_leaves_neighbour_untouched():
+    """One VM writes garbage into its page tables and floods address spaces
+    (selftests garbage + flood, under ssp with a small shadow pool); its
+    neighbour (tsp) fills its RAM with a canary pattern meanwhile.  Both
+    must finish, the hostile one with every check as on bare hardware, the
+    canary intact."""
+    with tempfile.TemporaryDirectory() as d:
+        stats = os.path.join(d, "s.csv")
+        run = umbra_run("--stats", stats,
+                        "--kernel", SELFTESTS, "--mem", "128M", "--mode", "ssp", "--shadow-mem", "256K",
+                        "--name", "hostile", "--append", "test=garbage",
+                        "--vm", "--kernel", SELFTESTS, "--mem", "64M", "--mode", "tsp",
+                        "--name", "victim", "--append", "test=canary seed=9", timeout=180)
+        expect(run.rc == 0, run, "both VMs must finish cleanly")
+        canary = [l for l in run.lines("[victim] selftests: canary")]
+        expect(canary and "intact=yes" in canary[-1], run, "the victim's canary was disturbed")
+        hostile = [l for l in run.lines("[hostile] selftests: garbage ")]
+        expect(hostile and hostile[-1].endswith(" 0 failed"), run, "the hostile VM's checks differ")
+        flood = umbra_run("--kernel", SELFTESTS, "--mem", "128M", "--mode", "ssp", "--shadow-mem", "256K",
+                          "--append", "test=flood", timeout=120)
+        expect(flood.rc == 0, flood, "the address-space flood must pass with a tiny pool")
+        return "%s; %s" % (canary[-1].split("] ")[1], flood.lines("selftests: flood ")[-1])
+
+
 def tiny_shadow_pool_reclaims_and_survives():
     """A shadow pool far too small for the workload: reclaim, never a crash."""
     with tempfile.TemporaryDirectory() as d:
@@ -186,6 +210,7 @@ TESTS += [
     ("broken_fence_caught_under_ssp", broken_fence_caught_under_ssp),
     ("two_vms_in_different_modes", two_vms_in_different_modes),
     ("tiny_shadow_pool_reclaims_and_survives", tiny_shadow_pool_reclaims_and_survives),
+    ("hostile_guest_leaves_neighbour_untouched", hostile_guest_leaves_neighbour_untouched),
     ("trace_mm_follows_a_fork", trace_mm_follows_a_fork),
     ("satp_zero_through_a_register_stays_isolated", satp_zero_through_a_register_stays_isolated),
 ]
