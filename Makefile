@@ -33,7 +33,7 @@ TEST_GUESTS := $(patsubst tests/guests/%.S,$(BUILD)/tests/%.bin,$(wildcard tests
 QEMU      ?= qemu-system-riscv64
 OPENSBI   ?= /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
 
-.PHONY: all deps run test unit debug clean test-guests fuzz
+.PHONY: all deps run test unit debug clean test-guests fuzz bench
 all: $(BUILD)/umbra.elf guests test-guests
 
 GUESTS :=
@@ -79,6 +79,12 @@ run: deps all
 
 test: deps all unit
 	$(PYTHON) tests/run.py
+
+# The benchmark: every workload under every mode, the buffer sweep, and the
+# generated bench/*.csv, docs/results.md and docs/img/*.png.
+bench: deps all
+	@start=$$(date +%s); tools/umbra-bench --all && \
+	echo "make bench: done in $$(( $$(date +%s) - start )) s"
 
 # The shadow-paging differential test with many more random sequences than
 # `make test` runs (SHADOW_FUZZ_SEQS per configuration, SHADOW_FUZZ_SEED to

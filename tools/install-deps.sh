@@ -38,7 +38,8 @@ gdb-multiarch:gdb-multiarch
 python3:python3
 gcc:gcc
 make:make
-timeout:coreutils"
+timeout:coreutils
+gnuplot:gnuplot-nox"
 
 missing_base_packages() {
     local line cmd pkg
