@@ -44,7 +44,23 @@ def test_checksum_mismatch_fails():
     assert "compute" in p.stderr and "checksum differs" in p.stderr, p.stderr[-2000:]
 
 
+def test_several_vms_each_checked():
+    """--vms 2: two VMs side by side per Umbra run, a row each, and each
+    one's checksum held against native (tsp and ssp at once)."""
+    import csv
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "v.csv")
+        p = bench("--csv", path, "--vms", "2", "--configs", "tsp,ssp")
+        assert p.returncode == 0, p.stderr[-2000:]
+        with open(path) as f:
+            rows = list(csv.DictReader(f))
+    got = sorted((r["config"], r["vm"]) for r in rows)
+    assert got == [("native", ""), ("ssp", "vm0"), ("ssp", "vm1"), ("tsp", "vm0"), ("tsp", "vm1")], got
+    assert len({r["checksum"] for r in rows}) == 1, [r["checksum"] for r in rows]
+
+
 TESTS = [
     ("repeatable_counts", test_repeatable_counts),
     ("checksum_mismatch_fails", test_checksum_mismatch_fails),
+    ("several_vms_each_checked", test_several_vms_each_checked),
 ]
