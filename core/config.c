@@ -405,11 +405,6 @@ static int check_vm(struct parser *p, unsigned index)
     unsigned line = p->vm_line[index];
     if (vm->kernel.size == 0)
         return parser_fail(p, line, "VM '%s' has no kernel=", vm->name);
-    /* Shadows are shared by a VM's vCPUs; keeping them coherent across harts
-     * (remote shadow flushes, buffer invalidation) is not built yet. */
-    if (vm->mode != MM_MODE_HAP && vm->cpus > 1)
-        return parser_fail(p, line, "VM '%s': mode %s runs one vCPU for now, not %u", vm->name,
-                           mm_mode_name(vm->mode), vm->cpus);
     /* The kernel sits 2 MiB in and the guest's DTB takes the top 2 MiB. */
     uint64_t reserved = CONFIG_KERNEL_OFFSET + CONFIG_KERNEL_OFFSET;
     uint64_t room = vm->mem - MIN(vm->mem, reserved);

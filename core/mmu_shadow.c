@@ -12,6 +12,7 @@
  *        base buffer never get here (arch/riscv/trap.S handles them).
  */
 #include "arch/riscv/csr.h"
+#include "arch/riscv/sbi_call.h"
 #include "arch/riscv/vcpu_arch.h"
 #include "core/console.h"
 #include "core/fmt.h"
@@ -37,15 +38,41 @@ static bool mm_tracing(const struct vm *vm)
             kprintf("mm %s: " fmt "\n", (vm)->config->name, ##__VA_ARGS__);     \
     } while (0)
 
-/* The shadow core's only hardware effect.  One vCPU per shadow-mode VM, so
- * the TLB to flush is this hart's (hgatp Bare: VMID 0). */
-static void shadow_flush_local(void *arg, uint16_t hw_asid, uint64_t va, bool all)
+/* Harts running another vCPU of this VM, as an SBI hart mask.  A vCPU that
+ * is stopped is left out: entering the guest again flushes its whole TLB
+ * (vcpu_arch_load_csrs), after it is marked running. */
+static unsigned long other_vcpu_harts(const struct vm *vm)
 {
-    (void)arg;
+    const struct vcpu *self = vcpu_current();
+    unsigned long mask = 0;
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        const struct vcpu *v = &vm->vcpus[i];
+        enum vcpu_state st = __atomic_load_n(&v->state, __ATOMIC_ACQUIRE);
+        if (v != self && (st == VCPU_RUNNING || st == VCPU_START_PENDING))
+            mask |= 1ul << harts[v->hart_index].hartid;
+    }
+    return mask;
+}
+
+/*
+ * The shadow core's only hardware effect (see shadow_flush_fn).  Shadows
+ * are shared by the VM's vCPUs, so a change that must reach every hart goes
+ * to the others through OpenSBI, which runs the hfence.vvma there and
+ * returns once all are done.  hgatp is Bare (VMID 0) on every hart of a
+ * shadow-mode VM, the VMID OpenSBI fences under.
+ */
+static void shadow_flush(void *arg, uint16_t hw_asid, uint64_t va, bool all, bool every_hart)
+{
+    struct vm *vm = arg;
     if (all)
         hfence_vvma_asid(hw_asid);
     else
         hfence_vvma_va_asid(va, hw_asid);
+    unsigned long others = every_hart ? other_vcpu_harts(vm) : 0;
+    if (!others)
+        return;
+    vm->remote_flushes++;
+    sbi_remote_hfence_vvma_mask(others, 0, all ? 0 : va, all ? ~0ul : PAGE_SIZE, hw_asid);
 }
 
 static int shadow_vm_create(struct vm *vm, char *err, size_t errlen)
@@ -69,7 +96,8 @@ static int shadow_vm_create(struct vm *vm, char *err, size_t errlen)
         /* KVM gives up on a shadowed page after 3 writes; 4 keeps a PTE
          * update with its A/D follow-ups from counting as a flood. */
         .write_flood_limit = c->mode == MM_MODE_TSP ? 4 : 0,
-        .flush = shadow_flush_local,
+        .flush = shadow_flush,
+        .flush_arg = vm,
     };
     uint64_t meta = ALIGN_UP(shadow_meta_bytes_for(&cfg, c->mem, pool), PAGE_SIZE);
     paddr_t pool_base = frame_alloc(&umbra_pool, pool, PAGE_SIZE);
@@ -84,43 +112,76 @@ static int shadow_vm_create(struct vm *vm, char *err, size_t errlen)
     return 0;
 }
 
-/* Drop buffer entries whose shadow root was reclaimed since the last look. */
-static void sptbuf_revalidate(struct vcpu *vcpu)
+/*
+ * Locking.  One lock per VM guards the shared shadow trees, every vCPU's SPT
+ * base buffer, shadow_index and pin.  The fast path in trap.S takes it too:
+ * it reads a buffer and moves shadow_index, so while another hart holds the
+ * lock no vCPU can switch to a root that is being freed.
+ */
+
+/* Pins follow shadow_index, which the fast path moves without touching the
+ * pins; bring them up to date before the core decides what it may free. */
+static void shadow_pins_refresh(struct vm *vm)
 {
-    struct shadow_vm *s = &vcpu->vm->shadow;
-    if (vcpu->seen_reclaims == s->stats.roots_reclaimed)
-        return;
-    vcpu->seen_reclaims = s->stats.roots_reclaimed;
-    for (unsigned i = 0; i < SHADOW_MAX_ROOTS; i++)
-        if (!s->roots[i].live)
-            sptbuf_forget_root(&vcpu->sptbuf, i);
-    for (unsigned i = 0; i < vcpu->sptbuf.size; i++) {
-        struct sptbuf_entry *e = &vcpu->sptbuf.entries[i];
-        if (e->key && s->roots[e->root_index].guest_satp != e->key)
-            sptbuf_forget_root(&vcpu->sptbuf, (unsigned)e->root_index);
+    struct shadow_vm *s = &vm->shadow;
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        struct vcpu *v = &vm->vcpus[i];
+        int now = (int)v->regs.shadow_index;
+        if (now == v->pinned_root)
+            continue;
+        if (v->pinned_root != SHADOW_NO_ROOT)
+            s->roots[v->pinned_root].pins--;
+        if (now != SHADOW_NO_ROOT)
+            s->roots[now].pins++;
+        v->pinned_root = now;
     }
 }
 
-/* Run the shadow for guest_satp on this hart; returns whether it was built. */
+/* Drop buffer entries (of every vCPU) naming a root slot that was freed,
+ * or reused for another guest satp, since the buffer was last checked. */
+static void sptbufs_revalidate(struct vm *vm)
+{
+    const struct shadow_vm *s = &vm->shadow;
+    for (unsigned v = 0; v < vm->ncpus; v++) {
+        struct vcpu *vcpu = &vm->vcpus[v];
+        if (vcpu->seen_roots_freed == s->roots_freed)
+            continue;
+        vcpu->seen_roots_freed = s->roots_freed;
+        for (unsigned i = 0; i < vcpu->sptbuf.size; i++) {
+            const struct sptbuf_entry *e = &vcpu->sptbuf.entries[i];
+            const struct shadow_root *r = &s->roots[e->root_index];
+            if (e->key && (!r->live || r->guest_satp != e->key))
+                sptbuf_forget_root(&vcpu->sptbuf, (unsigned)e->root_index);
+        }
+    }
+}
+
+static struct shadow_vm *shadow_lock(struct vcpu *vcpu)
+{
+    spin_lock(&vcpu->vm->shadow_lock);
+    shadow_pins_refresh(vcpu->vm);
+    return &vcpu->vm->shadow;
+}
+
+static void shadow_unlock(struct vcpu *vcpu)
+{
+    sptbufs_revalidate(vcpu->vm);
+    spin_unlock(&vcpu->vm->shadow_lock);
+}
+
+/* Run the shadow for guest_satp on this hart; returns whether it was built.
+ * Called with the shadow lock held. */
 static bool shadow_switch_to(struct vcpu *vcpu, uint64_t guest_satp)
 {
     struct shadow_vm *s = &vcpu->vm->shadow;
     bool built;
-    int old = (int)vcpu->regs.shadow_index;
-    int idx = shadow_root_get(s, guest_satp, old, &built);
-    /* Pinned: the shadow this vCPU runs on is never reclaimed or unshadowed. */
-    if (old != idx) {
-        if (old != SHADOW_NO_ROOT)
-            s->roots[old].pins--;
-        s->roots[idx].pins++;
-    }
+    int idx = shadow_root_get(s, guest_satp, (int)vcpu->regs.shadow_index, &built);
     uint64_t vsatp = shadow_root_vsatp(s, idx);
     vcpu->regs.guest_satp = guest_satp;
     vcpu->regs.shadow_index = (uint64_t)idx;
+    /* Pinned: the shadow a vCPU runs on is never reclaimed or unshadowed. */
+    shadow_pins_refresh(vcpu->vm);
     csr_write(vsatp, vsatp);
-    sptbuf_revalidate(vcpu);
-    if (built)
-        sptbuf_forget_root(&vcpu->sptbuf, (unsigned)idx);
     if (guest_satp)
         sptbuf_insert(&vcpu->sptbuf, guest_satp, vsatp, (unsigned)idx);
     mm_trace(vcpu->vm, "satp <- 0x%lx (root gpa 0x%lx asid %lu): shadow %d %s, vsatp 0x%lx",
@@ -133,14 +194,17 @@ static bool shadow_switch_to(struct vcpu *vcpu, uint64_t guest_satp)
 static void shadow_vcpu_start(struct vcpu *vcpu)
 {
     unsigned entries = vcpu->vm->config->mode == MM_MODE_SSP ? vcpu->vm->config->sptbuf : 0;
+    struct shadow_vm *s = shadow_lock(vcpu);
     sptbuf_init(&vcpu->sptbuf, entries);
-    vcpu->seen_reclaims = vcpu->vm->shadow.stats.roots_reclaimed;
+    vcpu->seen_roots_freed = s->roots_freed;
+    vcpu->regs.shadow_lock = ptr_to_pa((const void *)&vcpu->vm->shadow_lock.locked);
     /* The guest starts with satp = Bare: it runs on the physical shadow. */
     vcpu->regs.shadow_index = (uint64_t)SHADOW_NO_ROOT;
     shadow_switch_to(vcpu, 0);
     /* The fast path cannot print, so tracing keeps every satp write visible. */
     bool fast = entries && !mm_tracing(vcpu->vm);
     vcpu->regs.sptbuf = fast ? ptr_to_pa(&vcpu->sptbuf) : 0;
+    shadow_unlock(vcpu);
 }
 
 /* satp is WARL: Bare and Sv39 stick (Bare with ASID and PPN cleared); other
@@ -168,9 +232,11 @@ static void shadow_satp_write(struct vcpu *vcpu, uint64_t value)
     }
     /* With the buffer on, a full exit is its miss (or a hit the fast path
      * could not take: tracing, or a csrrw that also reads satp). */
+    shadow_lock(vcpu);
     if (vcpu->sptbuf.size && legal)
         (void)sptbuf_lookup(&vcpu->sptbuf, legal);
     bool built = shadow_switch_to(vcpu, legal);
+    shadow_unlock(vcpu);
     stats_count_full(&vcpu->stats, built ? EXIT_SATP_WRITE_MISS : EXIT_SATP_WRITE_HIT);
 }
 
@@ -191,9 +257,24 @@ static void sfence_text(char *buf, size_t cap, bool has_va, uint64_t va, bool ha
     fmt_snprintf(buf, cap, "sfence.vma %s, %s", v, a);
 }
 
+/*
+ * The hardware side of a guest fence, on this hart.  Shadow changes made by
+ * another vCPU only flushed that vCPU's hart (see shadow_flush_fn), so this
+ * hart may still hold entries the guest now expects gone.  Shadow ASIDs are
+ * not the guest's, so an ASID-scoped fence flushes every shadow ASID.
+ */
+static void guest_fence_local(bool has_va, uint64_t va)
+{
+    if (has_va)
+        hfence_vvma_va(va);
+    else
+        hfence_vvma_all();
+}
+
 static void tsp_sfence(struct vcpu *vcpu, bool has_va, uint64_t va, bool has_asid, uint16_t asid)
 {
     /* Every guest page-table write already reached the shadows. */
+    guest_fence_local(has_va, va);
     if (mm_tracing(vcpu->vm)) {
         char what[48];
         sfence_text(what, sizeof(what), has_va, va, has_asid, asid);
@@ -203,9 +284,11 @@ static void tsp_sfence(struct vcpu *vcpu, bool has_va, uint64_t va, bool has_asi
 
 static void ssp_sfence(struct vcpu *vcpu, bool has_va, uint64_t va, bool has_asid, uint16_t asid)
 {
-    struct shadow_vm *s = &vcpu->vm->shadow;
+    struct shadow_vm *s = shadow_lock(vcpu);
     uint64_t dropped = s->stats.entries_dropped;
     shadow_sfence(s, has_va, va, has_asid, asid);
+    guest_fence_local(has_va, va);
+    shadow_unlock(vcpu);
     if (mm_tracing(vcpu->vm)) {
         char what[48];
         sfence_text(what, sizeof(what), has_va, va, has_asid, asid);
@@ -354,7 +437,12 @@ static void tsp_emulate_store(struct vcpu *vcpu, const struct shadow_fault *f)
     if (si.kind == STORE_AMO)
         guest_set_reg(vcpu, si.rd, amo_result(si.size, old));
     else if (si.kind == STORE_SC)
-        guest_set_reg(vcpu, si.rd, 0);      /* one vCPU: the reservation holds */
+        /* Succeeds: the store above was atomic with respect to every other
+         * vCPU (they write this page only through Umbra, under the lock).
+         * What cannot be checked is whether another vCPU stored here
+         * between the guest's LR and this SC; Linux updates PTEs with
+         * AMOs, not LR/SC, so none of the guests shipped does that. */
+        guest_set_reg(vcpu, si.rd, 0);
     vcpu->regs.sepc += si.length;
     mm_trace(vcpu->vm, "wp: store%u to page table at va 0x%lx: 0x%lx -> 0x%lx", si.size * 8, va,
              old, value);
@@ -362,11 +450,15 @@ static void tsp_emulate_store(struct vcpu *vcpu, const struct shadow_fault *f)
 
 static void shadow_page_fault_exit(struct vcpu *vcpu)
 {
-    struct shadow_vm *s = &vcpu->vm->shadow;
     struct access_ctx ctx = guest_access(vcpu, access_of(vcpu->scause));
     struct shadow_fault f;
+    struct shadow_vm *s = shadow_lock(vcpu);
     shadow_page_fault(s, (int)vcpu->regs.shadow_index, vcpu->stval, &ctx, &f);
-    sptbuf_revalidate(vcpu);
+    /* Under the lock: the emulated store and the shadow updates it makes
+     * must not interleave with another vCPU's. */
+    if (f.kind == SHADOW_FAULT_WRITE_PROTECT)
+        tsp_emulate_store(vcpu, &f);
+    shadow_unlock(vcpu);
     switch (f.kind) {
     case SHADOW_FAULT_HIDDEN:
     case SHADOW_FAULT_AD_UPDATE:
@@ -379,7 +471,6 @@ static void shadow_page_fault_exit(struct vcpu *vcpu)
         break;
     case SHADOW_FAULT_WRITE_PROTECT:
         stats_count_full(&vcpu->stats, EXIT_WP_FAULT);
-        tsp_emulate_store(vcpu, &f);
         break;
     case SHADOW_FAULT_GUEST:
         stats_count_full(&vcpu->stats, EXIT_GUEST_FAULT_INJECTED);
@@ -402,6 +493,7 @@ static void shadow_report(struct vm *vm, struct exit_stats *t, int *sptbuf_size)
     t->mm[MM_ENTRIES_DROPPED] += st->entries_dropped;
     t->mm[MM_WP_EMULATED] += st->wp_emulated;
     t->mm[MM_WP_UNSHADOWED] += st->wp_unshadowed;
+    t->mm[MM_REMOTE_FLUSHES] += vm->remote_flushes;
     *sptbuf_size = vm->config->mode == MM_MODE_SSP ? (int)vm->config->sptbuf : -1;
     for (unsigned i = 0; i < vm->ncpus; i++) {
         const struct vcpu *v = &vm->vcpus[i];

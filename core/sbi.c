@@ -101,8 +101,8 @@ static unsigned long vcpus_to_hart_mask(const struct vm *vm, unsigned long vcpus
 }
 
 /* Shadow modes: a remote sfence.vma is the same shadow sync the guest's own
- * sfence.vma would drive, page by page or whole (shadow modes run one vCPU,
- * so the only vCPU it can name is the caller). */
+ * sfence.vma would drive, page by page or whole.  The VM's vCPUs share its
+ * shadows, so one sync serves every vCPU the fence names. */
 static void sbi_rfence_shadows(struct vcpu *self, uint64_t va, uint64_t size, long asid)
 {
     bool has_asid = asid >= 0;
@@ -138,14 +138,17 @@ static struct sbiret sbi_rfence(struct vcpu *self, const struct sbi_call_args *c
         size = ~0ull;                              /* the spec's "flush everything" */
     }
     if (self->vm->mmu->on_sfence) {
-        if (targets & self_bit)
+        if (targets)
             sbi_rfence_shadows(self, va, size, asid);
-        return sbi_ok(0);
+        /* The named harts may still hold the old entries in their TLBs,
+         * tagged with shadow ASIDs, which are not the guest's. */
+        asid = -1;
     }
     if (targets & self_bit)
         vcpu_arch_flush_guest_tlb(va, size, asid);
     /* OpenSBI runs the hfence.vvma on the target harts under the calling
-     * hart's VMID (this VM's), so it hits exactly this VM's translations. */
+     * hart's VMID (this VM's, or 0 with shadows: hgatp Bare on all of the
+     * VM's harts), so it hits exactly this VM's translations. */
     if (remote)
         sbi_remote_hfence_vvma_mask(remote, 0, va, size, asid);
     return sbi_ok(0);

@@ -44,7 +44,7 @@ static const char *const mm_counter_names[] = {
     "sptbuf_hits", "sptbuf_misses", "sptbuf_evictions",
     "shadow_pages_peak", "shadow_roots_built", "shadow_roots_reclaimed",
     "shadow_pool_exhausted", "sync_va", "sync_asid", "sync_all",
-    "entries_dropped", "wp_emulated", "wp_unshadowed",
+    "entries_dropped", "wp_emulated", "wp_unshadowed", "remote_flushes",
 };
 _Static_assert(ARRAY_SIZE(mm_counter_names) == MM_COUNTER_COUNT, "every mm counter needs a name");
 

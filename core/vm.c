@@ -102,8 +102,6 @@ static int vm_load_images(struct vm *vm, const struct vm_config *c, char *err, s
 int vm_create(struct vm *vm, unsigned index, const struct vm_config *c, unsigned first_hart,
               char *err, size_t errlen)
 {
-    if (c->mode != MM_MODE_HAP && c->cpus > 1)
-        return vm_fail(err, errlen, c, "shadow modes run one vCPU for now");
     if (c->cpus > MAX_VCPUS_PER_VM || first_hart + c->cpus > hart_count)
         return vm_fail(err, errlen, c, "more vCPUs than free harts (each vCPU needs its own hart)");
     /* Each VM gets its own VMID.  Without VMID bits every VM shares VMID 0,
@@ -125,6 +123,8 @@ int vm_create(struct vm *vm, unsigned index, const struct vm_config *c, unsigned
         vcpu->id = i;
         vcpu->hart_index = first_hart + i;
         vcpu->state = VCPU_STOPPED;
+        vcpu->regs.shadow_index = (uint64_t)SHADOW_NO_ROOT;
+        vcpu->pinned_root = SHADOW_NO_ROOT;
         harts[first_hart + i].vcpu = vcpu;
     }
     /* vCPU 0 boots the guest, like the boot hart of a real machine; the

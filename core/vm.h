@@ -41,6 +41,7 @@ struct vcpu_regs {
     uint64_t shadow_index;   /* the shadow root vsatp currently runs */
     uint64_t fast_instret;   /* instructions spent on the fast path, not yet accounted */
     uint64_t fast_satp_hits; /* satp writes the fast path handled */
+    uint64_t shadow_lock;    /* &vm->shadow_lock: the fast path takes it too */
 };
 
 _Static_assert(offsetof(struct vcpu_regs, sepc) == VCPU_REGS_SEPC, "trap.S layout");
@@ -55,6 +56,7 @@ _Static_assert(offsetof(struct vcpu_regs, guest_satp) == VCPU_REGS_GUEST_SATP, "
 _Static_assert(offsetof(struct vcpu_regs, shadow_index) == VCPU_REGS_SHADOW_INDEX, "trap.S layout");
 _Static_assert(offsetof(struct vcpu_regs, fast_instret) == VCPU_REGS_FAST_INSTRET, "trap.S layout");
 _Static_assert(offsetof(struct vcpu_regs, fast_satp_hits) == VCPU_REGS_FAST_SATP_HITS, "trap.S layout");
+_Static_assert(offsetof(struct vcpu_regs, shadow_lock) == VCPU_REGS_SHADOW_LOCK, "trap.S layout");
 
 /* Register numbers of the SBI calling convention. */
 enum { REG_RA = 1, REG_SP = 2, REG_A0 = 10, REG_A1, REG_A2, REG_A3, REG_A4, REG_A5, REG_A6, REG_A7 };
@@ -84,7 +86,8 @@ struct vcpu {
     uint64_t start_opaque;
     struct exit_stats stats; /* only this vCPU's hart writes it */
     struct sptbuf sptbuf;    /* ssp: this vCPU's SPT base buffer */
-    uint64_t seen_reclaims;  /* shadow roots reclaimed when the buffer was last checked */
+    uint64_t seen_roots_freed; /* shadow.roots_freed when the buffer was last checked */
+    int pinned_root;         /* the shadow root this vCPU holds a pin on (SHADOW_NO_ROOT) */
     uint64_t instret_prev_entry;
     /* The trap being handled (copied from the CSRs on entry). */
     uint64_t scause, stval, htval, htinst;
@@ -114,6 +117,10 @@ struct vm {
     char line[160];
     size_t line_len;
     struct spinlock lock;
+    /* Shadow modes: guards the shared shadow trees, every vCPU's SPT base
+     * buffer and shadow_index, and the pins (core/mmu_shadow.c). */
+    struct spinlock shadow_lock;
+    uint64_t remote_flushes;       /* shadow flushes sent to the VM's other harts */
 };
 
 /* A physical hart Umbra runs on. */

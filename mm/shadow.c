@@ -122,16 +122,29 @@ static uint16_t guest_asid(uint64_t satp)
     return (uint16_t)((satp >> SATP_ASID_SHIFT) & SATP_ASID_MASK);
 }
 
-static void flush_va(struct shadow_vm *s, int idx, uint64_t va)
+static void flush_va_on(struct shadow_vm *s, int idx, uint64_t va, bool every_hart)
 {
     if (s->cfg.flush)
-        s->cfg.flush(s->cfg.flush_arg, s->roots[idx].hw_asid, va, false);
+        s->cfg.flush(s->cfg.flush_arg, s->roots[idx].hw_asid, va, false, every_hart);
 }
 
+/* Tables of shadow idx were freed or its ASID changes hands: every hart. */
 static void flush_all(struct shadow_vm *s, int idx)
 {
     if (s->cfg.flush)
-        s->cfg.flush(s->cfg.flush_arg, s->roots[idx].hw_asid, 0, true);
+        s->cfg.flush(s->cfg.flush_arg, s->roots[idx].hw_asid, 0, true, true);
+}
+
+/* Entry `old` (valid) of shadow idx covering va was just replaced or
+ * cleared.  A leaf only needs this hart's copy gone (see shadow_flush_fn),
+ * except a writable one under write protection: its frame may become a
+ * guest page table at any moment, and then no hart may still write it. */
+static void flush_dropped(struct shadow_vm *s, int idx, uint64_t va, pte_t old)
+{
+    if (pte_is_pointer(old))
+        flush_all(s, idx);
+    else
+        flush_va_on(s, idx, va, s->cfg.write_protect && (old & PTE_W));
 }
 
 /* ---- guest-frame hash: which shadow tables mirror a guest table -------- */
@@ -201,7 +214,7 @@ static void rmap_revoke_writes(struct shadow_vm *s, uint64_t frame)
         pte_t *e = &table_entries(page_of_number(s, n))[idx];
         ASSERT((*e & PTE_V) && (*e & PTE_W) && guest_frame_of_leaf(s, *e) == frame);
         *e &= ~(PTE_W | PTE_D);
-        flush_va(s, m->root, entry_va(m, idx));
+        flush_va_on(s, m->root, entry_va(m, idx), true);
         s->stats.wp_revoked++;
         uint32_t next = s->wr_next[ref - 1];
         s->wr_next[ref - 1] = 0;
@@ -217,6 +230,7 @@ static void guest_frame_ref(struct shadow_vm *s, gpaddr_t guest_table)
     ASSERT(s->pt_refs[f] < UINT16_MAX); /* pool size bounds the count (init) */
     if (s->pt_refs[f]++ == 0) {
         s->stats.protected_pages++;
+        s->protections++;
         rmap_revoke_writes(s, f);
         /* Writable 2 MiB leaves are linked under their chunk's first frame:
          * the first page table inside a chunk ends them too. */
@@ -332,6 +346,7 @@ static void root_free(struct shadow_vm *s, int idx)
     flush_all(s, idx);
     s->roots[idx].live = false;
     s->roots[idx].table = 0;
+    s->roots_freed++;
 }
 
 /* The least recently used live root other than `except`.  For emptying a
@@ -553,7 +568,9 @@ static gpaddr_t expected_guest_table(const struct walk *w, bool bare, unsigned l
     return (!bare && visit < w->depth) ? w->table_gpa[visit] : GUEST_TABLE_NONE;
 }
 
-enum fill_result { FILL_DONE, FILL_RESTART };
+/* FILL_RACE: another hart wrote a guest table this fill read before the
+ * fill write-protected it; nothing was installed and the guest retries. */
+enum fill_result { FILL_DONE, FILL_RESTART, FILL_RACE };
 
 /* A table for root idx, emptying other shadows when the pool is out of
  * pages and, as a last resort, root idx itself (then FILL_RESTART: the path
@@ -595,12 +612,9 @@ static paddr_t shadow_path(struct shadow_vm *s, int idx, uint64_t va, const stru
                 continue;
             }
             /* A 2 MiB leaf where a table is now needed, or a stale table. */
-            bool was_pointer = pte_is_pointer(*e);
+            pte_t old = *e;
             entry_clear(s, table, i);
-            if (was_pointer)
-                flush_all(s, idx);
-            else
-                flush_va(s, idx, va);
+            flush_dropped(s, idx, va, old);
         }
         uint64_t base = sign_extend_va(ALIGN_DOWN(va, level_bytes(level)));
         paddr_t child = table_alloc_for_fault(s, idx, level - 1, base, expect);
@@ -610,6 +624,26 @@ static paddr_t shadow_path(struct shadow_vm *s, int idx, uint64_t va, const stru
         table = child;
     }
     return table;
+}
+
+/*
+ * tsp: shadow_path just write-protected guest tables that the fill's walk
+ * read while they were still writable.  Another vCPU may have stored to one
+ * in between, and that store would never reach the shadows.  Protection is
+ * now in force on every hart, so walking again tells: the same walk means
+ * no store got in (KVM's shadow MMU rechecks guest PTEs the same way).
+ */
+static bool guest_walk_unchanged(const struct shadow_vm *s, int idx, uint64_t va, const struct access_ctx *ctx,
+                                 const struct walk *w)
+{
+    struct walk again;
+    gwalk(&s->mem, s->roots[idx].guest_satp, va, ctx, &again);
+    if (again.result != WALK_OK || again.leaf != w->leaf || again.gpa != w->gpa || again.depth != w->depth)
+        return false;
+    for (unsigned i = 0; i < w->depth; i++)
+        if (again.table_gpa[i] != w->table_gpa[i])
+            return false;
+    return true;
 }
 
 /* A fill walked through these guest tables: they are in use as tables. */
@@ -630,9 +664,12 @@ static enum fill_result shadow_fill(struct shadow_vm *s, int idx, uint64_t va, c
     if (s->flood && s->cfg.write_flood_limit && !bare)
         note_tables_used(s, w);
     unsigned level = shadow_leaf_level(s, w, bare);
+    uint64_t protections = s->protections;
     paddr_t table = shadow_path(s, idx, va, w, bare, level);
     if (!table)
         return FILL_RESTART;
+    if (s->protections != protections && !guest_walk_unchanged(s, idx, va, ctx, w))
+        return FILL_RACE;
 
     uint64_t span = level_bytes(level);
     gpaddr_t gpa_base = ALIGN_DOWN(w->gpa, span);
@@ -656,10 +693,8 @@ static enum fill_result shadow_fill(struct shadow_vm *s, int idx, uint64_t va, c
         rmap_link(s, table, i, guest_frame_of_leaf(s, *e));
     /* A fault on a present entry also means the hardware held a stale
      * copy: flush it even if the new entry is the same. */
-    if (pte_is_pointer(old))
-        flush_all(s, idx);
-    else if (old & PTE_V)
-        flush_va(s, idx, va);
+    if (old & PTE_V)
+        flush_dropped(s, idx, va, old);
 
     out->hpa = s->mem.hpa + (w->gpa - s->mem.base);
     out->shadow_pte = *e;
@@ -714,10 +749,12 @@ void shadow_page_fault(struct shadow_vm *s, int idx, uint64_t va, const struct a
         return;
     }
     /* One restart at most: after emptying this shadow the pool has room. */
-    if (shadow_fill(s, idx, va, ctx, out) == FILL_RESTART) {
-        enum fill_result again = shadow_fill(s, idx, va, ctx, out);
-        ASSERT(again == FILL_DONE);
-    }
+    enum fill_result r = shadow_fill(s, idx, va, ctx, out);
+    if (r == FILL_RESTART)
+        r = shadow_fill(s, idx, va, ctx, out);
+    ASSERT(r != FILL_RESTART);
+    if (r == FILL_RACE)
+        out->kind = SHADOW_FAULT_HIDDEN;   /* nothing installed: the access retries */
 }
 
 /* ---- tsp: emulated guest page-table writes ----------------------------- */
@@ -756,12 +793,9 @@ static void drop_mirrored_entry(struct shadow_vm *s, gpaddr_t guest_table, unsig
             return;
         paddr_t table = page_of_number(s, ref - 1);
         struct shadow_page_meta *m = &s->meta[ref - 1];
-        bool pointer = pte_is_pointer(table_entries(table)[idx]);
+        pte_t old = table_entries(table)[idx];
         s->stats.entries_dropped += entry_clear(s, table, idx);
-        if (pointer)
-            flush_all(s, m->root);
-        else
-            flush_va(s, m->root, entry_va(m, idx));
+        flush_dropped(s, m->root, entry_va(m, idx), old);
     }
 }
 
@@ -877,7 +911,7 @@ static uint64_t shadow_drop_va(struct shadow_vm *s, int idx, uint64_t va)
             return 0;
         if (!pte_is_pointer(e)) {
             uint64_t dropped = entry_clear(s, table, i);
-            flush_va(s, idx, va);
+            flush_dropped(s, idx, va, e);
             return dropped;
         }
         paddr_t child = pte_to_pa(e);

@@ -22,9 +22,20 @@
 #define SHADOW_MAX_ROOTS 128
 #define SHADOW_NO_ROOT (-1)
 
-/* What the caller wants flushed from the hardware TLB: one VA (all == false)
- * or everything (all == true) tagged with hw_asid. */
-typedef void (*shadow_flush_fn)(void *arg, uint16_t hw_asid, uint64_t va, bool all);
+/*
+ * What the caller wants flushed from the hardware TLB: one VA (all == false)
+ * or everything (all == true) tagged with hw_asid, and where.
+ *
+ * every_hart == false: a leaf changed; only this hart must stop using the old
+ * entry now.  Other harts may keep a stale copy until their guest fences,
+ * exactly as with a real TLB (the caller turns guest fences into hardware
+ * ones on the harts they name).
+ * every_hart == true: the change must reach every hart running the VM before
+ * the core goes on: shadow table pages were freed (a stale walk cache could
+ * read a reused page), a hardware ASID is changing hands, or write access to
+ * a frame that just became a guest page table was revoked (tsp).
+ */
+typedef void (*shadow_flush_fn)(void *arg, uint16_t hw_asid, uint64_t va, bool all, bool every_hart);
 
 struct shadow_config {
     bool write_protect;     /* tsp: guest page-table pages are read-only in every shadow */
@@ -80,6 +91,9 @@ struct shadow_vm {
     int max_roots;                       /* live roots the pool can hold (<= SHADOW_MAX_ROOTS) */
     struct shadow_root roots[SHADOW_MAX_ROOTS];
     uint64_t clock;
+    uint64_t roots_freed;                /* bumped whenever a root slot is freed, so
+                                            callers caching root indexes can revalidate */
+    uint64_t protections;                /* tsp: frames that became protected, ever */
     struct shadow_stats stats;
 };
 

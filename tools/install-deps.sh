@@ -39,14 +39,31 @@ python3:python3
 gcc:gcc
 make:make
 timeout:coreutils
-gnuplot:gnuplot-nox"
+gnuplot:gnuplot-nox
+riscv64-linux-gnu-gcc:gcc-riscv64-linux-gnu
+bc:bc
+flex:flex
+bison:bison
+xz:xz-utils"
+
+# Files without a command of their own: file -> package.  The Linux guest
+# (make linux) needs the kernel source, the cross glibc for its static /init
+# (only recommended by the cross gcc, and we skip recommends) and the host
+# libc headers for the kernel's build tools.
+BASE_FILES="/usr/src/linux-source-6.1.tar.xz:linux-source-6.1
+/usr/riscv64-linux-gnu/lib/libc.a:libc6-dev-riscv64-cross
+/usr/include/stdio.h:libc6-dev"
 
 missing_base_packages() {
-    local line cmd pkg
+    local line cmd pkg file
     while IFS= read -r line; do
         cmd=${line%%:*}; pkg=${line#*:}
         command -v "$cmd" >/dev/null 2>&1 || echo "$pkg"
     done <<< "$BASE_TOOLS"
+    while IFS= read -r line; do
+        file=${line%%:*}; pkg=${line#*:}
+        [ -e "$file" ] || echo "$pkg"
+    done <<< "$BASE_FILES"
 }
 
 # The URI of the machine's main Debian archive (not the security archive),

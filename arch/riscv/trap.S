@@ -156,12 +156,18 @@ fast_have_value:
      * addresses.  The general path runs it on its physical shadow. */
     beqz    t1, fast_restore_t2
     sd      t3, 28*8(sp)
+    /* The VM's shadow lock: another vCPU may be freeing a root or editing
+     * this buffer (core/mmu_shadow.c). */
+    ld      t0, VCPU_REGS_SHADOW_LOCK(sp)
+    li      t2, 1
+2:  amoswap.w.aq t3, t2, (t0)
+    bnez    t3, 2b
     ld      t0, VCPU_REGS_SPTBUF(sp)
     ld      t2, SPTBUF_OFF_SIZE(t0)
     addi    t0, t0, SPTBUF_OFF_ENTRIES
     slli    t2, t2, SPTBUF_ENTRY_SHIFT
     add     t2, t2, t0                  /* end of the entries in use */
-1:  bgeu    t0, t2, fast_restore_t3
+1:  bgeu    t0, t2, fast_miss
     ld      t3, SPTBUF_ENTRY_OFF_KEY(t0)
     beq     t3, t1, fast_hit
     addi    t0, t0, 1 << SPTBUF_ENTRY_SHIFT
@@ -183,6 +189,8 @@ fast_hit:                               /* t0 = entry, t1 = guest satp */
     ld      t2, VCPU_REGS_FAST_SATP_HITS(sp)
     addi    t2, t2, 1
     sd      t2, VCPU_REGS_FAST_SATP_HITS(sp)
+    ld      t2, VCPU_REGS_SHADOW_LOCK(sp)
+    amoswap.w.rl zero, zero, (t2)
     csrr    t2, sepc
     addi    t2, t2, 4
     csrw    sepc, t2
@@ -198,6 +206,9 @@ fast_hit:                               /* t0 = entry, t1 = guest satp */
     ld      t3, 28*8(sp)
     csrrw   sp, sscratch, sp
     sret
+fast_miss:                              /* the general path takes the lock again */
+    ld      t0, VCPU_REGS_SHADOW_LOCK(sp)
+    amoswap.w.rl zero, zero, (t0)
 fast_restore_t3:
     ld      t3, 28*8(sp)
 fast_restore_t2:

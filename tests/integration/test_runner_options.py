@@ -198,10 +198,10 @@ def test_cpus_names_modes():
         expect_usage_error(["--kernel", k, "--name", "bad name"], "bad VM name 'bad name'")
         expect_usage_error(["--kernel", k, "--name", "x" * 16], "bad VM name")
         expect_usage_error(["--kernel", k, "--mode", "ept"], "unknown mode 'ept'")
-        expect_usage_error(["--kernel", k, "--mode", "tsp", "--cpus", "2"],
-                           "VM vm0: mode tsp runs one vCPU for now, not 2")
-        expect_usage_error(["--kernel", k, "--vm", "--kernel", k, "--mode", "ssp", "--cpus", "3"],
-                           "VM vm1: mode ssp runs one vCPU for now, not 3")
+        expect_usage_error(["--kernel", k, "--vm", "--kernel", k, "--mode", "ssp", "--cpus", "9"],
+                           "--cpus 9")
+        _, config = dry_run(["--kernel", k, "--mode", "tsp", "--cpus", "2"])
+        assert "mode=tsp\n" in config and "cpus=2\n" in config, config
         expect_usage_error(["--kernel", k, "--mode", "ssp", "--sptbuf", "65"], "--sptbuf 65")
         expect_usage_error(["--kernel", k, "--mode", "ssp", "--sptbuf", "-1"], "--sptbuf -1")
         expect_usage_error(["--kernel", k, "--mode", "tsp", "--shadow-mem", "4K"], "--shadow-mem 4K")

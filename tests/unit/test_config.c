@@ -184,8 +184,9 @@ static void test_shadow_keys(void)
     expect_error(HEAD "vm=v\nsptbuf=x\n", "config line 3: bad number 'x' for sptbuf");
     expect_error(HEAD "vm=v\nshadow_pool=0x1000\n", "config line 3: shadow_pool 0x1000 is not");
     expect_error(HEAD "vm=v\nshadow_pool=0x10001\n", "config line 3: shadow_pool 0x10001 is not");
-    expect_error(HEAD "vm=v\nmode=tsp\ncpus=2\n" KERNEL,
-                 "config line 2: VM 'v': mode tsp runs one vCPU for now, not 2");
+    CHECK_EQ(parse(HEAD "vm=v\nmode=tsp\ncpus=2\n" KERNEL), 0);
+    CHECK_EQ(parse(HEAD "vm=v\nmode=ssp\ncpus=8\n" KERNEL), 0);
+    expect_error(HEAD "vm=v\nmode=ssp\ncpus=9\n" KERNEL, "config line 4: cpus must be 1 to 8, not 9");
     CHECK_EQ(parse(HEAD "vm=v\nmode=hap\ncpus=2\n" KERNEL), 0);
 }
 

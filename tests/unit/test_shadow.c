@@ -36,6 +36,7 @@ struct flush_rec {
     uint16_t asid;
     uint64_t va;
     bool all;
+    bool every_hart;
 };
 
 #define FLUSH_LOG 64
@@ -51,32 +52,54 @@ struct tlb_entry {
 };
 
 #define TLB_SIZE 48
-static struct tlb_entry tlb[TLB_SIZE];
+/* tlb: the hart the core runs on.  remote_tlb: another hart of the same VM,
+ * which cached the same entries but hears only every_hart flushes; what it
+ * may still hold is what the isolation checks look at. */
+static struct tlb_entry tlb[TLB_SIZE], remote_tlb[TLB_SIZE];
 
-static void tlb_invalidate(uint16_t asid, uint64_t va, bool all)
+static void tlb_invalidate(struct tlb_entry *set, uint16_t asid, uint64_t va, bool all)
 {
     for (unsigned i = 0; i < TLB_SIZE; i++) {
-        struct tlb_entry *t = &tlb[i];
+        struct tlb_entry *t = &set[i];
         if (t->valid && t->asid == asid && (all || (va >= t->base && va - t->base < t->size)))
             t->valid = false;
     }
 }
 
-static void flush_stub(void *arg, uint16_t hw_asid, uint64_t va, bool all)
+/* Runs inside every flush: lets a test act as another hart at that moment. */
+static void (*flush_hook)(uint64_t va, bool every_hart);
+
+static void flush_stub(void *arg, uint16_t hw_asid, uint64_t va, bool all, bool every_hart)
 {
     (void)arg;
+    if (flush_hook)
+        flush_hook(va, every_hart);
     if (flush_count < FLUSH_LOG)
-        flush_log[flush_count] = (struct flush_rec){ hw_asid, va, all };
+        flush_log[flush_count] = (struct flush_rec){ hw_asid, va, all, every_hart };
     flush_count++;
-    tlb_invalidate(hw_asid, va, all);
+    tlb_invalidate(tlb, hw_asid, va, all);
+    if (every_hart)
+        tlb_invalidate(remote_tlb, hw_asid, va, all);
+}
+
+static const struct flush_rec *flush_find(uint16_t asid, uint64_t va, bool all)
+{
+    for (unsigned i = 0; i < MIN(flush_count, FLUSH_LOG); i++)
+        if (flush_log[i].asid == asid && flush_log[i].all == all && (all || flush_log[i].va == va))
+            return &flush_log[i];
+    return NULL;
 }
 
 static bool flushed(uint16_t asid, uint64_t va, bool all)
 {
-    for (unsigned i = 0; i < MIN(flush_count, FLUSH_LOG); i++)
-        if (flush_log[i].asid == asid && flush_log[i].all == all && (all || flush_log[i].va == va))
-            return true;
-    return false;
+    return flush_find(asid, va, all) != NULL;
+}
+
+/* Flushed, and on every hart of the VM (not only the faulting one). */
+static bool flushed_every_hart(uint16_t asid, uint64_t va, bool all)
+{
+    const struct flush_rec *r = flush_find(asid, va, all);
+    return r && r->every_hart;
 }
 
 /* ---- fixture ----------------------------------------------------------- */
@@ -101,6 +124,7 @@ static void vm_setup_cleared(bool write_protect, bool superpages, uint64_t pool_
     memset(meta_mem, 0xa5, meta_bytes);
     shadow_vm_init(&vm, &mem, &cfg, ptr_to_pa(pool_mem), pool_bytes, meta_mem, meta_bytes);
     memset(tlb, 0, sizeof(tlb));
+    memset(remote_tlb, 0, sizeof(remote_tlb));
     flush_count = 0;
 }
 
@@ -465,6 +489,8 @@ static void test_sfence_kinds(void)
     CHECK_EQ(vm.stats.entries_dropped - dropped, 2);
     CHECK_EQ(flush_count, 2);
     CHECK(flushed(hw_a, va1 + 0x123, false) && flushed(hw_c, va1 + 0x123, false));
+    /* A leaf the guest fenced: other harts wait for their own fences. */
+    CHECK(!flushed_every_hart(hw_a, va1 + 0x123, false));
     CHECK_EQ(vm.stats.sync_va, 1);
 
     /* (va, x0): that page everywhere. */
@@ -503,6 +529,7 @@ static void test_sfence_kinds(void)
     CHECK_EQ(vm.stats.pages_in_use, 6); /* four roots, the physical shadow's path */
     CHECK_EQ(vm.stats.sync_all, 1);
     CHECK(flushed(hw_a, 0, true) && flushed(hw_b, 0, true) && flushed(hw_c, 0, true));
+    CHECK(flushed_every_hart(hw_a, 0, true)); /* tables were freed */
     CHECK(!flushed(vm.roots[phys].hw_asid, 0, true));
     /* The shadows refill from the guest as before. */
     CHECK_EQ(fault(a, va1, &STORE), SHADOW_FAULT_HIDDEN);
@@ -589,7 +616,7 @@ static void test_write_protect(void)
     CHECK_EQ(fault(a, mkva(1, 6, 0, 0), &LOAD), SHADOW_FAULT_HIDDEN);
     CHECK(shadow_gpa_protected(&vm, DATA(5)));
     CHECK(!(spte(a, va_d5) & (PTE_W | PTE_D)));
-    CHECK(flushed(vm.roots[a].hw_asid, va_d5, false));
+    CHECK(flushed_every_hart(vm.roots[a].hw_asid, va_d5, false));
     CHECK_EQ(vm.stats.wp_revoked, 1);
     shadow_page_fault(&vm, a, va_d5, &STORE, &f);
     CHECK_EQ(f.kind, SHADOW_FAULT_WRITE_PROTECT);
@@ -673,6 +700,38 @@ static void test_write_protect(void)
 
 /* A guest that rewrites a pointer and forgets the fence: the next fill
  * through it rebuilds the shadow path instead of mixing the two tables. */
+/* The other hart's store, landing through its still-writable TLB entry
+ * while the revocation is on its way. */
+static void store_during_revoke(uint64_t va, bool every_hart)
+{
+    if (every_hart && va == mkva(1, 2, 5, 0))
+        gpte_set(DATA(5), 0, gleaf(DATA(7), PTE_R | PTE_A));
+}
+
+/* tsp with two vCPUs: a page becomes a guest page table while another vCPU
+ * can still write it.  The fill read the page before protecting it, so it
+ * must not install what it read if the page changed meanwhile. */
+static void test_protect_race(void)
+{
+    vm_setup(true, false, KIB(256));
+    guest_std(gleaf(DATA(0), PTE_R | PTE_W | PTE_A | PTE_D));
+    gpte_set(T(2), 5, gleaf(DATA(5), PTE_R | PTE_W | PTE_A | PTE_D));
+    int a = root_get(satp_of(T(0), 1));
+    uint64_t va_d5 = mkva(1, 2, 5, 0), va_new = mkva(1, 6, 0, 0);
+    CHECK_EQ(fault(a, va_d5, &STORE), SHADOW_FAULT_HIDDEN);   /* writable leaf of DATA(5) */
+    gpte_set(DATA(5), 0, gleaf(DATA(6), PTE_R | PTE_A));
+    shadow_guest_pt_write(&vm, T(1) + 6 * 8, gptr(DATA(5)), 8); /* DATA(5) is now a table */
+
+    flush_hook = store_during_revoke;
+    CHECK_EQ(fault(a, va_new, &LOAD), SHADOW_FAULT_HIDDEN);
+    flush_hook = NULL;
+    CHECK(shadow_gpa_protected(&vm, DATA(5)));
+    CHECK(!mapped(a, va_new));                  /* the stale DATA(6) was not installed */
+    CHECK_EQ(fault(a, va_new, &LOAD), SHADOW_FAULT_HIDDEN);
+    paddr_t hpa = 0;
+    CHECK(shadow_translate(&vm, a, va_new, &hpa, NULL) && hpa == hpa_of(DATA(7)));
+}
+
 static void test_stale_pointer_rebuilt(void)
 {
     vm_setup(false, false, KIB(256));
@@ -1055,8 +1114,31 @@ static struct tlb_entry *tlb_find(struct diff_state *d, uint16_t asid, uint64_t 
     return found;
 }
 
+/* What the other hart may still use must never break isolation: no entry
+ * of a shadow whose tables were freed, and (tsp) no write access to a frame
+ * that is a protected guest page table. */
+static void check_remote_tlb(struct diff_state *d)
+{
+    for (unsigned t = 0; t < TLB_SIZE && !d->failed; t++) {
+        const struct tlb_entry *e = &remote_tlb[t];
+        if (!e->valid)
+            continue;
+        int idx = e->asid - FIRST_HW_ASID;
+        if (idx < 0 || idx >= vm.max_roots || !vm.roots[idx].live) {
+            diff_fail(d, "remote TLB entry of a dead shadow", e->base, e->asid);
+            continue;
+        }
+        if (!(e->pte & PTE_W))
+            continue;
+        for (paddr_t pa = pte_to_pa(e->pte); pa < pte_to_pa(e->pte) + e->size; pa += PAGE_SIZE)
+            if (shadow_gpa_protected(&vm, mem.base + (pa - mem.hpa)))
+                diff_fail(d, "remote TLB may write a protected page table", e->base, pa);
+    }
+}
+
 static void check_all(struct diff_state *d, bool semantic)
 {
+    check_remote_tlb(d);
     uint64_t pages = 0;
     for (int i = 0; i < vm.max_roots && !d->failed; i++)
         if (vm.roots[i].live)
@@ -1118,10 +1200,11 @@ static struct tlb_entry *hw_lookup(struct diff_state *d, int idx, uint64_t va)
     unsigned level;
     if (!pt_translate(&pt, va, &pa, &pte, &level))
         return NULL;
-    t = &tlb[rnd_below(d, TLB_SIZE)]; /* evicting at random is all a TLB promises */
+    unsigned slot = rnd_below(d, TLB_SIZE); /* evicting at random is all a TLB promises */
     uint64_t size = level_size(level);
-    *t = (struct tlb_entry){ true, asid, ALIGN_DOWN(va, size), size, pte };
-    return t;
+    tlb[slot] = (struct tlb_entry){ true, asid, ALIGN_DOWN(va, size), size, pte };
+    remote_tlb[slot] = tlb[slot];
+    return &tlb[slot];
 }
 
 /* Does the hardware let this access through, and to which HPA? */
@@ -1473,6 +1556,7 @@ void unit_main(void)
     test_write_protect();
     test_write_flood();
     test_stale_pointer_rebuilt();
+    test_protect_race();
     test_root_management();
     test_pool_exhaustion();
     CHECK_EQ(run_differential(), 0);
