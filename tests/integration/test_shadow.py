@@ -30,10 +30,11 @@ WORKLOADS = {
 _native_cache = {}
 
 
-def native(kernel, append, mem="128M"):
-    key = (kernel, append, mem)
+def native(kernel, append, mem="128M", cpus="1"):
+    key = (kernel, append, mem, cpus)
     if key not in _native_cache:
-        run = umbra_run("--native", "--kernel", kernel, "--mem", mem, "--append", append, timeout=120)
+        run = umbra_run("--native", "--kernel", kernel, "--mem", mem, "--cpus", cpus, "--append", append,
+                        timeout=120)
         expect(run.rc == 0, run, "native run failed")
         _native_cache[key] = run
     return _native_cache[key]
@@ -202,6 +203,27 @@ def satp_zero_through_a_register_stays_isolated():
     return " ".join("%s=%s" % kv for kv in results.items())
 
 
+def smp_suite_matches_native_with_shared_shadows():
+    """Several vCPUs on one set of shadows: HSM start/stop, IPIs, and remote
+    fences whose effect a secondary must observe, in every shadow
+    configuration with 2 and 4 vCPUs.  With more than one vCPU running,
+    some shadow changes must reach the other harts (remote_flushes)."""
+    summary = []
+    for cpus in ("2", "4"):
+        ref = native(SELFTESTS, "test=smp", mem="64M", cpus=cpus)
+        for label, extra in SHADOW_MODES:
+            with tempfile.TemporaryDirectory() as d:
+                stats = os.path.join(d, "s.csv")
+                run = shadow_run(SELFTESTS, "test=smp", extra + ["--cpus", cpus], stats, mem="64M")
+                expect(run.rc == 0, run, "%s with %s vCPUs failed" % (label, cpus))
+                expect_same_guest_output(ref, run, "selftests:")
+                row = csv_rows(stats)[0]
+                flushes = int(row["mm_remote_flushes"])
+                expect(flushes > 0, run, "%s: no shadow change reached the other harts" % label)
+                summary.append("%s/%s remote_flushes=%d" % (label, cpus, flushes))
+    return ", ".join(summary)
+
+
 TESTS = [("selftests_all_match_native", selftests_all_match_native)]
 TESTS += [("tinyos_%s_matches_native" % name, make_workload_test(name, append))
           for name, append in WORKLOADS.items()]
@@ -213,4 +235,5 @@ TESTS += [
     ("hostile_guest_leaves_neighbour_untouched", hostile_guest_leaves_neighbour_untouched),
     ("trace_mm_follows_a_fork", trace_mm_follows_a_fork),
     ("satp_zero_through_a_register_stays_isolated", satp_zero_through_a_register_stays_isolated),
+    ("smp_suite_matches_native_with_shared_shadows", smp_suite_matches_native_with_shared_shadows),
 ]
