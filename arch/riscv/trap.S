@@ -121,11 +121,12 @@ vcpu_resume:
  * it touched and takes the general path above, which sees the trap exactly
  * as if the fast path had not looked.
  *
- * Cost of a hit (counted from the disassembly): 73 instructions from
+ * Cost of a hit (counted from the disassembly): 79 instructions from
  * trap_entry to sret when the first buffer entry matches (7 shared with the
  * general path, 23 to check the trap came from VS and decode it, 2 to fetch
- * rs1, 7 to refuse 0 and set up the scan, 3 to match, 31 to switch vsatp,
- * update the LRU and counters and return), plus 5 for each entry scanned
+ * rs1, 11 to refuse 0, take the VM's shadow lock and set up the scan, 3 to
+ * match, 33 to switch vsatp, update the LRU and counters, release the lock
+ * and return), plus 5 for each entry scanned
  * before the matching one.  A full
  * exit for the same satp write costs several hundred.
  */
