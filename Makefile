@@ -38,6 +38,7 @@ all: $(BUILD)/umbra.elf guests test-guests
 
 GUESTS :=
 -include guests/guests.mk
+include guests/linux/linux.mk
 
 deps:
 	@tools/install-deps.sh
@@ -77,12 +78,12 @@ $(BUILD)/tests/%.bin: tests/guests/%.S
 run: deps all
 	tools/umbra-run --icount --kernel $(BUILD)/guests/hello.bin --mode hap --mem 64M --timeout 60
 
-test: deps all unit
+test: deps all unit linux
 	$(PYTHON) tests/run.py
 
 # The benchmark: every workload under every mode, the buffer sweep, and the
 # generated bench/*.csv, docs/results.md and docs/img/*.png.
-bench: deps all
+bench: deps all linux
 	@start=$$(date +%s); tools/umbra-bench --all && \
 	echo "make bench: done in $$(( $$(date +%s) - start )) s"
 

@@ -1,0 +1,96 @@
+"""An unmodified Linux 6.1 kernel (make linux) under every mode: it boots
+with our initramfs, its /init runs the workloads, and every RESULT line must
+equal the native one, with one vCPU and with two.  With two, Linux really
+uses both harts: the secondary is started through SBI HSM, IPIs flow, and in
+the shadow modes some shadow changes have to reach the other hart."""
+import os
+import tempfile
+
+from common import REPO, csv_rows, expect, expect_same_guest_output, umbra_run
+
+IMAGE = os.path.join(REPO, "build", "linux", "Image")
+INITRD = os.path.join(REPO, "build", "linux", "initramfs.cpio")
+MEM = "256M"
+BOOTARGS = "console=hvc0 earlycon=sbi"
+
+# (label, runner options) for every configuration under test.
+CONFIGS = [
+    ("hap", ["--mode", "hap"]),
+    ("tsp", ["--mode", "tsp"]),
+    ("ssp", ["--mode", "ssp"]),
+    ("ssp-sptbuf0", ["--mode", "ssp", "--sptbuf", "0"]),
+]
+
+_native = {}
+
+
+def linux_run(workload, cpus, extra, stats=None):
+    if not (os.path.exists(IMAGE) and os.path.exists(INITRD)):
+        raise AssertionError("build/linux/Image or initramfs.cpio missing: run `make linux`")
+    args = ["--kernel", IMAGE, "--initrd", INITRD, "--mem", MEM, "--cpus", str(cpus),
+            "--append", "%s workload=%s" % (BOOTARGS, workload)] + extra
+    if stats:
+        args += ["--stats", stats]
+    return umbra_run(*args, timeout=300)
+
+
+def native(workload, cpus):
+    key = (workload, cpus)
+    if key not in _native:
+        run = linux_run(workload, cpus, ["--native"])
+        expect(run.rc == 0, run, "native Linux run failed")
+        expect(len(run.lines("RESULT ")) > 0 and not run.lines("FAIL"), run, "native /init did not pass")
+        _native[key] = run
+    return _native[key]
+
+
+def check_config(label, extra, workload, cpus):
+    """One configuration against native; returns its CSV exit report."""
+    ref = native(workload, cpus)
+    with tempfile.TemporaryDirectory() as d:
+        stats = os.path.join(d, "s.csv")
+        run = linux_run(workload, cpus, extra, stats)
+        expect(run.rc == 0, run, "Linux under %s with %d vCPUs failed" % (label, cpus))
+        expect(not run.lines("FAIL"), run, "/init reported a failure under %s" % label)
+        expect_same_guest_output(ref, run, "RESULT ")
+        expect_same_guest_output(ref, run, "init:")
+        return run, csv_rows(stats)[0]
+
+
+def two_vcpus_every_mode_matches_native():
+    """Every workload, 2 vCPUs, every configuration: the results equal native,
+    the secondary hart was started and got IPIs, and (shadow modes) shared
+    shadows needed remote flushes; ssp with a buffer takes fast satp writes."""
+    summary = []
+    for label, extra in CONFIGS:
+        run, row = check_config(label, extra, "all", 2)
+        expect(int(row["full_sbi_hsm"]) >= 1, run, "%s: Linux never started its second hart" % label)
+        expect(int(row["full_ipi"]) > 0, run, "%s: no IPI reached a vCPU" % label)
+        note = "%s exits=%s" % (label, row["exits_full"])
+        if label != "hap":
+            flushes = int(row["mm_remote_flushes"])
+            expect(flushes > 0, run, "%s: no shadow change reached the other hart" % label)
+            note += " remote_flushes=%d" % flushes
+        if label == "ssp":
+            expect(int(row["fast_satp_write_hit"]) > 0, run, "ssp: no satp write took the fast path")
+            note += " fast=%s" % row["fast_satp_write_hit"]
+        if label == "tsp":
+            expect(int(row["full_wp_fault"]) > 0, run, "tsp: no write-protect fault")
+        summary.append(note)
+    return ", ".join(summary)
+
+
+def one_vcpu_every_mode_matches_native():
+    """The same kernel on a single vCPU (no secondary, no remote flushes)."""
+    summary = []
+    for label, extra in CONFIGS[:3]:
+        run, row = check_config(label, extra, "all", 1)
+        expect(int(row["mm_remote_flushes"]) == 0, run, "%s: remote flushes with one vCPU" % label)
+        summary.append("%s exits=%s" % (label, row["exits_full"]))
+    return ", ".join(summary)
+
+
+TESTS = [
+    ("two_vcpus_every_mode_matches_native", two_vcpus_every_mode_matches_native),
+    ("one_vcpu_every_mode_matches_native", one_vcpu_every_mode_matches_native),
+]
