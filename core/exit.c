@@ -201,6 +201,8 @@ static void vcpu_process_requests(struct vcpu *vcpu)
     uint32_t req = __atomic_exchange_n(&vcpu->requests, 0, __ATOMIC_ACQ_REL);
     if (req & VCPU_REQ_VSSIP)
         vcpu_arch_raise_vssip();
+    if (req & VCPU_REQ_TLB_FLUSH)
+        vcpu_ack_tlb_flush(vcpu);
     if ((req & VCPU_REQ_STOP) || vcpu->vm->state != VM_RUNNING)
         vcpu_park(vcpu, VCPU_ENDED);
 }

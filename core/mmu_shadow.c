@@ -38,41 +38,20 @@ static bool mm_tracing(const struct vm *vm)
             kprintf("mm %s: " fmt "\n", (vm)->config->name, ##__VA_ARGS__);     \
     } while (0)
 
-/* Harts running another vCPU of this VM, as an SBI hart mask.  A vCPU that
- * is stopped is left out: entering the guest again flushes its whole TLB
- * (vcpu_arch_load_csrs), after it is marked running. */
-static unsigned long other_vcpu_harts(const struct vm *vm)
-{
-    const struct vcpu *self = vcpu_current();
-    unsigned long mask = 0;
-    for (unsigned i = 0; i < vm->ncpus; i++) {
-        const struct vcpu *v = &vm->vcpus[i];
-        enum vcpu_state st = __atomic_load_n(&v->state, __ATOMIC_ACQUIRE);
-        if (v != self && (st == VCPU_RUNNING || st == VCPU_START_PENDING))
-            mask |= 1ul << harts[v->hart_index].hartid;
-    }
-    return mask;
-}
-
-/*
- * The shadow core's only hardware effect (see shadow_flush_fn).  Shadows
- * are shared by the VM's vCPUs, so a change that must reach every hart goes
- * to the others through OpenSBI, which runs the hfence.vvma there and
- * returns once all are done.  hgatp is Bare (VMID 0) on every hart of a
- * shadow-mode VM, the VMID OpenSBI fences under.
- */
+/* The shadow core's only hardware effect (see shadow_flush_fn): this hart's
+ * TLB, and every other hart's when the core says so.  hgatp is Bare (VMID 0)
+ * on every hart of a shadow-mode VM. */
 static void shadow_flush(void *arg, uint16_t hw_asid, uint64_t va, bool all, bool every_hart)
 {
-    struct vm *vm = arg;
     if (all)
         hfence_vvma_asid(hw_asid);
     else
         hfence_vvma_va_asid(va, hw_asid);
-    unsigned long others = every_hart ? other_vcpu_harts(vm) : 0;
-    if (!others)
-        return;
-    vm->remote_flushes++;
-    sbi_remote_hfence_vvma_mask(others, 0, all ? 0 : va, all ? ~0ul : PAGE_SIZE, hw_asid);
+    if (every_hart) {
+        struct vm *vm = arg;
+        if (vm_shootdown(vm, ~0ul))
+            vm->remote_flushes++;
+    }
 }
 
 static int shadow_vm_create(struct vm *vm, char *err, size_t errlen)
@@ -156,9 +135,11 @@ static void sptbufs_revalidate(struct vm *vm)
     }
 }
 
+/* The shadow lock is a sleeplock (core/spinlock.h): its holder may wait for
+ * a shootdown, and the fast path in trap.S takes it too. */
 static struct shadow_vm *shadow_lock(struct vcpu *vcpu)
 {
-    spin_lock(&vcpu->vm->shadow_lock);
+    sleeplock_acquire(&vcpu->vm->shadow_lock, vcpu);
     shadow_pins_refresh(vcpu->vm);
     return &vcpu->vm->shadow;
 }
@@ -166,7 +147,7 @@ static struct shadow_vm *shadow_lock(struct vcpu *vcpu)
 static void shadow_unlock(struct vcpu *vcpu)
 {
     sptbufs_revalidate(vcpu->vm);
-    spin_unlock(&vcpu->vm->shadow_lock);
+    sleeplock_release(&vcpu->vm->shadow_lock);
 }
 
 /* Run the shadow for guest_satp on this hart; returns whether it was built.

@@ -89,17 +89,6 @@ static struct sbiret sbi_ipi(struct vcpu *self, const struct sbi_call_args *c)
     return sbi_ok(0);
 }
 
-/* Physical hart mask (base 0) of the given vCPUs; 64 harts are plenty for
- * MAX_HARTS. */
-static unsigned long vcpus_to_hart_mask(const struct vm *vm, unsigned long vcpus)
-{
-    unsigned long mask = 0;
-    for (unsigned i = 0; i < vm->ncpus; i++)
-        if (vcpus & (1ul << i))
-            mask |= 1ul << harts[vm->vcpus[i].hart_index].hartid;
-    return mask;
-}
-
 /* Shadow modes: a remote sfence.vma is the same shadow sync the guest's own
  * sfence.vma would drive, page by page or whole.  The VM's vCPUs share its
  * shadows, so one sync serves every vCPU the fence names. */
@@ -123,12 +112,11 @@ static struct sbiret sbi_rfence(struct vcpu *self, const struct sbi_call_args *c
     if (!sbi_vcpu_mask(self->vm, c->a[0], c->a[1], &targets))
         return sbi_err(SBI_ERR_INVALID_PARAM);
     unsigned long self_bit = 1ul << self->id;
-    unsigned long remote = vcpus_to_hart_mask(self->vm, targets & ~self_bit);
     if (c->fid == SBI_RFENCE_FENCE_I) {
         if (targets & self_bit)
             __asm__ volatile("fence.i" ::: "memory");
-        if (remote)
-            sbi_remote_fence_i_mask(remote, 0);
+        if (targets & ~self_bit)
+            vm_shootdown(self->vm, targets & ~self_bit);   /* its ack runs fence.i too */
         return sbi_ok(0);
     }
     uint64_t va = c->a[2], size = c->a[3];
@@ -146,11 +134,11 @@ static struct sbiret sbi_rfence(struct vcpu *self, const struct sbi_call_args *c
     }
     if (targets & self_bit)
         vcpu_arch_flush_guest_tlb(va, size, asid);
-    /* OpenSBI runs the hfence.vvma on the target harts under the calling
-     * hart's VMID (this VM's, or 0 with shadows: hgatp Bare on all of the
-     * VM's harts), so it hits exactly this VM's translations. */
-    if (remote)
-        sbi_remote_hfence_vvma_mask(remote, 0, va, size, asid);
+    /* The other harts flush everything of this VM (their hgatp holds its
+     * VMID, or is Bare for shadows): coarser than asked, which is allowed,
+     * and waited for in wfi rather than spinning (vm_shootdown). */
+    if (targets & ~self_bit)
+        vm_shootdown(self->vm, targets & ~self_bit);
     return sbi_ok(0);
 }
 

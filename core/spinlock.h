@@ -27,4 +27,19 @@ static inline void spin_unlock(struct spinlock *l)
     __atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
 }
 
+/*
+ * A lock whose waiters sleep in wfi until the holder's unlock sends them an
+ * IPI (core/vcpu.c), for locks held across a wait for another hart.  The
+ * word holds SLEEPLOCK_FULL while held through sleeplock_acquire; the ssp
+ * fast path in trap.S takes the shadow lock with SLEEPLOCK_FAST for a few
+ * dozen instructions, and waiters just spin through that.
+ */
+#define SLEEPLOCK_FAST 1u
+#define SLEEPLOCK_FULL 2u
+
+struct sleeplock {
+    volatile uint32_t locked;
+    volatile unsigned long waiters;   /* hart ids asleep waiting for it */
+};
+
 #endif

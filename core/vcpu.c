@@ -24,6 +24,117 @@ void vcpu_post_request(struct vcpu *vcpu, uint32_t request)
         sbi_send_ipi_mask(1, target->hartid);
 }
 
+void vcpu_ack_tlb_flush(struct vcpu *vcpu)
+{
+    struct vm *vm = vcpu->vm;
+    uint64_t gen = __atomic_load_n(&vm->flush_gen, __ATOMIC_ACQUIRE);
+    hfence_vvma_all();
+    /* Remote fence.i requests come this way too. */
+    __asm__ volatile("fence.i" ::: "memory");
+    __atomic_store_n(&vcpu->flush_ack, gen, __ATOMIC_RELEASE);
+    sbi_send_ipi_mask(1, __atomic_load_n(&vm->flush_waiter, __ATOMIC_ACQUIRE));
+}
+
+void vcpu_serve_while_waiting(struct vcpu *self)
+{
+    if (self && (__atomic_fetch_and(&self->requests, ~VCPU_REQ_TLB_FLUSH, __ATOMIC_ACQ_REL) &
+                 VCPU_REQ_TLB_FLUSH))
+        vcpu_ack_tlb_flush(self);
+}
+
+/* The waits below clear this hart's IPI bit to sleep again; if requests
+ * came meanwhile, raise it again so the vCPU traps for them once it runs. */
+static void vcpu_sip_keep_requests(const struct vcpu *vcpu)
+{
+    if (vcpu && __atomic_load_n(&vcpu->requests, __ATOMIC_ACQUIRE))
+        csr_set(sip, 1ull << IRQ_S_SOFT);
+}
+
+static bool sleeplock_try(struct sleeplock *l)
+{
+    uint32_t expected = 0;
+    return __atomic_compare_exchange_n(&l->locked, &expected, SLEEPLOCK_FULL, false, __ATOMIC_ACQUIRE,
+                                       __ATOMIC_RELAXED);
+}
+
+void sleeplock_acquire(struct sleeplock *l, struct vcpu *self)
+{
+    unsigned long me = 1ul << hart_self()->hartid;
+    while (!sleeplock_try(l)) {
+        vcpu_serve_while_waiting(self);
+        if (__atomic_load_n(&l->locked, __ATOMIC_RELAXED) != SLEEPLOCK_FULL) {
+            cpu_relax();
+            continue;
+        }
+        /* Announce, then look again: an unlock after the announcement
+         * sends the IPI that ends the wfi. */
+        __atomic_or_fetch(&l->waiters, me, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&l->locked, __ATOMIC_SEQ_CST) == SLEEPLOCK_FULL)
+            wait_for_interrupt();
+        __atomic_and_fetch(&l->waiters, ~me, __ATOMIC_SEQ_CST);
+        csr_clear(sip, 1ull << IRQ_S_SOFT);
+    }
+    vcpu_sip_keep_requests(self);
+}
+
+void sleeplock_release(struct sleeplock *l)
+{
+    __atomic_store_n(&l->locked, 0, __ATOMIC_SEQ_CST);
+    unsigned long waiters = __atomic_load_n(&l->waiters, __ATOMIC_SEQ_CST);
+    if (waiters)
+        sbi_send_ipi_mask(waiters, 0);
+}
+
+static bool shootdown_pending(const struct vm *vm, unsigned long targets, uint64_t gen)
+{
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        const struct vcpu *v = &vm->vcpus[i];
+        if ((targets & (1ul << i)) && __atomic_load_n(&v->flush_ack, __ATOMIC_ACQUIRE) < gen &&
+            __atomic_load_n(&v->state, __ATOMIC_ACQUIRE) == VCPU_RUNNING)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Umbra does this itself rather than through OpenSBI's remote hfence
+ * because of how it waits: OpenSBI spins until the other harts answer,
+ * while here the waiting hart sleeps in wfi.  On real hardware that frees
+ * the core; under QEMU -icount, which runs harts one after the other, a
+ * spinning hart burns its whole time slice before another one gets to
+ * answer: millions of instructions per shootdown, all charged to Umbra.
+ *
+ * A target answers at its next trap (the IPI makes one: an `ipi` exit), or
+ * at once if it is itself waiting inside Umbra (vcpu_serve_while_waiting).
+ * A vCPU that is not running is skipped: entering the guest flushes its
+ * whole TLB.  One shootdown per VM at a time, so acks never get mixed up.
+ */
+bool vm_shootdown(struct vm *vm, unsigned long vcpus)
+{
+    struct vcpu *self = vcpu_current();
+    if (self && self->vm != vm)
+        self = NULL;
+    sleeplock_acquire(&vm->shootdown_lock, self);
+    __atomic_store_n(&vm->flush_waiter, hart_self()->hartid, __ATOMIC_RELEASE);
+    uint64_t gen = __atomic_add_fetch(&vm->flush_gen, 1, __ATOMIC_ACQ_REL);
+    unsigned long targets = 0;
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        struct vcpu *v = &vm->vcpus[i];
+        if ((vcpus & (1ul << i)) && v != self && __atomic_load_n(&v->state, __ATOMIC_ACQUIRE) == VCPU_RUNNING) {
+            targets |= 1ul << i;
+            vcpu_post_request(v, VCPU_REQ_TLB_FLUSH);
+        }
+    }
+    while (shootdown_pending(vm, targets, gen)) {
+        vcpu_serve_while_waiting(self);
+        wait_for_interrupt();
+        csr_clear(sip, 1ull << IRQ_S_SOFT);
+    }
+    vcpu_sip_keep_requests(self);
+    sleeplock_release(&vm->shootdown_lock);
+    return targets != 0;
+}
+
 /* Fold the instructions of the last guest run and of the last exit into the
  * stats; called at every trap entry and when a vCPU leaves its hart. */
 void vcpu_account_instret(struct vcpu *vcpu, uint64_t now_entry)

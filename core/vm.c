@@ -199,7 +199,7 @@ void vm_end(struct vm *vm, int status, const char *reason)
             vcpu_post_request(&vm->vcpus[i], VCPU_REQ_STOP);
     for (unsigned i = 0; i < vm->ncpus; i++)
         while (&vm->vcpus[i] != self && __atomic_load_n(&vm->vcpus[i].state, __ATOMIC_ACQUIRE) != VCPU_ENDED)
-            cpu_relax();
+            vcpu_serve_while_waiting(self && self->vm == vm ? self : NULL);
     if (self && self->vm == vm)
         vcpu_close_instret(self);
     console_guest_flush(vm);

@@ -57,6 +57,7 @@ _Static_assert(offsetof(struct vcpu_regs, shadow_index) == VCPU_REGS_SHADOW_INDE
 _Static_assert(offsetof(struct vcpu_regs, fast_instret) == VCPU_REGS_FAST_INSTRET, "trap.S layout");
 _Static_assert(offsetof(struct vcpu_regs, fast_satp_hits) == VCPU_REGS_FAST_SATP_HITS, "trap.S layout");
 _Static_assert(offsetof(struct vcpu_regs, shadow_lock) == VCPU_REGS_SHADOW_LOCK, "trap.S layout");
+_Static_assert(SHADOW_LOCK_FAST == SLEEPLOCK_FAST, "trap.S lock word");
 
 /* Register numbers of the SBI calling convention. */
 enum { REG_RA = 1, REG_SP = 2, REG_A0 = 10, REG_A1, REG_A2, REG_A3, REG_A4, REG_A5, REG_A6, REG_A7 };
@@ -72,6 +73,7 @@ enum vcpu_state {
 /* Requests another hart posts to a vCPU (bits of vcpu.requests). */
 #define VCPU_REQ_STOP       (1u << 0)   /* the VM is ending: leave the guest */
 #define VCPU_REQ_VSSIP      (1u << 1)   /* raise the guest's software interrupt */
+#define VCPU_REQ_TLB_FLUSH  (1u << 2)   /* flush this hart's guest TLB and ack (vm_shootdown) */
 
 struct vm;
 
@@ -88,6 +90,7 @@ struct vcpu {
     struct sptbuf sptbuf;    /* ssp: this vCPU's SPT base buffer */
     uint64_t seen_roots_freed; /* shadow.roots_freed when the buffer was last checked */
     int pinned_root;         /* the shadow root this vCPU holds a pin on (SHADOW_NO_ROOT) */
+    volatile uint64_t flush_ack; /* the last vm.flush_gen this hart's TLB was flushed for */
     uint64_t instret_prev_entry;
     /* The trap being handled (copied from the CSRs on entry). */
     uint64_t scause, stval, htval, htinst;
@@ -119,8 +122,11 @@ struct vm {
     struct spinlock lock;
     /* Shadow modes: guards the shared shadow trees, every vCPU's SPT base
      * buffer and shadow_index, and the pins (core/mmu_shadow.c). */
-    struct spinlock shadow_lock;
-    uint64_t remote_flushes;       /* shadow flushes sent to the VM's other harts */
+    struct sleeplock shadow_lock;
+    struct sleeplock shootdown_lock; /* one vm_shootdown at a time */
+    volatile uint64_t flush_gen;   /* shootdowns requested so far (vm_shootdown) */
+    volatile unsigned long flush_waiter; /* hart id of the vCPU waiting for the acks */
+    uint64_t remote_flushes;       /* shadow changes that needed a vm_shootdown */
 };
 
 /* A physical hart Umbra runs on. */
@@ -155,6 +161,20 @@ void vm_end(struct vm *vm, int status, const char *reason);
 /* vcpu.c */
 _Noreturn void hart_run(struct hart *hart);
 void vcpu_post_request(struct vcpu *vcpu, uint32_t request);
+/* Flush the guest TLB (hfence.vvma, everything) of the VM's other running
+ * vCPUs named in `vcpus` (bit i = vCPU i) and wait until all have.  True
+ * if any had to.  Safe from any Umbra context of a hart of the VM. */
+bool vm_shootdown(struct vm *vm, unsigned long vcpus);
+/* The target's side: flush this hart for the VM's latest shootdown and
+ * wake the hart waiting for it. */
+void vcpu_ack_tlb_flush(struct vcpu *vcpu);
+/* For loops where a hart waits on another with interrupts off: answer a
+ * pending shootdown, or the other hart could be waiting on this one. */
+void vcpu_serve_while_waiting(struct vcpu *self);
+/* Take or release a sleeplock (core/spinlock.h) from a hart of self's VM
+ * (self may be NULL outside a vCPU); waiting answers shootdowns. */
+void sleeplock_acquire(struct sleeplock *l, struct vcpu *self);
+void sleeplock_release(struct sleeplock *l);
 void vcpu_account_instret(struct vcpu *vcpu, uint64_t now_entry);
 void vcpu_close_instret(struct vcpu *vcpu);
 _Noreturn void vcpu_park(struct vcpu *vcpu, enum vcpu_state state);

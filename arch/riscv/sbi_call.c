@@ -1,8 +1,8 @@
 /*
  * sbi_call.c — ecall into OpenSBI.  Umbra uses the firmware for starting
- * harts, inter-processor interrupts, remote fences (OpenSBI runs them on the
- * target harts under the calling hart's VMID) and, as a last resort, for
- * console output and shutdown.
+ * harts, inter-processor interrupts and, as a last resort, for console
+ * output and shutdown.  Remote fences it does itself (vm_shootdown in
+ * core/vcpu.c), so that waiting for them sleeps instead of spinning.
  */
 #include "arch/riscv/sbi_call.h"
 
@@ -31,20 +31,6 @@ long sbi_hart_start(unsigned long hartid, paddr_t entry, unsigned long opaque)
 long sbi_send_ipi_mask(unsigned long mask, unsigned long base)
 {
     return sbi_call(SBI_EXT_IPI, 0, mask, base, 0, 0, 0).error;
-}
-
-long sbi_remote_fence_i_mask(unsigned long mask, unsigned long base)
-{
-    return sbi_call(SBI_EXT_RFENCE, SBI_RFENCE_FENCE_I, mask, base, 0, 0, 0).error;
-}
-
-long sbi_remote_hfence_vvma_mask(unsigned long mask, unsigned long base, uint64_t va,
-                                 uint64_t size, long asid)
-{
-    if (asid < 0)
-        return sbi_call(SBI_EXT_RFENCE, SBI_RFENCE_HFENCE_VVMA, mask, base, va, size, 0).error;
-    return sbi_call(SBI_EXT_RFENCE, SBI_RFENCE_HFENCE_VVMA_ASID, mask, base, va, size,
-                    (unsigned long)asid).error;
 }
 
 void sbi_console_putchar(int c)

@@ -15,9 +15,6 @@ struct sbiret sbi_call(unsigned long ext, unsigned long fid, unsigned long a0,
 /* Thin wrappers for what Umbra asks of the firmware. */
 long sbi_hart_start(unsigned long hartid, paddr_t entry, unsigned long opaque);
 long sbi_send_ipi_mask(unsigned long mask, unsigned long base);
-long sbi_remote_fence_i_mask(unsigned long mask, unsigned long base);
-long sbi_remote_hfence_vvma_mask(unsigned long mask, unsigned long base, uint64_t va,
-                                 uint64_t size, long asid);
 void sbi_console_putchar(int c);
 _Noreturn void sbi_system_shutdown(unsigned long reason);
 

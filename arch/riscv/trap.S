@@ -121,10 +121,10 @@ vcpu_resume:
  * it touched and takes the general path above, which sees the trap exactly
  * as if the fast path had not looked.
  *
- * Cost of a hit (counted from the disassembly): 79 instructions from
+ * Cost of a hit (counted from the disassembly): 81 instructions from
  * trap_entry to sret when the first buffer entry matches (7 shared with the
  * general path, 23 to check the trap came from VS and decode it, 2 to fetch
- * rs1, 11 to refuse 0, take the VM's shadow lock and set up the scan, 3 to
+ * rs1, 13 to refuse 0, take the VM's shadow lock and set up the scan, 3 to
  * match, 33 to switch vsatp, update the LRU and counters, release the lock
  * and return), plus 5 for each entry scanned
  * before the matching one.  A full
@@ -158,11 +158,15 @@ fast_have_value:
     beqz    t1, fast_restore_t2
     sd      t3, 28*8(sp)
     /* The VM's shadow lock: another vCPU may be freeing a root or editing
-     * this buffer (core/mmu_shadow.c). */
+     * this buffer (core/mmu_shadow.c).  One try: a holder may be waiting
+     * for this hart to answer a shootdown, which only the general path
+     * does, so when the lock is taken the general path waits for it. */
     ld      t0, VCPU_REGS_SHADOW_LOCK(sp)
-    li      t2, 1
-2:  amoswap.w.aq t3, t2, (t0)
-    bnez    t3, 2b
+    lr.w.aq t3, (t0)
+    bnez    t3, fast_restore_t3
+    li      t2, SHADOW_LOCK_FAST
+    sc.w    t3, t2, (t0)
+    bnez    t3, fast_restore_t3
     ld      t0, VCPU_REGS_SPTBUF(sp)
     ld      t2, SPTBUF_OFF_SIZE(t0)
     addi    t0, t0, SPTBUF_OFF_ENTRIES

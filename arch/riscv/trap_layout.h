@@ -19,6 +19,9 @@
 #define VCPU_REGS_FAST_INSTRET    336
 #define VCPU_REGS_FAST_SATP_HITS  344
 #define VCPU_REGS_SHADOW_LOCK     352
+/* The lock word value the fast path holds vm.shadow_lock with
+ * (SLEEPLOCK_FAST, core/spinlock.h, asserted in core/vm.h). */
+#define SHADOW_LOCK_FAST 1
 
 #define CAUSE_VIRTUAL_INSTRUCTION_NR 22
 #define SSTATUS_SPP_BIT (1 << 8)
