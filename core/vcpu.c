@@ -50,6 +50,22 @@ static void vcpu_sip_keep_requests(const struct vcpu *vcpu)
         csr_set(sip, 1ull << IRQ_S_SOFT);
 }
 
+/*
+ * wfi until an IPI (or another HS-level interrupt) arrives.  A VS-level
+ * interrupt of this hart's guest that is pending and enabled (its timer,
+ * say) would end every wfi at once and turn the wait into a spin, so those
+ * are masked meanwhile: hie is this hart's enable for them, and the guest
+ * sees it back unchanged.
+ */
+
+static void hart_sleep_until_ipi(void)
+{
+    uint64_t guest_enables = csr_read(hie);
+    csr_write(hie, 0);
+    wait_for_interrupt();
+    csr_write(hie, guest_enables);
+}
+
 static bool sleeplock_try(struct sleeplock *l)
 {
     uint32_t expected = 0;
@@ -70,7 +86,7 @@ void sleeplock_acquire(struct sleeplock *l, struct vcpu *self)
          * sends the IPI that ends the wfi. */
         __atomic_or_fetch(&l->waiters, me, __ATOMIC_SEQ_CST);
         if (__atomic_load_n(&l->locked, __ATOMIC_SEQ_CST) == SLEEPLOCK_FULL)
-            wait_for_interrupt();
+            hart_sleep_until_ipi();
         __atomic_and_fetch(&l->waiters, ~me, __ATOMIC_SEQ_CST);
         csr_clear(sip, 1ull << IRQ_S_SOFT);
     }
@@ -127,7 +143,7 @@ bool vm_shootdown(struct vm *vm, unsigned long vcpus)
     }
     while (shootdown_pending(vm, targets, gen)) {
         vcpu_serve_while_waiting(self);
-        wait_for_interrupt();
+        hart_sleep_until_ipi();
         csr_clear(sip, 1ull << IRQ_S_SOFT);
     }
     vcpu_sip_keep_requests(self);
