@@ -5,6 +5,8 @@ makes every count repeatable, and the published figures rely on it), and
 the bench must fail loudly, naming the workload, when a checksum differs
 from the expected one.  The hidden --expect-checksum option stands in for
 a native checksum, so the real comparison code is what gets exercised.
+The Linux part (--linux) runs once more on a small scale: two vCPUs, one short
+workload plus the boot-only baseline, natively and under hap and ssp.
 """
 import os
 import subprocess
@@ -59,8 +61,45 @@ def test_several_vms_each_checked():
     assert len({r["checksum"] for r in rows}) == 1, [r["checksum"] for r in rows]
 
 
+LINUX_SMALL = ["--linux", "--linux-workloads", "compute", "--configs", "hap,ssp",
+               "--linux-append", "iters=2", "--linux-cpus", "2"]
+
+
+def linux_bench(path):
+    import csv
+    p = subprocess.run([BENCH] + LINUX_SMALL + ["--linux-csv", path], capture_output=True, text=True,
+                       timeout=180, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, "umbra-bench --linux failed (%d):\n%s" % (p.returncode, p.stderr[-2000:])
+    with open(path) as f:
+        return p, list(csv.DictReader(f))
+
+
+def test_linux_part():
+    """--linux: the boot-only baseline runs too, every checksum matches native,
+    /init's figures and the exit report land in the CSV, the report section
+    comes out on stdout, and runs repeat exactly, natively too (umbra-run
+    --icount fixes the rng-seed QEMU gives a native kernel)."""
+    with tempfile.TemporaryDirectory() as d:
+        p, first = linux_bench(os.path.join(d, "a.csv"))
+        _, second = linux_bench(os.path.join(d, "b.csv"))
+    got = [(r["workload"], r["config"]) for r in first]
+    want = [(w, c) for w in ("none", "compute") for c in ("native", "hap", "ssp")]
+    assert got == want, got
+    for r in first:
+        assert int(r["boot_ns"]) > 0 and int(r["boot_instret"]) > 0 and r["workload_ns"] != "", r
+        assert r["config"] == "native" or int(r["exits_full"]) > 0, r
+    none = [r for r in first if r["workload"] == "none"]
+    assert {(r["iters"], r["checksum"]) for r in none} == {("0", "0" * 16)}, none
+    assert len({r["checksum"] for r in first if r["workload"] == "compute"}) == 1, first
+    assert "mm_remote_flushes" in first[1], sorted(first[1])
+    assert first == second, "two identical Linux bench runs differ"
+    assert all(r["vcpus"] == "2" for r in first), first
+    assert "## Linux guest, 2 vCPUs" in p.stdout and "boot subtracted" in p.stdout, p.stdout[:2000]
+
+
 TESTS = [
     ("repeatable_counts", test_repeatable_counts),
     ("checksum_mismatch_fails", test_checksum_mismatch_fails),
     ("several_vms_each_checked", test_several_vms_each_checked),
+    ("linux_part", test_linux_part),
 ]
