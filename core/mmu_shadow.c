@@ -54,6 +54,8 @@ static void shadow_flush(void *arg, uint16_t hw_asid, uint64_t va, bool all, boo
     }
 }
 
+static void shadow_pins_refresh(void *arg);
+
 static int shadow_vm_create(struct vm *vm, char *err, size_t errlen)
 {
     const struct vm_config *c = vm->config;
@@ -77,6 +79,7 @@ static int shadow_vm_create(struct vm *vm, char *err, size_t errlen)
         .write_flood_limit = c->mode == MM_MODE_TSP ? 4 : 0,
         .flush = shadow_flush,
         .flush_arg = vm,
+        .refresh_pins = shadow_pins_refresh,
     };
     uint64_t meta = ALIGN_UP(shadow_meta_bytes_for(&cfg, c->mem, pool), PAGE_SIZE);
     paddr_t pool_base = frame_alloc(&umbra_pool, pool, PAGE_SIZE);
@@ -99,9 +102,11 @@ static int shadow_vm_create(struct vm *vm, char *err, size_t errlen)
  */
 
 /* Pins follow shadow_index, which the fast path moves without touching the
- * pins; bring them up to date before the core decides what it may free. */
-static void shadow_pins_refresh(struct vm *vm)
+ * pins; the core asks for this before it decides what it may free
+ * (shadow_config.refresh_pins), with the lock held. */
+static void shadow_pins_refresh(void *arg)
 {
+    struct vm *vm = arg;
     struct shadow_vm *s = &vm->shadow;
     for (unsigned i = 0; i < vm->ncpus; i++) {
         struct vcpu *v = &vm->vcpus[i];
@@ -118,36 +123,40 @@ static void shadow_pins_refresh(struct vm *vm)
 
 /* Drop buffer entries (of every vCPU) naming a root slot that was freed,
  * or reused for another guest satp, since the buffer was last checked. */
+static bool sptbuf_entry_live(uint64_t key, uint64_t root_index, const void *ctx)
+{
+    const struct shadow_root *r = &((const struct shadow_vm *)ctx)->roots[root_index];
+    return r->live && r->guest_satp == key;
+}
+
 static void sptbufs_revalidate(struct vm *vm)
 {
     const struct shadow_vm *s = &vm->shadow;
+    if (vm->sptbufs_checked == s->roots_freed)
+        return;
+    vm->sptbufs_checked = s->roots_freed;
     for (unsigned v = 0; v < vm->ncpus; v++) {
         struct vcpu *vcpu = &vm->vcpus[v];
-        if (vcpu->seen_roots_freed == s->roots_freed)
-            continue;
-        vcpu->seen_roots_freed = s->roots_freed;
-        for (unsigned i = 0; i < vcpu->sptbuf.size; i++) {
-            const struct sptbuf_entry *e = &vcpu->sptbuf.entries[i];
-            const struct shadow_root *r = &s->roots[e->root_index];
-            if (e->key && (!r->live || r->guest_satp != e->key))
-                sptbuf_forget_root(&vcpu->sptbuf, (unsigned)e->root_index);
-        }
+        sptbuf_keep_if(&vcpu->sptbuf, sptbuf_entry_live, s);
     }
 }
 
 /* The shadow lock is a sleeplock (core/spinlock.h): its holder may wait for
  * a shootdown, and the fast path in trap.S takes it too. */
+/* With one vCPU only its own hart ever touches the VM's shadow state, so
+ * the lock (about 40 instructions per exit) is skipped. */
 static struct shadow_vm *shadow_lock(struct vcpu *vcpu)
 {
-    sleeplock_acquire(&vcpu->vm->shadow_lock, vcpu);
-    shadow_pins_refresh(vcpu->vm);
+    if (vcpu->vm->ncpus > 1)
+        sleeplock_acquire(&vcpu->vm->shadow_lock, vcpu);
     return &vcpu->vm->shadow;
 }
 
 static void shadow_unlock(struct vcpu *vcpu)
 {
     sptbufs_revalidate(vcpu->vm);
-    sleeplock_release(&vcpu->vm->shadow_lock);
+    if (vcpu->vm->ncpus > 1)
+        sleeplock_release(&vcpu->vm->shadow_lock);
 }
 
 /* Run the shadow for guest_satp on this hart; returns whether it was built.
@@ -160,8 +169,6 @@ static bool shadow_switch_to(struct vcpu *vcpu, uint64_t guest_satp)
     uint64_t vsatp = shadow_root_vsatp(s, idx);
     vcpu->regs.guest_satp = guest_satp;
     vcpu->regs.shadow_index = (uint64_t)idx;
-    /* Pinned: the shadow a vCPU runs on is never reclaimed or unshadowed. */
-    shadow_pins_refresh(vcpu->vm);
     csr_write(vsatp, vsatp);
     if (guest_satp)
         sptbuf_insert(&vcpu->sptbuf, guest_satp, vsatp, (unsigned)idx);
@@ -175,9 +182,8 @@ static bool shadow_switch_to(struct vcpu *vcpu, uint64_t guest_satp)
 static void shadow_vcpu_start(struct vcpu *vcpu)
 {
     unsigned entries = vcpu->vm->config->mode == MM_MODE_SSP ? vcpu->vm->config->sptbuf : 0;
-    struct shadow_vm *s = shadow_lock(vcpu);
+    shadow_lock(vcpu);
     sptbuf_init(&vcpu->sptbuf, entries);
-    vcpu->seen_roots_freed = s->roots_freed;
     vcpu->regs.shadow_lock = ptr_to_pa((const void *)&vcpu->vm->shadow_lock.locked);
     /* The guest starts with satp = Bare: it runs on the physical shadow. */
     vcpu->regs.shadow_index = (uint64_t)SHADOW_NO_ROOT;

@@ -101,6 +101,15 @@ void sleeplock_release(struct sleeplock *l)
         sbi_send_ipi_mask(waiters, 0);
 }
 
+static bool other_vcpus_running(const struct vm *vm, unsigned long vcpus, const struct vcpu *self)
+{
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if ((vcpus & (1ul << i)) && &vm->vcpus[i] != self &&
+            __atomic_load_n(&vm->vcpus[i].state, __ATOMIC_ACQUIRE) == VCPU_RUNNING)
+            return true;
+    return false;
+}
+
 static bool shootdown_pending(const struct vm *vm, unsigned long targets, uint64_t gen)
 {
     for (unsigned i = 0; i < vm->ncpus; i++) {
@@ -130,6 +139,10 @@ bool vm_shootdown(struct vm *vm, unsigned long vcpus)
     struct vcpu *self = vcpu_current();
     if (self && self->vm != vm)
         self = NULL;
+    /* Nobody else running (always so with one vCPU): nothing to do.  A vCPU
+     * that starts running after this look flushes everything on entry. */
+    if (!other_vcpus_running(vm, vcpus, self))
+        return false;
     sleeplock_acquire(&vm->shootdown_lock, self);
     __atomic_store_n(&vm->flush_waiter, hart_self()->hartid, __ATOMIC_RELEASE);
     uint64_t gen = __atomic_add_fetch(&vm->flush_gen, 1, __ATOMIC_ACQ_REL);

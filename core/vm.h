@@ -88,7 +88,6 @@ struct vcpu {
     uint64_t start_opaque;
     struct exit_stats stats; /* only this vCPU's hart writes it */
     struct sptbuf sptbuf;    /* ssp: this vCPU's SPT base buffer */
-    uint64_t seen_roots_freed; /* shadow.roots_freed when the buffer was last checked */
     int pinned_root;         /* the shadow root this vCPU holds a pin on (SHADOW_NO_ROOT) */
     volatile uint64_t flush_ack; /* the last vm.flush_gen this hart's TLB was flushed for */
     uint64_t instret_prev_entry;
@@ -127,6 +126,7 @@ struct vm {
     volatile uint64_t flush_gen;   /* shootdowns requested so far (vm_shootdown) */
     volatile unsigned long flush_waiter; /* hart id of the vCPU waiting for the acks */
     uint64_t remote_flushes;       /* shadow changes that needed a vm_shootdown */
+    uint64_t sptbufs_checked;      /* shadow.roots_freed when the buffers were last checked */
 };
 
 /* A physical hart Umbra runs on. */

@@ -352,6 +352,12 @@ static void root_free(struct shadow_vm *s, int idx)
 /* The least recently used live root other than `except`.  For emptying a
  * tree (`for_tables`) only roots with tables qualify; for reusing a slot
  * only unpinned ones. */
+static void pins_refresh(struct shadow_vm *s)
+{
+    if (s->cfg.refresh_pins)
+        s->cfg.refresh_pins(s->cfg.flush_arg);
+}
+
 static int root_lru(const struct shadow_vm *s, int except, bool for_tables)
 {
     int best = SHADOW_NO_ROOT;
@@ -402,6 +408,7 @@ int shadow_root_get(struct shadow_vm *s, uint64_t guest_satp, int keep, bool *bu
             slot = i;
     }
     if (slot == SHADOW_NO_ROOT) {
+        pins_refresh(s);
         slot = root_lru(s, keep, false);
         ASSERT(slot != SHADOW_NO_ROOT); /* callers pin fewer than max_roots - 1 roots */
         uint64_t before = s->stats.pages_in_use;
@@ -864,6 +871,7 @@ static void note_pt_write(struct shadow_vm *s, gpaddr_t gpa)
     if (++*count < s->cfg.write_flood_limit)
         return;
     *count = 0;
+    pins_refresh(s);
     for (paddr_t t; (t = unshadowable_table_of(s, frame)) != 0;)
         unshadow_table(s, t);
     s->stats.wp_unshadowed++;

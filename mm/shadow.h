@@ -44,7 +44,10 @@ struct shadow_config {
     uint8_t write_flood_limit; /* tsp: unshadow a frame after this many emulated writes
                                 * in a row with no fill walking through it; 0 = never */
     shadow_flush_fn flush;
-    void *flush_arg;
+    void *flush_arg;        /* also passed to refresh_pins */
+    /* Called before the core picks a root it may free, so the caller can
+     * bring shadow_root.pins up to date first (NULL: pins are always current). */
+    void (*refresh_pins)(void *arg);
 };
 
 struct shadow_root {
@@ -55,7 +58,8 @@ struct shadow_root {
     uint64_t last_used;     /* for reclaim */
     uint32_t tables;        /* shadow tables below the root (0 = empty tree) */
     uint32_t pins;          /* set by the caller: vCPUs running on this shadow; a pinned
-                               root's slot is never reused (its tree may still be emptied) */
+                               root's slot is never reused (its tree may still be emptied);
+                               see shadow_config.refresh_pins */
 };
 
 /* Figures for the exit report. */

@@ -68,9 +68,12 @@ void sptbuf_insert(struct sptbuf *b, uint64_t key, uint64_t shadow_satp, unsigne
     e->last_used = ++b->clock;
 }
 
-void sptbuf_forget_root(struct sptbuf *b, unsigned root_index)
+void sptbuf_keep_if(struct sptbuf *b, bool (*still_valid)(uint64_t key, uint64_t root_index, const void *ctx),
+                    const void *ctx)
 {
-    for (uint64_t i = 0; i < b->size; i++)
-        if (b->entries[i].key != 0 && b->entries[i].root_index == root_index)
-            b->entries[i] = (struct sptbuf_entry){ 0 };
+    for (uint64_t i = 0; i < b->size; i++) {
+        struct sptbuf_entry *e = &b->entries[i];
+        if (e->key != 0 && !still_valid(e->key, e->root_index, ctx))
+            *e = (struct sptbuf_entry){ 0 };
+    }
 }

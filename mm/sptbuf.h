@@ -53,8 +53,10 @@ struct sptbuf_entry *sptbuf_lookup(struct sptbuf *b, uint64_t key);
 /* Insert or update key; when full, the least recently used entry goes
  * (counted as an eviction).  No-op when the buffer is disabled. */
 void sptbuf_insert(struct sptbuf *b, uint64_t key, uint64_t shadow_satp, unsigned root_index);
-/* Forget every entry naming root_index (its shadow is gone). */
-void sptbuf_forget_root(struct sptbuf *b, unsigned root_index);
+/* Forget every entry for which still_valid(key, root_index, ctx) is false
+ * (its shadow root was freed, or its slot now holds another shadow). */
+void sptbuf_keep_if(struct sptbuf *b, bool (*still_valid)(uint64_t key, uint64_t root_index, const void *ctx),
+                    const void *ctx);
 
 #endif /* __ASSEMBLER__ */
 #endif

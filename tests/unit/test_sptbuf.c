@@ -1,6 +1,6 @@
 /* test_sptbuf.c — the SPT base address buffer: hits and misses, LRU
  * eviction order (including after hits reorder it), updates in place,
- * counters, key 0, the disabled buffer, size clamping and forget_root. */
+ * counters, key 0, the disabled buffer, size clamping and keep_if. */
 #include <string.h>
 #include "mm/sptbuf.h"
 #include "tests/unit/unit.h"
@@ -107,14 +107,27 @@ static void test_disabled_and_clamped(void)
     CHECK_EQ(b.entries[1].key, 0);
 }
 
-static void test_forget_root(void)
+static bool root_not_7_or_99(uint64_t key, uint64_t root_index, const void *ctx)
+{
+    (void)key;
+    (void)ctx;
+    return root_index != 7 && root_index != 99;
+}
+
+static bool key_not_5(uint64_t key, uint64_t root_index, const void *ctx)
+{
+    (void)root_index;
+    return key != *(const uint64_t *)ctx;
+}
+
+static void test_keep_if(void)
 {
     struct sptbuf b;
     sptbuf_init(&b, 4);
     sptbuf_insert(&b, key_of(1), 1, 7);
     sptbuf_insert(&b, key_of(2), 2, 8);
     sptbuf_insert(&b, key_of(3), 3, 7);
-    sptbuf_forget_root(&b, 7);
+    sptbuf_keep_if(&b, root_not_7_or_99, NULL);
     CHECK(sptbuf_lookup(&b, key_of(1)) == NULL);
     CHECK(sptbuf_lookup(&b, key_of(3)) == NULL);
     CHECK(sptbuf_lookup(&b, key_of(2)) != NULL);
@@ -124,8 +137,11 @@ static void test_forget_root(void)
     sptbuf_insert(&b, key_of(6), 6, 1);
     CHECK_EQ(b.evictions, 0);
     CHECK(present(&b, key_of(2)));
-    sptbuf_forget_root(&b, 99);
+    sptbuf_keep_if(&b, root_not_7_or_99, NULL);
     CHECK(present(&b, key_of(4)) && present(&b, key_of(5)) && present(&b, key_of(6)));
+    uint64_t five = key_of(5);
+    sptbuf_keep_if(&b, key_not_5, &five);
+    CHECK(!present(&b, key_of(5)) && present(&b, key_of(4)) && present(&b, key_of(6)));
 }
 
 /* The assembly fast path indexes the buffer with these constants. */
@@ -152,6 +168,6 @@ void unit_main(void)
     test_hit_miss();
     test_lru_eviction();
     test_disabled_and_clamped();
-    test_forget_root();
+    test_keep_if();
     test_layout();
 }
