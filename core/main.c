@@ -9,6 +9,7 @@
 #include "core/console.h"
 #include "core/fmt.h"
 #include "core/platform.h"
+#include "iommu/iommu.h"
 #include "core/vm.h"
 #include "mm/frame.h"
 
@@ -117,6 +118,24 @@ static void boot_start_harts(unsigned long boot_hartid)
     }
 }
 
+/* The machine's IOMMU, if it has one: up with every device blocked.  A
+ * machine without one, or with one Umbra cannot use, runs its VMs all the
+ * same (no VM has a device to confine yet). */
+static void boot_init_iommu(void)
+{
+    char err[160];
+    if (!platform.iommu_base)
+        return;
+    if (iommu_init(platform.iommu_base, err, sizeof(err)) != 0) {
+        kprintf("umbra: %s; going on without it\n", err);
+        return;
+    }
+    kprintf("umbra: iommu at 0x%lx: version %u.%u, %u-byte device contexts, %u-level directory, "
+            "every device blocked (%lu commands)\n", iommu.base, iommu.caps.version >> 4u,
+            iommu.caps.version & 0xfu, iommu_dc_size(iommu.dc_format), iommu_ddt_levels(iommu.ddt_mode),
+            iommu.commands);
+}
+
 void boot_main(unsigned long hartid, const void *fdt)
 {
     char err[160];
@@ -135,6 +154,7 @@ void boot_main(unsigned long hartid, const void *fdt)
     kprintf("umbra: %u hart(s), %llu MiB RAM, %u-bit VMIDs, isa %s\n", hart_count,
             (unsigned long long)(platform.ram_size >> 20), vcpu_arch_vmid_bits(), platform.isa);
     boot_load_config();
+    boot_init_iommu();
     boot_create_vms();
     boot_start_harts(hartid);
     hart_run(self);

@@ -67,6 +67,14 @@ static void probe_devices(const void *fdt)
     int test = fdt_next_compatible(fdt, -1, "sifive,test0");
     if (test >= 0 && fdt_get_reg(fdt, test, 0, &addr, &size))
         platform.test_base = addr;
+    int iommu = fdt_next_compatible(fdt, -1, "riscv,iommu");
+    if (iommu >= 0 && fdt_get_reg(fdt, iommu, 0, &addr, &size))
+        platform.iommu_base = addr;
+    int pci = fdt_next_compatible(fdt, -1, "pci-host-ecam-generic");
+    if (pci >= 0 && fdt_get_reg(fdt, pci, 0, &addr, &size)) {
+        platform.pci_ecam_base = addr;
+        platform.pci_ecam_size = size;
+    }
 }
 
 int platform_probe(const void *fdt, unsigned long boot_hartid, char *err, size_t errlen)

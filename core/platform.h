@@ -19,6 +19,9 @@ struct platform {
     paddr_t uart_base;            /* 0 = none found: fall back to SBI */
     unsigned uart_reg_shift;
     paddr_t test_base;            /* sifive,test finisher; 0 = none */
+    paddr_t iommu_base;           /* riscv,iommu registers; 0 = no IOMMU */
+    paddr_t pci_ecam_base;        /* pci-host-ecam-generic config space; 0 = none */
+    uint64_t pci_ecam_size;
     const char *bootargs;
 };
 
