@@ -20,7 +20,7 @@ HYP_CFLAGS := $(COMMON) $(HYP_ARCH) -ffreestanding -nostdlib -fno-pic \
 HYP_LDFLAGS := -nostdlib -static -Wl,--gc-sections -Wl,-T,linker/umbra.ld -Wl,--no-warn-rwx-segments -Wl,--no-relax
 
 # Portable sources: built for the hypervisor and for the host unit tests.
-PORTABLE_SRCS := $(wildcard mm/*.c) $(wildcard core/fmt.c core/fdt.c core/config.c core/stats.c core/guest_dtb.c core/insn.c iommu/riscv_iommu.c)
+PORTABLE_SRCS := $(wildcard mm/*.c) $(wildcard core/fmt.c core/fdt.c core/config.c core/stats.c core/guest_dtb.c core/insn.c core/pci.c iommu/riscv_iommu.c)
 HYP_SRCS  := $(wildcard arch/riscv/*.S arch/riscv/*.c core/*.c mm/*.c iommu/*.c)
 HYP_OBJS  := $(patsubst %,$(BUILD)/hyp/%.o,$(HYP_SRCS))
 

@@ -9,6 +9,7 @@
 #include "core/console.h"
 #include "core/fmt.h"
 #include "core/platform.h"
+#include "core/pci_host.h"
 #include "iommu/iommu.h"
 #include "core/vm.h"
 #include "mm/frame.h"
@@ -136,6 +137,16 @@ static void boot_init_iommu(void)
             iommu.commands);
 }
 
+/* Bus 0 of the PCI host bridge: enumerated and every BAR placed, so the
+ * devices are ready for assignment.  A bus Umbra cannot set up is reported
+ * and left alone. */
+static void boot_init_pci(void)
+{
+    char err[160];
+    if (pci_host_init(platform.fdt, err, sizeof(err)) != 0)
+        kprintf("umbra: %s; PCI devices stay unused\n", err);
+}
+
 void boot_main(unsigned long hartid, const void *fdt)
 {
     char err[160];
@@ -155,6 +166,7 @@ void boot_main(unsigned long hartid, const void *fdt)
             (unsigned long long)(platform.ram_size >> 20), vcpu_arch_vmid_bits(), platform.isa);
     boot_load_config();
     boot_init_iommu();
+    boot_init_pci();
     boot_create_vms();
     boot_start_harts(hartid);
     hart_run(self);
