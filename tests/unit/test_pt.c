@@ -10,22 +10,6 @@
 #include "mm/pt.h"
 #include "tests/unit/unit.h"
 
-extern jmp_buf *unit_panic_jmp;
-
-#define EXPECT_PANIC(stmt)                                \
-    do {                                                  \
-        jmp_buf jb_;                                      \
-        bool panicked_ = false;                           \
-        unit_panic_jmp = &jb_;                            \
-        if (setjmp(jb_) == 0) {                           \
-            stmt;                                         \
-        } else {                                          \
-            panicked_ = true;                             \
-        }                                                 \
-        unit_panic_jmp = NULL;                            \
-        CHECK(panicked_);                                 \
-    } while (0)
-
 #define TABLE_MEM_SIZE MIB(4)
 
 /* Table pages come from a real frame pool; `budget` makes allocation fail

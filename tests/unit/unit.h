@@ -6,6 +6,8 @@
 #ifndef UMBRA_TESTS_UNIT_H
 #define UMBRA_TESTS_UNIT_H
 
+#include <setjmp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdint.h>
 
@@ -33,6 +35,24 @@ void unit_main(void);
             fprintf(stderr, "FAIL %s:%d: %s == %s (0x%llx != 0x%llx)\n",      \
                     __FILE__, __LINE__, #a, #b, va_, vb_);                    \
         }                                                                     \
+    } while (0)
+
+/* Where panic() (unit.c) jumps while a test expects one. */
+extern jmp_buf *unit_panic_jmp;
+
+/* stmt must panic (an ASSERT on a caller's misuse, say). */
+#define EXPECT_PANIC(stmt)                                \
+    do {                                                  \
+        jmp_buf jb_;                                      \
+        bool panicked_ = false;                           \
+        unit_panic_jmp = &jb_;                            \
+        if (setjmp(jb_) == 0) {                           \
+            stmt;                                         \
+        } else {                                          \
+            panicked_ = true;                             \
+        }                                                 \
+        unit_panic_jmp = NULL;                            \
+        CHECK(panicked_);                                 \
     } while (0)
 
 #endif
