@@ -90,7 +90,24 @@ def one_vcpu_every_mode_matches_native():
     return ", ".join(summary)
 
 
+def two_smp_vms_in_different_modes():
+    """Two Linux VMs of 2 vCPUs each, one under tsp and one under ssp, on four
+    harts at once: each VM's shootdowns reach only its own harts, and both
+    compute their native results."""
+    common = ["--kernel", IMAGE, "--initrd", INITRD, "--mem", MEM, "--cpus", "2"]
+    run = umbra_run(*common, "--append", BOOTARGS + " workload=fork", "--mode", "tsp", "--name", "a",
+                    "--vm", *common, "--append", BOOTARGS + " workload=mmap", "--mode", "ssp", "--name", "b",
+                    timeout=300)
+    expect(run.rc == 0, run, "two SMP Linux VMs failed")
+    want = {"[a] " + l for l in native("fork", 2).lines("RESULT ")} | \
+           {"[b] " + l for l in native("mmap", 2).lines("RESULT ")}
+    got = {l for l in run.lines("[") if "RESULT " in l}
+    expect(got == want, run, "results differ from native: %s" % sorted(got ^ want))
+    return "; ".join(sorted(got))
+
+
 TESTS = [
     ("two_vcpus_every_mode_matches_native", two_vcpus_every_mode_matches_native),
     ("one_vcpu_every_mode_matches_native", one_vcpu_every_mode_matches_native),
+    ("two_smp_vms_in_different_modes", two_smp_vms_in_different_modes),
 ]
