@@ -91,6 +91,14 @@ static int shadow_vm_create(struct vm *vm, char *err, size_t errlen)
     }
     struct guest_mem mem = { .base = GUEST_RAM_BASE, .size = vm->ram_size, .hpa = vm->ram_hpa };
     shadow_vm_init(&vm->shadow, &mem, &cfg, pool_base, pool, pa_to_ptr(meta_base), meta);
+    /* Every vCPU pins the root it runs on, and a new root needs a free or
+     * unpinned slot besides: too small a pool could leave none. */
+    if (vm->shadow.max_roots <= (int)c->cpus + 1) {
+        fmt_snprintf(err, errlen, "vm %s: a %llu KiB shadow pool holds %d shadow roots, too few for %u vCPUs "
+                     "(raise --shadow-mem)", c->name, (unsigned long long)(pool >> 10), vm->shadow.max_roots,
+                     c->cpus);
+        return -1;
+    }
     return 0;
 }
 

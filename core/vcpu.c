@@ -207,6 +207,11 @@ _Noreturn void vcpu_park(struct vcpu *vcpu, enum vcpu_state state)
     csr_write(hvip, 0);
     csr_write(hgatp, 0);
     __atomic_store_n(&vcpu->state, state, __ATOMIC_RELEASE);
+    /* A shootdown posted before the store above still waits for this
+     * hart's ack; one posted after it sees the new state and skips us.  The
+     * fence keeps the store and the look at the request bit in that order. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    vcpu_serve_while_waiting(vcpu);
     hart_run(hart_self());
 }
 

@@ -675,6 +675,15 @@ static enum fill_result shadow_fill(struct shadow_vm *s, int idx, uint64_t va, c
     paddr_t table = shadow_path(s, idx, va, w, bare, level);
     if (!table)
         return FILL_RESTART;
+    /* The path may just have protected a guest table inside the very 2 MiB
+     * chunk being mapped (Linux's linear map maps its own page tables): then
+     * a 4 KiB leaf after all, so the table's frame stays read-only. */
+    if (level > 0 && shadow_leaf_level(s, w, bare) == 0) {
+        level = 0;
+        table = shadow_path(s, idx, va, w, bare, level);
+        if (!table)
+            return FILL_RESTART;
+    }
     if (s->protections != protections && !guest_walk_unchanged(s, idx, va, ctx, w))
         return FILL_RACE;
 

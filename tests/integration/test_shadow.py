@@ -224,6 +224,20 @@ def smp_suite_matches_native_with_shared_shadows():
     return ", ".join(summary)
 
 
+def pool_too_small_for_its_vcpus_is_refused():
+    """Each vCPU pins the shadow root it runs on, so a pool with too few root
+    slots for the VM's vCPUs could leave none to reuse: Umbra refuses it at
+    VM creation (exit 4) rather than failing later."""
+    run = umbra_run("--kernel", SELFTESTS, "--mem", "64M", "--mode", "tsp", "--cpus", "8", "--shadow-mem", "64K",
+                    "--append", "test=sbi")
+    expect(run.rc == 4, run, "a 64 KiB pool for 8 vCPUs must be refused with exit 4")
+    expect(any("too few for 8 vCPUs" in l for l in run.lines("umbra: error")), run, "no clear message")
+    ok = umbra_run("--kernel", SELFTESTS, "--mem", "64M", "--mode", "tsp", "--cpus", "2", "--shadow-mem", "64K",
+                   "--append", "test=sbi")
+    expect(ok.rc == 0, ok, "the same pool is enough for 2 vCPUs")
+    return run.lines("umbra: error")[0]
+
+
 TESTS = [("selftests_all_match_native", selftests_all_match_native)]
 TESTS += [("tinyos_%s_matches_native" % name, make_workload_test(name, append))
           for name, append in WORKLOADS.items()]
@@ -236,4 +250,5 @@ TESTS += [
     ("trace_mm_follows_a_fork", trace_mm_follows_a_fork),
     ("satp_zero_through_a_register_stays_isolated", satp_zero_through_a_register_stays_isolated),
     ("smp_suite_matches_native_with_shared_shadows", smp_suite_matches_native_with_shared_shadows),
+    ("pool_too_small_for_its_vcpus_is_refused", pool_too_small_for_its_vcpus_is_refused),
 ]

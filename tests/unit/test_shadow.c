@@ -732,6 +732,28 @@ static void test_protect_race(void)
     CHECK(shadow_translate(&vm, a, va_new, &hpa, NULL) && hpa == hpa_of(DATA(7)));
 }
 
+/* tsp with superpages: the guest maps a 2 MiB chunk with one leaf, and its
+ * own level-1 table lies inside that chunk (as in Linux's linear map).  The
+ * fill that first walks through the table protects it, so it must not then
+ * install a writable 2 MiB leaf over it. */
+static void test_superpage_over_new_table(void)
+{
+    setup_flood_limit = 0;
+    vm_setup(true, true, KIB(256));
+    gpaddr_t root = RAM_BASE + MIB(4);               /* another chunk */
+    gpte_set(root, 2, gptr(T(1)));                   /* VA 0x8000_0000 -> T1, in chunk 0 */
+    gpte_set(T(1), 0, gleaf(RAM_BASE, PTE_R | PTE_W | PTE_A | PTE_D)); /* chunk 0, 2 MiB */
+    int a = root_get(satp_of(root, 1));
+    CHECK(!shadow_gpa_protected(&vm, T(1)));
+    CHECK_EQ(fault(a, mkva(2, 0, 16, 0), &STORE), SHADOW_FAULT_HIDDEN);
+    CHECK(shadow_gpa_protected(&vm, T(1)));
+    CHECK(spte(a, mkva(2, 0, 16, 0)) & PTE_W);       /* a data page: writable */
+    CHECK(!(spte(a, mkva(2, 0, 1, 0)) & PTE_W));     /* T1 itself: never */
+    struct shadow_fault f;
+    shadow_page_fault(&vm, a, mkva(2, 0, 1, 8), &STORE, &f);
+    CHECK_EQ(f.kind, SHADOW_FAULT_WRITE_PROTECT);
+}
+
 static void test_stale_pointer_rebuilt(void)
 {
     vm_setup(false, false, KIB(256));
@@ -1557,6 +1579,7 @@ void unit_main(void)
     test_write_flood();
     test_stale_pointer_rebuilt();
     test_protect_race();
+    test_superpage_over_new_table();
     test_root_management();
     test_pool_exhaustion();
     CHECK_EQ(run_differential(), 0);
