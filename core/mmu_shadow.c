@@ -140,8 +140,6 @@ static bool sptbuf_entry_live(uint64_t key, uint64_t root_index, const void *ctx
 static void sptbufs_revalidate(struct vm *vm)
 {
     const struct shadow_vm *s = &vm->shadow;
-    if (vm->sptbufs_checked == s->roots_freed)
-        return;
     vm->sptbufs_checked = s->roots_freed;
     for (unsigned v = 0; v < vm->ncpus; v++) {
         struct vcpu *vcpu = &vm->vcpus[v];
@@ -162,7 +160,9 @@ static struct shadow_vm *shadow_lock(struct vcpu *vcpu)
 
 static void shadow_unlock(struct vcpu *vcpu)
 {
-    sptbufs_revalidate(vcpu->vm);
+    /* Only after a root slot was freed (checked here: this runs every exit). */
+    if (vcpu->vm->sptbufs_checked != vcpu->vm->shadow.roots_freed)
+        sptbufs_revalidate(vcpu->vm);
     if (vcpu->vm->ncpus > 1)
         sleeplock_release(&vcpu->vm->shadow_lock);
 }

@@ -672,17 +672,19 @@ static enum fill_result shadow_fill(struct shadow_vm *s, int idx, uint64_t va, c
         note_tables_used(s, w);
     unsigned level = shadow_leaf_level(s, w, bare);
     uint64_t protections = s->protections;
-    paddr_t table = shadow_path(s, idx, va, w, bare, level);
-    if (!table)
-        return FILL_RESTART;
-    /* The path may just have protected a guest table inside the very 2 MiB
-     * chunk being mapped (Linux's linear map maps its own page tables): then
-     * a 4 KiB leaf after all, so the table's frame stays read-only. */
-    if (level > 0 && shadow_leaf_level(s, w, bare) == 0) {
-        level = 0;
+    paddr_t table;
+    for (;;) {
         table = shadow_path(s, idx, va, w, bare, level);
         if (!table)
             return FILL_RESTART;
+        /* The path may just have protected a guest table inside the very
+         * 2 MiB chunk being mapped (Linux's linear map maps its own page
+         * tables): then a 4 KiB leaf after all, so that frame stays
+         * read-only.  At most one more round. */
+        if (level == 0 || s->protections == protections ||
+            !s->chunk_protected[guest_frame_of_gpa(s, ALIGN_DOWN(w->gpa, MIB(2))) / 512])
+            break;
+        level = 0;
     }
     if (s->protections != protections && !guest_walk_unchanged(s, idx, va, ctx, w))
         return FILL_RACE;
