@@ -125,14 +125,11 @@ static struct sbiret sbi_rfence(struct vcpu *self, const struct sbi_call_args *c
         va = 0;
         size = ~0ull;                              /* the spec's "flush everything" */
     }
-    if (self->vm->mmu->on_sfence) {
-        if (targets)
-            sbi_rfence_shadows(self, va, size, asid);
-        /* The named harts may still hold the old entries in their TLBs,
-         * tagged with shadow ASIDs, which are not the guest's. */
-        asid = -1;
-    }
-    if (targets & self_bit)
+    bool shadows = self->vm->mmu->on_sfence != NULL;
+    /* Shadow modes: the sync also flushes this hart's TLB (on_sfence). */
+    if (shadows && targets)
+        sbi_rfence_shadows(self, va, size, asid);
+    else if (targets & self_bit)
         vcpu_arch_flush_guest_tlb(va, size, asid);
     /* The other harts flush everything of this VM (their hgatp holds its
      * VMID, or is Bare for shadows): coarser than asked, which is allowed,

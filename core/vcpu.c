@@ -64,6 +64,7 @@ static void hart_sleep_until_ipi(void)
     csr_write(hie, 0);
     wait_for_interrupt();
     csr_write(hie, guest_enables);
+    csr_clear(sip, 1ull << IRQ_S_SOFT);
 }
 
 static bool sleeplock_try(struct sleeplock *l)
@@ -75,6 +76,8 @@ static bool sleeplock_try(struct sleeplock *l)
 
 void sleeplock_acquire(struct sleeplock *l, struct vcpu *self)
 {
+    if (sleeplock_try(l))
+        return;
     unsigned long me = 1ul << hart_self()->hartid;
     while (!sleeplock_try(l)) {
         vcpu_serve_while_waiting(self);
@@ -88,7 +91,6 @@ void sleeplock_acquire(struct sleeplock *l, struct vcpu *self)
         if (__atomic_load_n(&l->locked, __ATOMIC_SEQ_CST) == SLEEPLOCK_FULL)
             hart_sleep_until_ipi();
         __atomic_and_fetch(&l->waiters, ~me, __ATOMIC_SEQ_CST);
-        csr_clear(sip, 1ull << IRQ_S_SOFT);
     }
     vcpu_sip_keep_requests(self);
 }
@@ -101,13 +103,15 @@ void sleeplock_release(struct sleeplock *l)
         sbi_send_ipi_mask(waiters, 0);
 }
 
-static bool other_vcpus_running(const struct vm *vm, unsigned long vcpus, const struct vcpu *self)
+/* The vCPUs named in `vcpus`, other than self, that are running now. */
+static unsigned long running_others(const struct vm *vm, unsigned long vcpus, const struct vcpu *self)
 {
+    unsigned long running = 0;
     for (unsigned i = 0; i < vm->ncpus; i++)
         if ((vcpus & (1ul << i)) && &vm->vcpus[i] != self &&
             __atomic_load_n(&vm->vcpus[i].state, __ATOMIC_ACQUIRE) == VCPU_RUNNING)
-            return true;
-    return false;
+            running |= 1ul << i;
+    return running;
 }
 
 static bool shootdown_pending(const struct vm *vm, unsigned long targets, uint64_t gen)
@@ -140,28 +144,24 @@ bool vm_shootdown(struct vm *vm, unsigned long vcpus)
     if (self && self->vm != vm)
         self = NULL;
     /* Nobody else running (always so with one vCPU): nothing to do.  A vCPU
-     * that starts running after this look flushes everything on entry. */
-    if (!other_vcpus_running(vm, vcpus, self))
+     * that starts running after this look flushes everything on entry, and
+     * one that stops before acking is no longer waited for. */
+    unsigned long targets = running_others(vm, vcpus, self);
+    if (!targets)
         return false;
     sleeplock_acquire(&vm->shootdown_lock, self);
     __atomic_store_n(&vm->flush_waiter, hart_self()->hartid, __ATOMIC_RELEASE);
     uint64_t gen = __atomic_add_fetch(&vm->flush_gen, 1, __ATOMIC_ACQ_REL);
-    unsigned long targets = 0;
-    for (unsigned i = 0; i < vm->ncpus; i++) {
-        struct vcpu *v = &vm->vcpus[i];
-        if ((vcpus & (1ul << i)) && v != self && __atomic_load_n(&v->state, __ATOMIC_ACQUIRE) == VCPU_RUNNING) {
-            targets |= 1ul << i;
-            vcpu_post_request(v, VCPU_REQ_TLB_FLUSH);
-        }
-    }
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (targets & (1ul << i))
+            vcpu_post_request(&vm->vcpus[i], VCPU_REQ_TLB_FLUSH);
     while (shootdown_pending(vm, targets, gen)) {
         vcpu_serve_while_waiting(self);
         hart_sleep_until_ipi();
-        csr_clear(sip, 1ull << IRQ_S_SOFT);
     }
     vcpu_sip_keep_requests(self);
     sleeplock_release(&vm->shootdown_lock);
-    return targets != 0;
+    return true;
 }
 
 /* Fold the instructions of the last guest run and of the last exit into the
