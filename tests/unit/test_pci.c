@@ -564,6 +564,15 @@ static void vfunc_edu(struct pci_vfunc *vf, uint32_t allow)
     CHECK_EQ(pci_vfunc_init(vf, &fake_ops, &funcs[F_EDU], gpa, allow), PCI_OK);
 }
 
+/* The usual start of a virtual-config-space test: every BAR placed, and
+ * edu seen by a VM with the default capability filter. */
+static struct pci_vfunc *edu_as_vm_sees_it(void)
+{
+    assign_all();
+    vfunc_edu(&vf_edu, PCI_VFUNC_CAPS_DEFAULT);
+    return &vf_edu;
+}
+
 static void vfunc_multi(struct pci_vfunc *vf)
 {
     gpaddr_t gpa[PCI_MAX_BARS] = {0x2000, 0x40001000, 0x200000000ull, 0, 0x100004000ull, 0};
@@ -572,9 +581,7 @@ static void vfunc_multi(struct pci_vfunc *vf)
 
 static void test_vconf_ids(void)
 {
-    assign_all();
-    vfunc_edu(&vf_edu, PCI_VFUNC_CAPS_DEFAULT);
-    struct pci_vfunc *vf = &vf_edu;
+    struct pci_vfunc *vf = edu_as_vm_sees_it();
     CHECK_EQ(pci_vconf_read(vf, 0, 4), 0x11e81234);
     CHECK_EQ(pci_vconf_read(vf, 0, 2), 0x1234);
     CHECK_EQ(pci_vconf_read(vf, 2, 2), 0x11e8);
@@ -607,9 +614,7 @@ static void test_vconf_ids(void)
 
 static void test_vconf_command(void)
 {
-    assign_all();
-    vfunc_edu(&vf_edu, PCI_VFUNC_CAPS_DEFAULT);
-    struct pci_vfunc *vf = &vf_edu;
+    struct pci_vfunc *vf = edu_as_vm_sees_it();
     unsigned before = stats.writes;
     CHECK_EQ(pci_vconf_read(vf, PCI_COMMAND, 2), 0);
     CHECK(!pci_vfunc_bar_live(vf, 0));
@@ -655,9 +660,7 @@ static void test_vconf_command(void)
 
 static void test_vconf_bars(void)
 {
-    assign_all();
-    vfunc_edu(&vf_edu, PCI_VFUNC_CAPS_DEFAULT);
-    struct pci_vfunc *vf = &vf_edu;
+    struct pci_vfunc *vf = edu_as_vm_sees_it();
     CHECK_EQ(vf->bar[0].host_addr, MEM32_BASE);
     CHECK_EQ(pci_vconf_read(vf, PCI_BAR0, 4), 0x40000000);
     /* Sizing: all ones reads the 1 MiB mask; restoring moves it back. */
@@ -807,9 +810,7 @@ static void test_vconf_caps(void)
 
 static void test_vconf_bounds(void)
 {
-    assign_all();
-    vfunc_edu(&vf_edu, PCI_VFUNC_CAPS_DEFAULT);
-    struct pci_vfunc *vf = &vf_edu;
+    struct pci_vfunc *vf = edu_as_vm_sees_it();
     CHECK_EQ(pci_vconf_read(vf, 0x1000, 4), 0xffffffff);
     CHECK_EQ(pci_vconf_read(vf, 0x1000, 1), 0xff);
     CHECK_EQ(pci_vconf_read(vf, 0xffffffffu, 1), 0xff);
