@@ -328,6 +328,67 @@ static int set_append(struct parser *p, struct slice v)
     return 0;
 }
 
+/* One field of a PCI address: 1 or 2 hex digits (as lspci writes them). */
+static bool parse_pci_field(struct slice v, unsigned max, unsigned *out)
+{
+    if (v.n < 1 || v.n > 2)
+        return false;
+    unsigned n = 0;
+    for (size_t i = 0; i < v.n; i++) {
+        char c = v.s[i];
+        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+                   : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                   : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 16u;
+        if (d > 15)
+            return false;
+        n = n * 16 + d;
+    }
+    *out = n;
+    return n <= max;
+}
+
+/* "BB:DD.F" -> bus[15:8] dev[7:3] fn[2:0], the layout of core/pci.h. */
+static bool parse_pci_address(struct slice v, uint16_t *bdf)
+{
+    struct slice bus_s, rest, dev_s, fn_s;
+    unsigned bus, dev, fn;
+    if (!slice_split(v, ':', &bus_s, &rest) || !slice_split(rest, '.', &dev_s, &fn_s) ||
+        !parse_pci_field(bus_s, 0xff, &bus) || !parse_pci_field(dev_s, 0x1f, &dev) ||
+        fn_s.n != 1 || !parse_pci_field(fn_s, 7, &fn))
+        return false;
+    *bdf = (uint16_t)(bus << 8 | dev << 3 | fn);
+    return true;
+}
+
+/* The VM (index) that already has bdf, or -1. */
+static int pci_owner(const struct umbra_config *cfg, uint16_t bdf)
+{
+    for (unsigned i = 0; i < cfg->nvms; i++)
+        for (unsigned j = 0; j < cfg->vms[i].npci; j++)
+            if (cfg->vms[i].pci[j] == bdf)
+                return (int)i;
+    return -1;
+}
+
+static int add_pci(struct parser *p, struct slice v)
+{
+    char q[32];
+    uint16_t bdf;
+    struct vm_config *vm = current_vm(p);
+    if (!parse_pci_address(v, &bdf))
+        return parser_fail(p, p->line, "bad PCI address '%s' (want BB:DD.F in hex, e.g. 00:02.0)",
+                           slice_quote(q, sizeof(q), v));
+    int owner = pci_owner(p->cfg, bdf);
+    if (owner >= 0)
+        return parser_fail(p, p->line, "PCI function %s is already assigned to VM '%s'",
+                           slice_quote(q, sizeof(q), v), p->cfg->vms[owner].name);
+    if (vm->npci == CONFIG_MAX_PCI_PER_VM)
+        return parser_fail(p, p->line, "more than %d PCI functions for VM '%s'",
+                           CONFIG_MAX_PCI_PER_VM, vm->name);
+    vm->pci[vm->npci++] = bdf;
+    return 0;
+}
+
 /* ---- lines ---------------------------------------------------------------- */
 
 struct key_handler {
@@ -343,7 +404,7 @@ static const struct key_handler global_keys[] = {
 static const struct key_handler vm_keys[] = {
     { "mode", set_mode },   { "mem", set_mem },       { "cpus", set_cpus },
     { "kernel", set_kernel }, { "initrd", set_initrd }, { "append", set_append },
-    { "sptbuf", set_sptbuf }, { "shadow_pool", set_shadow_pool },
+    { "sptbuf", set_sptbuf }, { "shadow_pool", set_shadow_pool }, { "pci", add_pci },
 };
 
 static const struct key_handler *find_key(const struct key_handler *table, size_t n, struct slice key)

@@ -20,6 +20,8 @@
  *     kernel=0xADDR,0xSIZE staged kernel image (required)
  *     initrd=0xADDR,0xSIZE staged initrd (optional)
  *     append=TEXT          guest command line (up to 1023 chars)
+ *     pci=BB:DD.F          assign the host PCI function (hex bus:device.function)
+ *                          to this VM; may repeat, up to CONFIG_MAX_PCI_PER_VM
  *
  * Portable: built into the hypervisor and into the host unit tests.
  */
@@ -38,6 +40,7 @@
 #define CONFIG_TRACE_MM (1u << 0)
 #define CONFIG_DEFAULT_SPTBUF 16
 #define CONFIG_MAX_SPTBUF 64      /* = SPTBUF_MAX */
+#define CONFIG_MAX_PCI_PER_VM 4
 
 enum mm_mode { MM_MODE_HAP, MM_MODE_TSP, MM_MODE_SSP };
 
@@ -58,6 +61,8 @@ struct vm_config {
     char append[CONFIG_APPEND_MAX];
     unsigned sptbuf;     /* ssp: SPT base buffer entries (0 disables), default 16 */
     uint64_t shadow_pool;/* tsp/ssp: bytes for shadow tables; 0 = default (mem / 8) */
+    unsigned npci;       /* PCI functions assigned to the VM */
+    uint16_t pci[CONFIG_MAX_PCI_PER_VM]; /* their bus/device/function (pci_bdf layout) */
 };
 
 struct umbra_config {
@@ -78,7 +83,8 @@ struct umbra_config {
  * kernel plus initrd not fitting in mem above the kernel offset (2 MiB),
  * duplicate VM name, more than CONFIG_MAX_VMS VMs, cpus 0 or more than
  * CONFIG_MAX_CPUS (per VM or in total), mem not a multiple of 2 MiB or below
- * 2 MiB, append too long, invalid name, unknown mode or trace flag, no VMs at
+ * 2 MiB, append too long, a malformed pci= or one function assigned twice
+ * (to one VM or two), more than CONFIG_MAX_PCI_PER_VM pci= in a VM, invalid name, unknown mode or trace flag, no VMs at
  * all, missing staging.  Errors found only at the end of the text (a VM
  * without kernel) name the line of that VM's vm=.
  */

@@ -9,7 +9,9 @@
 #include "arch/riscv/vcpu_arch.h"
 #include "core/console.h"
 #include "core/insn.h"
+#include "core/mmio.h"
 #include "core/mmu.h"
+#include "core/vpci.h"
 #include "core/vm.h"
 
 static enum exit_cause sbi_exit_cause(unsigned long ext)
@@ -57,14 +59,19 @@ static bool htinst_is_walk_access(uint64_t htinst)
 
 /*
  * A G-stage fault means the guest touched a guest-physical address that is
- * not its RAM (all RAM is mapped up front).  No device is emulated there
- * yet, so the guest gets what QEMU gives natively for a hole in the physical
+ * neither its RAM nor a BAR of its devices (both are mapped).  A load or
+ * store to an emulated device (its PCI config space) is performed.
+ * Anything else gets what QEMU gives natively for a hole in the physical
  * map: an access fault for its own access, and — QEMU's walker treats a PTE
  * it cannot read like an invalid one — a page fault when its page-table walk
  * reads outside RAM.  stval stays the virtual address it was translating.
  */
 static void exit_gstage_fault(struct vcpu *vcpu)
 {
+    gpaddr_t gpa = (vcpu->htval << 2) | (vcpu->stval & 3);
+    if (!htinst_is_walk_access(vcpu->htinst) && vcpu->scause != CAUSE_FETCH_GUEST_PAGE_FAULT &&
+        mmio_emulate(vcpu, gpa))
+        return;
     stats_count_full(&vcpu->stats, EXIT_GSTAGE_FAULT);
     uint64_t cause = htinst_is_walk_access(vcpu->htinst) ? page_fault_for(vcpu->scause)
                                                           : access_fault_for(vcpu->scause);
@@ -219,6 +226,10 @@ struct vcpu_regs *vcpu_handle_trap(struct vcpu_regs *regs)
         exit_interrupt(vcpu, vcpu->scause & ~SCAUSE_INTERRUPT);
     else
         exit_exception(vcpu);
+    /* Faults of the VM's devices are counted while it runs (polled: Umbra
+     * takes no IOMMU interrupt). */
+    if (vcpu->vm->vpci.ndevs)
+        vpci_poll_faults();
     if (vcpu->requests || vcpu->vm->state != VM_RUNNING)
         vcpu_process_requests(vcpu);
     return regs;

@@ -1,7 +1,8 @@
 /*
  * guest_dtb.c — the device tree a VM boots with: its RAM, its vCPUs (with
  * the host's ISA minus what a guest does not get), the timebase, and
- * /chosen (bootargs, initrd).  It describes no devices: the console is SBI.
+ * /chosen (bootargs, initrd).  The console is SBI; the only device node is
+ * the PCI host bridge of a VM that has PCI functions assigned (core/vpci.c).
  */
 #include "core/guest_dtb.h"
 #include "core/fdt.h"
@@ -72,6 +73,34 @@ static void guest_dtb_cpus(struct fdt_writer *w, const struct guest_dtb_params *
     fdt_end_node(w);
 }
 
+/* "pci-host-ecam-generic", as QEMU virt describes its own, but bus 0 only,
+ * no I/O window (Umbra passes memory BARs only) and no interrupt map: the
+ * assigned functions are driven by polling. */
+static void guest_dtb_pci(struct fdt_writer *w, const struct guest_dtb_params *p)
+{
+    char name[32];
+    const uint32_t bus_range[2] = { 0, 0 };
+    /* child address (space code 0b10: 32-bit memory; PCI address), parent
+     * address, size */
+    const uint32_t ranges[7] = {
+        0x02000000u, (uint32_t)(p->pci_mem_base >> 32), (uint32_t)p->pci_mem_base,
+        (uint32_t)(p->pci_mem_base >> 32), (uint32_t)p->pci_mem_base,
+        (uint32_t)(p->pci_mem_size >> 32), (uint32_t)p->pci_mem_size,
+    };
+    fmt_snprintf(name, sizeof(name), "pci@%llx", (unsigned long long)p->pci_ecam_base);
+    fdt_begin_node(w, name);
+    fdt_prop_str(w, "compatible", "pci-host-ecam-generic");
+    fdt_prop_str(w, "device_type", "pci");
+    fdt_prop_cell(w, "#address-cells", 3);
+    fdt_prop_cell(w, "#size-cells", 2);
+    fdt_prop_reg64(w, "reg", p->pci_ecam_base, p->pci_ecam_size);
+    fdt_prop_cells(w, "bus-range", bus_range, 2);
+    fdt_prop_cell(w, "linux,pci-domain", 0);
+    fdt_prop_empty(w, "dma-coherent");
+    fdt_prop_cells(w, "ranges", ranges, 7);
+    fdt_end_node(w);
+}
+
 int guest_dtb_build(const struct guest_dtb_params *p, void *buf, size_t cap)
 {
     struct fdt_writer w;
@@ -95,6 +124,8 @@ int guest_dtb_build(const struct guest_dtb_params *p, void *buf, size_t cap)
     fdt_prop_str(&w, "device_type", "memory");
     fdt_prop_reg64(&w, "reg", p->ram_base, p->ram_size);
     fdt_end_node(&w);
+    if (p->pci_ecam_size)
+        guest_dtb_pci(&w, p);
     fdt_end_node(&w);
     return fdt_finish(&w);
 }

@@ -1,5 +1,6 @@
 /*
- * guest_dtb.h — building the device tree a VM boots with.  Portable (no
+ * guest_dtb.h — building the device tree a VM boots with (RAM, vCPUs,
+ * /chosen and, for a VM with assigned PCI functions, its host bridge).  Portable (no
  * globals, no hardware), so its output is unit-tested on the host.
  */
 #ifndef UMBRA_CORE_GUEST_DTB_H
@@ -17,6 +18,12 @@ struct guest_dtb_params {
     const char *mmu_type;        /* the host's mmu-type, or "" */
     gpaddr_t initrd_start;
     uint64_t initrd_size;        /* 0 = no initrd */
+    /* A PCI host bridge (ECAM, bus 0 only) with one 32-bit memory window
+     * whose PCI addresses equal guest-physical ones; pci_ecam_size 0 = none. */
+    gpaddr_t pci_ecam_base;
+    uint64_t pci_ecam_size;
+    gpaddr_t pci_mem_base;
+    uint64_t pci_mem_size;
 };
 
 /* The host ISA string as a guest sees it: no 'h', no hypervisor (sh*),

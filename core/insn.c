@@ -6,6 +6,7 @@
  */
 #include "core/insn.h"
 
+#define OPCODE_LOAD   0x03u
 #define OPCODE_STORE  0x23u
 #define OPCODE_AMO    0x2fu
 #define OPCODE_SYSTEM 0x73u
@@ -224,6 +225,89 @@ uint64_t store_insn_value(const struct store_insn *s, uint64_t rs2_value)
     if (s->size >= 8)
         return rs2_value;
     return rs2_value & ((1ull << (s->size * 8)) - 1);
+}
+
+/* --- loads (MMIO emulation) ------------------------------------------------ */
+
+/* LB/LH/LW/LD/LBU/LHU/LWU: funct3 bit 2 = zero-extend, bits 1:0 = log2 of
+ * the size; 111 (LDU) does not exist. */
+static bool decode_plain_load(uint32_t insn, unsigned length, struct load_insn *out)
+{
+    unsigned funct3 = insn_bits(insn, 14, 12);
+    if (funct3 == 7)
+        return false;
+    *out = (struct load_insn){
+        .size = 1u << (funct3 & 3u),
+        .is_signed = (funct3 & 4u) == 0,
+        .rd = insn_bits(insn, 11, 7),
+        .rs1 = insn_bits(insn, 19, 15),
+        .offset = sign_extend(insn_bits(insn, 31, 20), 12),
+        .length = length,
+    };
+    return true;
+}
+
+/* C.LW (quadrant 0, 010), C.LD (011): CL format, registers x8..x15. */
+static bool decode_compressed_load_q0(uint16_t c, struct load_insn *out)
+{
+    unsigned funct3 = insn_bits(c, 15, 13);
+    if (funct3 != 2 && funct3 != 3)
+        return false;
+    *out = (struct load_insn){ .size = funct3 == 2 ? 4 : 8, .is_signed = true, .length = 2,
+                               .rd = 8 + insn_bits(c, 4, 2), .rs1 = 8 + insn_bits(c, 9, 7) };
+    out->offset = funct3 == 2 ? (insn_bits(c, 12, 10) << 3) | (insn_bits(c, 6, 6) << 2) |
+                                    (insn_bits(c, 5, 5) << 6)
+                              : (insn_bits(c, 12, 10) << 3) | (insn_bits(c, 6, 5) << 6);
+    return true;
+}
+
+/* C.LWSP (quadrant 2, 010), C.LDSP (011): base sp; rd = x0 is reserved. */
+static bool decode_compressed_load_q2(uint16_t c, struct load_insn *out)
+{
+    unsigned funct3 = insn_bits(c, 15, 13);
+    unsigned rd = insn_bits(c, 11, 7);
+    if ((funct3 != 2 && funct3 != 3) || rd == 0)
+        return false;
+    *out = (struct load_insn){ .size = funct3 == 2 ? 4 : 8, .is_signed = true, .length = 2,
+                               .rd = rd, .rs1 = 2 };
+    out->offset = funct3 == 2 ? (insn_bits(c, 12, 12) << 5) | (insn_bits(c, 6, 4) << 2) |
+                                    (insn_bits(c, 3, 2) << 6)
+                              : (insn_bits(c, 12, 12) << 5) | (insn_bits(c, 6, 5) << 3) |
+                                    (insn_bits(c, 4, 2) << 6);
+    return true;
+}
+
+bool insn_decode_load(uint32_t insn, struct load_insn *out)
+{
+    if (insn_length((uint16_t)insn) == 2) {
+        uint16_t c = (uint16_t)insn;
+        switch (c & 3u) {
+        case 0:  return decode_compressed_load_q0(c, out);
+        case 2:  return decode_compressed_load_q2(c, out);
+        default: return false;
+        }
+    }
+    return (insn & 0x7fu) == OPCODE_LOAD && decode_plain_load(insn, 4, out);
+}
+
+bool insn_decode_transformed_load(uint64_t htinst, struct load_insn *out)
+{
+    if ((htinst >> 32) != 0 || (htinst & 1u) == 0)
+        return false;
+    uint32_t insn = (uint32_t)htinst | 2u;
+    if ((insn & 0x7fu) != OPCODE_LOAD || !decode_plain_load(insn, (htinst & 2u) ? 4 : 2, out))
+        return false;
+    out->rs1 = 0;        /* holds the address offset */
+    out->offset = 0;
+    return true;
+}
+
+uint64_t load_insn_value(const struct load_insn *l, uint64_t raw)
+{
+    if (l->size >= 8)
+        return raw;
+    raw &= (1ull << (l->size * 8)) - 1;
+    return l->is_signed ? (uint64_t)sign_extend(raw, l->size * 8) : raw;
 }
 
 /* --- AMO arithmetic ----------------------------------------------------- */

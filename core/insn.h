@@ -56,6 +56,22 @@ bool insn_decode_transformed_store(uint64_t htinst, struct store_insn *out);
  * for a misaligned access split by the hart. */
 unsigned insn_transformed_addr_offset(uint64_t htinst);
 
+/* An integer load (LB..LD, LBU/LHU/LWU, C.LW, C.LD, C.LWSP, C.LDSP), for
+ * emulating loads from emulated devices.  FP loads are not decoded. */
+struct load_insn {
+    unsigned size;       /* 1, 2, 4, 8 */
+    bool is_signed;      /* sign-extend to 64 bits (else zero-extend) */
+    unsigned rd;
+    unsigned rs1;
+    int64_t offset;
+    unsigned length;     /* 2 or 4 */
+};
+bool insn_decode_load(uint32_t insn, struct load_insn *out);
+/* The same for a transformed load in htinst (rs1/offset then mean nothing). */
+bool insn_decode_transformed_load(uint64_t htinst, struct load_insn *out);
+/* What rd receives for `raw`, the size bytes read. */
+uint64_t load_insn_value(const struct load_insn *l, uint64_t raw);
+
 /* The bits a store of s->size bytes writes, taken from rs2's value. */
 uint64_t store_insn_value(const struct store_insn *s, uint64_t rs2_value);
 

@@ -17,6 +17,7 @@
 #include "core/console.h"
 #include "core/fmt.h"
 #include "core/insn.h"
+#include "core/mmio.h"
 #include "core/mmu.h"
 #include "core/platform.h"
 #include "mm/frame.h"
@@ -313,27 +314,6 @@ static struct access_ctx guest_access(const struct vcpu *vcpu, enum access_type 
     };
 }
 
-/* Read the instruction at the guest's pc through its own translation. */
-static bool guest_fetch_insn(struct vcpu *vcpu, uint32_t *insn)
-{
-    struct access_ctx ctx = guest_access(vcpu, ACCESS_FETCH);
-    uint16_t half[2];
-    for (unsigned i = 0; i < 2; i++) {
-        struct walk w;
-        paddr_t hpa;
-        gwalk(&vcpu->vm->shadow.mem, vcpu->regs.guest_satp, vcpu->regs.sepc + 2 * i, &ctx, &w);
-        if (w.result != WALK_OK || !guest_mem_hpa(&vcpu->vm->shadow.mem, w.gpa, 2, &hpa))
-            return false;
-        half[i] = *(volatile uint16_t *)pa_to_ptr(hpa);
-        if (i == 0 && insn_length(half[0]) == 2) {
-            *insn = half[0];
-            return true;
-        }
-    }
-    *insn = (uint32_t)half[0] | (uint32_t)half[1] << 16;
-    return true;
-}
-
 static uint64_t guest_reg(const struct vcpu *vcpu, unsigned r)
 {
     return r ? vcpu->regs.gpr[r] : 0;
@@ -404,7 +384,7 @@ static void tsp_emulate_store(struct vcpu *vcpu, const struct shadow_fault *f)
     uint64_t va;
     if (insn_decode_transformed_store(vcpu->htinst, &si)) {
         va = vcpu->stval - insn_transformed_addr_offset(vcpu->htinst);
-    } else if (guest_fetch_insn(vcpu, &insn) && insn_decode_store(insn, &si)) {
+    } else if (vcpu_fetch_insn(vcpu, &insn) && insn_decode_store(insn, &si)) {
         va = guest_reg(vcpu, si.rs1) + (uint64_t)si.offset;
     } else {
         /* Only a store, AMO or SC can fault this way; anything else means
@@ -468,6 +448,10 @@ static void shadow_page_fault_exit(struct vcpu *vcpu)
         stats_count_full(&vcpu->stats, EXIT_WP_FAULT);
         break;
     case SHADOW_FAULT_GUEST:
+        /* A load or store whose translation lands on an emulated device. */
+        if ((f.inject_cause == CAUSE_LOAD_ACCESS || f.inject_cause == CAUSE_STORE_ACCESS) &&
+            mmio_emulate(vcpu, f.walk.gpa))
+            break;
         stats_count_full(&vcpu->stats, EXIT_GUEST_FAULT_INJECTED);
         mm_trace(vcpu->vm, "guest fault: cause %lu at va 0x%lx injected", f.inject_cause, vcpu->stval);
         vcpu_arch_inject_exception(vcpu, f.inject_cause, vcpu->stval);

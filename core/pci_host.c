@@ -27,7 +27,7 @@ static void ecam_write32(void *ctx, uint16_t bdf, unsigned reg, uint32_t val)
     *(volatile uint32_t *)pa_to_ptr(pci_host.ecam + pci_ecam_offset_bdf(bdf, reg)) = val;
 }
 
-static const struct pci_cfg_ops ecam_ops = { .read32 = ecam_read32, .write32 = ecam_write32 };
+const struct pci_cfg_ops pci_host_ops = { .read32 = ecam_read32, .write32 = ecam_write32 };
 
 /* The bridge's windows, from `ranges`: PCI addresses equal CPU addresses for
  * memory on virt; I/O is PCI 0.. at a CPU base.  Port 0 is kept out, since
@@ -86,10 +86,10 @@ int pci_host_init(const void *fdt, char *err, size_t errlen)
         return -1;
     }
     pci_host.table = (struct pci_table){ .funcs = pci_host.funcs, .cap = PCI_HOST_MAX_FUNCS };
-    int rc = pci_enumerate(&ecam_ops, 0, &pci_host.table);
+    int rc = pci_enumerate(&pci_host_ops, 0, &pci_host.table);
     struct pci_assign_error where = { 0 };
     if (rc == PCI_OK)
-        rc = pci_assign(&ecam_ops, &pci_host.table, &pci_host.windows, &where);
+        rc = pci_assign(&pci_host_ops, &pci_host.table, &pci_host.windows, &where);
     if (rc != PCI_OK) {
         fmt_snprintf(err, errlen, "pci bus 0: %s (at %02x:%02x.%u BAR%u)", pci_strerror(rc),
                      pci_bdf_bus(where.bdf), pci_bdf_dev(where.bdf), pci_bdf_fn(where.bdf), where.bar);

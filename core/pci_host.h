@@ -1,8 +1,8 @@
 /*
  * pci_host.h — the machine's PCI host bridge (QEMU virt's ECAM): found in
  * the DTB, bus 0 enumerated and every BAR given an address at boot
- * (core/pci.c does the portable work).  Assigning the functions to VMs is
- * not built yet (issue 6).
+ * (core/pci.c does the portable work).  core/vpci.c assigns functions to
+ * VMs.
  */
 #ifndef UMBRA_CORE_PCI_HOST_H
 #define UMBRA_CORE_PCI_HOST_H
@@ -22,6 +22,8 @@ struct pci_host {
 };
 
 extern struct pci_host pci_host;
+/* Config accesses through the host bridge's ECAM. */
+extern const struct pci_cfg_ops pci_host_ops;
 
 /* Enumerate bus 0 and assign every BAR.  0, or -1 with a sentence in err. */
 int pci_host_init(const void *fdt, char *err, size_t errlen);

@@ -45,6 +45,7 @@ static const char *const mm_counter_names[] = {
     "shadow_pages_peak", "shadow_roots_built", "shadow_roots_reclaimed",
     "shadow_pool_exhausted", "sync_va", "sync_asid", "sync_all",
     "entries_dropped", "wp_emulated", "wp_unshadowed", "remote_flushes",
+    "iommu_commands", "iommu_faults", "bar_maps",
 };
 _Static_assert(ARRAY_SIZE(mm_counter_names) == MM_COUNTER_COUNT, "every mm counter needs a name");
 

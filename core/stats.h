@@ -52,12 +52,14 @@ enum exit_cause {
 const char *exit_cause_name(enum exit_cause cause);
 
 /* Memory-virtualization figures that are not exits: the SPT base buffer,
- * the shadow pool and the work shadow paging did.  0 in hap. */
+ * the shadow pool and the work shadow paging did (0 in hap), and the
+ * passthrough of assigned PCI devices (any mode). */
 enum mm_counter {
     MM_SPTBUF_HITS, MM_SPTBUF_MISSES, MM_SPTBUF_EVICTIONS,
     MM_SHADOW_PAGES_PEAK, MM_SHADOW_ROOTS_BUILT, MM_SHADOW_ROOTS_RECLAIMED,
     MM_SHADOW_POOL_EXHAUSTED, MM_SYNC_VA, MM_SYNC_ASID, MM_SYNC_ALL,
     MM_ENTRIES_DROPPED, MM_WP_EMULATED, MM_WP_UNSHADOWED, MM_REMOTE_FLUSHES,
+    MM_IOMMU_COMMANDS, MM_IOMMU_FAULTS, MM_BAR_MAPS,
     MM_COUNTER_COUNT
 };
 /* names: "sptbuf_hits", ..., lower snake case of the enum without MM_ */

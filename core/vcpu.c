@@ -9,6 +9,7 @@
 #include "arch/riscv/sbi_call.h"
 #include "arch/riscv/vcpu_arch.h"
 #include "core/console.h"
+#include "core/mmu.h"
 #include "core/vm.h"
 
 struct vcpu *vcpu_current(void)
@@ -29,6 +30,9 @@ void vcpu_ack_tlb_flush(struct vcpu *vcpu)
     struct vm *vm = vcpu->vm;
     uint64_t gen = __atomic_load_n(&vm->flush_gen, __ATOMIC_ACQUIRE);
     hfence_vvma_all();
+    /* hap: BAR mappings change the G-stage (core/vpci.c). */
+    if (!vm_uses_shadows(vm))
+        hfence_gvma_all();
     /* Remote fence.i requests come this way too. */
     __asm__ volatile("fence.i" ::: "memory");
     __atomic_store_n(&vcpu->flush_ack, gen, __ATOMIC_RELEASE);

@@ -11,6 +11,7 @@
 #include "core/mmu.h"
 #include "core/platform.h"
 #include "core/vm.h"
+#include "core/vpci.h"
 #include "mm/frame.h"
 
 struct vm vms[CONFIG_MAX_VMS];
@@ -94,6 +95,12 @@ static int vm_load_images(struct vm *vm, const struct vm_config *c, char *err, s
         .mmu_type = c->mode == MM_MODE_HAP ? platform.mmu_type : "riscv,sv39",
         .initrd_start = initrd_gpa, .initrd_size = c->initrd.size,
     };
+    if (vm->vpci.ndevs) {
+        dtb.pci_ecam_base = VPCI_ECAM_GPA;
+        dtb.pci_ecam_size = VPCI_ECAM_SIZE;
+        dtb.pci_mem_base = VPCI_MEM_GPA;
+        dtb.pci_mem_size = VPCI_MEM_SIZE;
+    }
     if (guest_dtb_build(&dtb, pa_to_ptr(dst), GUEST_DTB_MAX) < 0)
         return vm_fail(err, errlen, c, "its device tree does not fit (bootargs too long?)");
     return 0;
@@ -115,7 +122,8 @@ int vm_create(struct vm *vm, unsigned index, const struct vm_config *c, unsigned
     vm->vmid = vmid_bits ? (uint16_t)(index + 1) : 0;
     vm->ncpus = c->cpus;
     vm->state = VM_RUNNING;
-    if (vm_setup_memory(vm, c, err, errlen) != 0 || vm_load_images(vm, c, err, errlen) != 0)
+    if (vm_setup_memory(vm, c, err, errlen) != 0 || vpci_vm_init(vm, err, errlen) != 0 ||
+        vm_load_images(vm, c, err, errlen) != 0)
         return -1;
     for (unsigned i = 0; i < vm->ncpus; i++) {
         struct vcpu *vcpu = &vm->vcpus[i];
@@ -151,6 +159,9 @@ static void vm_print_report(struct vm *vm)
     };
     if (vm->mmu->on_report)
         vm->mmu->on_report(vm, &total, &info.sptbuf_size);
+    total.mm[MM_IOMMU_COMMANDS] += vm->vpci.iommu_commands;
+    total.mm[MM_IOMMU_FAULTS] += __atomic_load_n(&vm->vpci.iommu_faults, __ATOMIC_RELAXED);
+    total.mm[MM_BAR_MAPS] += vm->vpci.bar_maps;
     size_t n = 0, cap = sizeof(buf);
     /* Each formatter returns the length it wanted; clamping keeps n inside
      * buf even if a report ever outgrows it (it is cut, not overrun). */
@@ -203,6 +214,8 @@ void vm_end(struct vm *vm, int status, const char *reason)
     if (self && self->vm == vm)
         vcpu_close_instret(self);
     console_guest_flush(vm);
+    if (vm->vpci.ndevs)
+        vpci_poll_faults();     /* faults its devices caused last belong in its report */
     spin_lock(&vm_end_lock);
     vm_print_report(vm);
     vm->state = VM_ENDED;

@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "core/stats.h"
 #include "core/spinlock.h"
+#include "core/vpci.h"
 #include "mm/pt.h"
 #include "mm/shadow.h"
 #include "mm/sptbuf.h"
@@ -127,6 +128,7 @@ struct vm {
     volatile unsigned long flush_waiter; /* hart id of the vCPU waiting for the acks */
     uint64_t remote_flushes;       /* shadow changes that needed a vm_shootdown */
     uint64_t sptbufs_checked;      /* shadow.roots_freed when the buffers were last checked */
+    struct vpci vpci;              /* assigned PCI functions (core/vpci.c) */
 };
 
 /* A physical hart Umbra runs on. */

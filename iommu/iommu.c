@@ -5,6 +5,7 @@
  */
 #include "iommu/iommu.h"
 #include "core/fmt.h"
+#include "core/spinlock.h"
 #include "core/platform.h"
 #include "mm/frame.h"
 
@@ -106,7 +107,7 @@ static void cq_push(const struct iommu_cmd *cmd)
     reg_write32(IOMMU_REG_CQT, iommu.cq_tail);
 }
 
-int iommu_run(const struct iommu_cmd *cmd, char *err, size_t errlen)
+static int iommu_run_locked(const struct iommu_cmd *cmd, char *err, size_t errlen)
 {
     uint32_t seq = ++iommu.fence_seq;
     struct iommu_cmd fence = iommu_cmd_iofence_c(IOMMU_FENCE_AV | IOMMU_FENCE_PR | IOMMU_FENCE_PW,
@@ -121,6 +122,99 @@ int iommu_run(const struct iommu_cmd *cmd, char *err, size_t errlen)
             return fail(err, errlen, iommu_cqcsr_error_name(csr));
     }
     return fail(err, errlen, "a command did not complete");
+}
+
+int iommu_run(const struct iommu_cmd *cmd, char *err, size_t errlen)
+{
+    spin_lock(&iommu.lock);
+    int rc = iommu_run_locked(cmd, err, errlen);
+    spin_unlock(&iommu.lock);
+    return rc;
+}
+
+int iommu_gscid(paddr_t gstage_root)
+{
+    spin_lock(&iommu.lock);
+    int id = iommu_gscid_for(&iommu.gscids, gstage_root);
+    spin_unlock(&iommu.lock);
+    return id;
+}
+
+/* The DDT leaf slot of device_id, allocating the intermediate pages the
+ * walk needs (zeroed: every other device stays invalid). */
+static void *ddt_slot(uint32_t device_id)
+{
+    paddr_t table = iommu.ddt_root;
+    for (unsigned level = iommu_ddt_levels(iommu.ddt_mode) - 1; level > 0; level--) {
+        volatile uint64_t *e = (uint64_t *)pa_to_ptr(table) + iommu_ddt_index(device_id, level, iommu.dc_format);
+        if (!(*e & IOMMU_DDTE_V)) {
+            paddr_t next = frame_alloc(&umbra_pool, PAGE_SIZE, PAGE_SIZE);
+            if (!next)
+                return NULL;
+            memset(pa_to_ptr(next), 0, PAGE_SIZE);
+            __asm__ volatile("fence w, w" ::: "memory");   /* the page before the pointer */
+            *e = iommu_ddte_make(next);
+        }
+        table = iommu_ddte_to_pa(*e);
+    }
+    return (uint8_t *)pa_to_ptr(table) + iommu_dc_offset(device_id, iommu.dc_format);
+}
+
+int iommu_attach(uint32_t device_id, paddr_t gstage_root, uint16_t gscid, uint64_t *commands,
+                 char *err, size_t errlen)
+{
+    if (!iommu.ready)
+        return fail(err, errlen, "not in use");
+    if (!iommu_ddt_covers(iommu.ddt_mode, device_id, iommu.dc_format))
+        return fail(err, errlen, "the device id lies beyond its directory");
+    spin_lock(&iommu.lock);
+    void *slot = ddt_slot(device_id);
+    int rc = -1;
+    if (!slot) {
+        fail(err, errlen, "no memory for its device directory");
+    } else {
+        struct iommu_dc dc;
+        iommu_dc_build(&dc, &(struct iommu_dc_params){ .gstage_root = gstage_root, .gscid = gscid });
+        iommu_dc_store(slot, iommu.dc_format, &dc);
+        uint64_t before = iommu.commands;
+        /* The IOMMU may have cached the invalid DC, and translations of this
+         * GSCID from a table it named before. */
+        struct iommu_cmd ddt = iommu_cmd_iodir_inval_ddt(device_id);
+        struct iommu_cmd gvma = iommu_cmd_iotinval_gvma(gscid, IOMMU_ALL_ADDRS);
+        rc = iommu_run_locked(&ddt, err, errlen);
+        if (rc == 0)
+            rc = iommu_run_locked(&gvma, err, errlen);
+        *commands += iommu.commands - before;
+    }
+    spin_unlock(&iommu.lock);
+    return rc;
+}
+
+unsigned iommu_poll_faults(iommu_fault_fn report)
+{
+    if (!iommu.ready || !spin_trylock(&iommu.lock))
+        return 0;
+    uint32_t tail = reg_read32(IOMMU_REG_FQT);
+    unsigned n = 0;
+    while (iommu.fq_head != tail) {
+        const struct iommu_fault_record *rec =
+            pa_to_ptr(iommu.fq + (uint64_t)iommu.fq_head * IOMMU_FAULT_RECORD_SIZE);
+        struct iommu_fault f;
+        iommu_fault_decode(rec, &f);
+        iommu.fq_head = iommu_queue_next(iommu.fq_head, FQ_LOG2_ENTRIES);
+        reg_write32(IOMMU_REG_FQH, iommu.fq_head);   /* the slot is free again */
+        report(&f);
+        n++;
+    }
+    /* An overflow stops the queue until software clears it (records were
+     * lost, which the count below says). */
+    uint32_t csr = reg_read32(IOMMU_REG_FQCSR);
+    if (csr & IOMMU_FQCSR_ERRORS) {
+        iommu.fq_errors++;
+        reg_write32(IOMMU_REG_FQCSR, csr & (IOMMU_FQCSR_ERRORS | IOMMU_FQCSR_FQEN));
+    }
+    spin_unlock(&iommu.lock);
+    return n;
 }
 
 int iommu_init(paddr_t base, char *err, size_t errlen)

@@ -117,6 +117,24 @@ static bool gpa_in_ram(const struct shadow_vm *s, gpaddr_t gpa, uint64_t len)
     return guest_mem_hpa(&s->mem, gpa, len, &hpa);
 }
 
+/* Does this shadow leaf map guest RAM (rather than passed-through device
+ * memory)?  Only RAM leaves take part in write protection. */
+static bool leaf_maps_ram(const struct shadow_vm *s, pte_t leaf)
+{
+    paddr_t pa = pte_to_pa(leaf);
+    return pa >= s->mem.hpa && pa - s->mem.hpa < s->mem.size;
+}
+
+/* The passthrough range holding gpa, or NULL. */
+static const struct guest_mem *passthrough_of(const struct shadow_vm *s, gpaddr_t gpa)
+{
+    paddr_t hpa;
+    for (unsigned i = 0; i < SHADOW_MAX_PASSTHROUGH; i++)
+        if (s->passthrough[i].size && guest_mem_hpa(&s->passthrough[i], gpa, 1, &hpa))
+            return &s->passthrough[i];
+    return NULL;
+}
+
 static uint16_t guest_asid(uint64_t satp)
 {
     return (uint16_t)((satp >> SATP_ASID_SHIFT) & SATP_ASID_MASK);
@@ -292,7 +310,7 @@ static uint64_t entry_clear(struct shadow_vm *s, paddr_t table, unsigned idx)
     *e = 0;
     if (pte_is_pointer(old))
         return 1 + table_free(s, pte_to_pa(old));
-    if (s->cfg.write_protect && (old & PTE_W))
+    if (s->cfg.write_protect && (old & PTE_W) && leaf_maps_ram(s, old))
         rmap_unlink(s, table, idx, guest_frame_of_leaf(s, old));
     return 1;
 }
@@ -661,16 +679,19 @@ static void note_tables_used(struct shadow_vm *s, const struct walk *w)
             s->flood[guest_frame_of_gpa(s, w->table_gpa[i])] = 0;
 }
 
-/* Install the shadow leaf for a permitted access; FILL_RESTART if the pool
- * forced this very shadow to be emptied on the way. */
+/* Install the shadow leaf for a permitted access to `region` (the VM's RAM,
+ * or a passthrough range: 4 KiB leaves, never executable, no write
+ * protection); FILL_RESTART if the pool forced this very shadow to be
+ * emptied on the way. */
 static enum fill_result shadow_fill(struct shadow_vm *s, int idx, uint64_t va, const struct access_ctx *ctx,
-                                    struct shadow_fault *out)
+                                    const struct guest_mem *region, struct shadow_fault *out)
 {
     const struct walk *w = &out->walk;
     bool bare = satp_is_bare(s->roots[idx].guest_satp);
+    bool ram = region == &s->mem;
     if (s->flood && s->cfg.write_flood_limit && !bare)
         note_tables_used(s, w);
-    unsigned level = shadow_leaf_level(s, w, bare);
+    unsigned level = ram ? shadow_leaf_level(s, w, bare) : 0;
     uint64_t protections = s->protections;
     paddr_t table;
     for (;;) {
@@ -691,11 +712,10 @@ static enum fill_result shadow_fill(struct shadow_vm *s, int idx, uint64_t va, c
 
     uint64_t span = level_bytes(level);
     gpaddr_t gpa_base = ALIGN_DOWN(w->gpa, span);
-    paddr_t hpa_base = s->mem.hpa + (gpa_base - s->mem.base);
-    uint64_t frame = guest_frame_of_gpa(s, w->gpa);
-    bool target_protected = s->cfg.write_protect && s->pt_refs[frame] > 0;
+    paddr_t hpa_base = region->hpa + (gpa_base - region->base);
+    bool target_protected = ram && s->cfg.write_protect && s->pt_refs[guest_frame_of_gpa(s, w->gpa)] > 0;
     bool writable = (w->leaf & PTE_W) && (w->leaf & PTE_D) && !target_protected;
-    uint64_t perm = (w->leaf & (PTE_R | PTE_X | PTE_U)) | PTE_A | (writable ? PTE_W | PTE_D : 0);
+    uint64_t perm = (w->leaf & (PTE_R | (ram ? PTE_X : 0) | PTE_U)) | PTE_A | (writable ? PTE_W | PTE_D : 0);
     /* With the MMU off everything is allowed at every privilege; one U bit
      * cannot say that, so it follows the privilege that last faulted. */
     if (bare && ctx->user)
@@ -707,14 +727,14 @@ static enum fill_result shadow_fill(struct shadow_vm *s, int idx, uint64_t va, c
     if (old & PTE_V)
         entry_clear(s, table, i);
     *e = pte_make_leaf(hpa_base, perm);
-    if (writable && s->cfg.write_protect)
+    if (writable && s->cfg.write_protect && ram)
         rmap_link(s, table, i, guest_frame_of_leaf(s, *e));
     /* A fault on a present entry also means the hardware held a stale
      * copy: flush it even if the new entry is the same. */
     if (old & PTE_V)
         flush_dropped(s, idx, va, old);
 
-    out->hpa = s->mem.hpa + (w->gpa - s->mem.base);
+    out->hpa = region->hpa + (w->gpa - region->base);
     out->shadow_pte = *e;
     if (ctx->type == ACCESS_STORE && target_protected)
         out->kind = SHADOW_FAULT_WRITE_PROTECT;
@@ -761,15 +781,20 @@ void shadow_page_fault(struct shadow_vm *s, int idx, uint64_t va, const struct a
         return;
     /* Like the hardware, the A/D update happens before the physical access
      * that then faults (QEMU behaves the same way). */
+    const struct guest_mem *region = &s->mem;
     if (!gpa_in_ram(s, out->walk.gpa, 1)) {
-        out->kind = SHADOW_FAULT_GUEST;
-        out->inject_cause = access_fault_cause(ctx->type);
-        return;
+        /* Device memory is never executable (its PMA), as natively. */
+        region = passthrough_of(s, out->walk.gpa);
+        if (!region || ctx->type == ACCESS_FETCH) {
+            out->kind = SHADOW_FAULT_GUEST;
+            out->inject_cause = access_fault_cause(ctx->type);
+            return;
+        }
     }
     /* One restart at most: after emptying this shadow the pool has room. */
-    enum fill_result r = shadow_fill(s, idx, va, ctx, out);
+    enum fill_result r = shadow_fill(s, idx, va, ctx, region, out);
     if (r == FILL_RESTART)
-        r = shadow_fill(s, idx, va, ctx, out);
+        r = shadow_fill(s, idx, va, ctx, region, out);
     ASSERT(r != FILL_RESTART);
     if (r == FILL_RACE)
         out->kind = SHADOW_FAULT_HIDDEN;   /* nothing installed: the access retries */
@@ -960,6 +985,35 @@ void shadow_sfence(struct shadow_vm *s, bool has_va, uint64_t va, bool has_asid,
             continue;
         s->stats.entries_dropped += has_va ? shadow_drop_va(s, i, va) : root_empty(s, i);
     }
+}
+
+/* ---- passthrough ------------------------------------------------------- */
+
+int shadow_passthrough_set(struct shadow_vm *s, unsigned slot, gpaddr_t gpa, uint64_t size, paddr_t hpa)
+{
+    if (slot >= SHADOW_MAX_PASSTHROUGH)
+        return -1;
+    if (size) {
+        /* Page-granular, inside Sv39's lower half (the physical shadow maps
+         * GPA = VA) and clear of RAM and of every other range. */
+        if (!IS_ALIGNED(gpa | size | hpa, PAGE_SIZE) || gpa + size < gpa || gpa + size > (1ull << 38))
+            return -1;
+        if (gpa < s->mem.base + s->mem.size && s->mem.base < gpa + size)
+            return -1;
+        for (unsigned i = 0; i < SHADOW_MAX_PASSTHROUGH; i++) {
+            const struct guest_mem *o = &s->passthrough[i];
+            if (i != slot && o->size && gpa < o->base + o->size && o->base < gpa + size)
+                return -1;
+        }
+    }
+    /* Every shadow may hold leaves of the old range: empty them all (rare:
+     * a guest driver moving or disabling a BAR). */
+    if (s->passthrough[slot].size)
+        for (int i = 0; i < s->max_roots; i++)
+            if (s->roots[i].live)
+                s->stats.entries_dropped += root_empty(s, i);
+    s->passthrough[slot] = (struct guest_mem){ .base = gpa, .size = size, .hpa = hpa };
+    return 0;
 }
 
 /* ---- inspection -------------------------------------------------------- */

@@ -20,6 +20,7 @@
 #include "mm/gwalk.h"
 
 #define SHADOW_MAX_ROOTS 128
+#define SHADOW_MAX_PASSTHROUGH 8
 #define SHADOW_NO_ROOT (-1)
 
 /*
@@ -98,6 +99,7 @@ struct shadow_vm {
     uint64_t roots_freed;                /* bumped whenever a root slot is freed, so
                                             callers caching root indexes can revalidate */
     uint64_t protections;                /* tsp: frames that became protected, ever */
+    struct guest_mem passthrough[SHADOW_MAX_PASSTHROUGH]; /* device memory ranges (size 0 = free) */
     struct shadow_stats stats;
 };
 
@@ -156,6 +158,17 @@ bool shadow_gpa_protected(const struct shadow_vm *s, gpaddr_t gpa);
  * as the RISC-V rules say) and flushes those hardware translations.
  */
 void shadow_sfence(struct shadow_vm *s, bool has_va, uint64_t va, bool has_asid, uint16_t asid);
+
+/*
+ * Map (size > 0) or unmap (size 0) passthrough range `slot`: guest-physical
+ * [gpa, gpa + size) outside RAM that shadows map straight to host-physical
+ * hpa (an assigned device's BAR).  Its leaves are 4 KiB, copy the guest's
+ * R/W/U but never X, and take no part in write protection.  Replacing or
+ * removing a range empties every shadow, flushing every hart.  -1 (nothing
+ * changed) for a bad slot, unaligned or overflowing range, or one that
+ * overlaps RAM or another range.
+ */
+int shadow_passthrough_set(struct shadow_vm *s, unsigned slot, gpaddr_t gpa, uint64_t size, paddr_t hpa);
 
 /* For tests and the report: does shadow idx map va, and to what? */
 bool shadow_translate(const struct shadow_vm *s, int idx, uint64_t va, paddr_t *hpa, pte_t *pte);

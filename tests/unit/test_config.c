@@ -144,6 +144,31 @@ static void test_number_errors(void)
     CHECK(strstr(err, "kernel size is 0") != NULL);
 }
 
+static void test_pci_assignment(void)
+{
+    CHECK_EQ(parse(HEAD "vm=v\n" KERNEL "pci=00:02.0\npci=0:1f.7\nvm=w\n" KERNEL "pci=ff:03.1\n"), 0);
+    CHECK_EQ(cfg.vms[0].npci, 2);
+    CHECK_EQ(cfg.vms[0].pci[0], 0x0010);
+    CHECK_EQ(cfg.vms[0].pci[1], 0x00ff);
+    CHECK_EQ(cfg.vms[1].npci, 1);
+    CHECK_EQ(cfg.vms[1].pci[0], 0xff19);
+    CHECK_EQ(parse(HEAD "vm=v\n" KERNEL), 0);
+    CHECK_EQ(cfg.vms[0].npci, 0);
+    expect_error(HEAD "vm=v\n" KERNEL "pci=00:20.0\n", "config line 4: bad PCI address '00:20.0'");
+    expect_error(HEAD "vm=v\n" KERNEL "pci=00:02.8\n", "config line 4: bad PCI address");
+    expect_error(HEAD "vm=v\n" KERNEL "pci=00:02\n", "config line 4: bad PCI address");
+    expect_error(HEAD "vm=v\n" KERNEL "pci=100:02.0\n", "config line 4: bad PCI address");
+    expect_error(HEAD "vm=v\n" KERNEL "pci=0g:02.0\n", "config line 4: bad PCI address");
+    expect_error(HEAD "vm=v\n" KERNEL "pci=:02.0\n", "config line 4: bad PCI address");
+    expect_error(HEAD "vm=v\n" KERNEL "pci=00:02.0\npci=00:02.0\n",
+                 "config line 5: PCI function 00:02.0 is already assigned to VM 'v'");
+    expect_error(HEAD "vm=v\n" KERNEL "pci=00:02.0\nvm=w\n" KERNEL "pci=0:2.0\n",
+                 "config line 7: PCI function 0:2.0 is already assigned to VM 'v'");
+    expect_error(HEAD "vm=v\n" KERNEL "pci=0:1.0\npci=0:2.0\npci=0:3.0\npci=0:4.0\npci=0:5.0\n",
+                 "config line 8: more than 4 PCI functions for VM 'v'");
+    expect_error(HEAD "pci=00:02.0\nvm=v\n" KERNEL, "config line 2: pci= before any vm=");
+}
+
 static void test_range_errors(void)
 {
     expect_error(HEAD "vm=v\ncpus=0\n", "config line 3: cpus must be 1 to 8, not 0");
@@ -253,6 +278,7 @@ void unit_main(void)
     test_structure_errors();
     test_number_errors();
     test_range_errors();
+    test_pci_assignment();
     test_name_errors();
     test_shadow_keys();
     test_append();

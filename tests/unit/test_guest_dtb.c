@@ -79,8 +79,49 @@ static void check_dtb_contents(void)
     CHECK_EQ(guest_dtb_build(&p, blob, 200), -1);
 }
 
+/* A VM with PCI functions gets a host bridge a bare-QEMU driver finds the
+ * way it finds QEMU's: by compatible, reg and the 32-bit memory range. */
+static void check_pci_host_bridge(void)
+{
+    struct guest_dtb_params p = {
+        .bootargs = "", .ncpus = 1, .ram_base = 0x80000000, .ram_size = 0x4000000,
+        .timebase_hz = 10000000, .host_isa = QEMU_ISA, .mmu_type = "riscv,sv39",
+    };
+    CHECK(guest_dtb_build(&p, blob, sizeof(blob)) > 0);
+    CHECK(fdt_next_compatible(blob, -1, "pci-host-ecam-generic") < 0);
+
+    p.pci_ecam_base = 0x30000000;
+    p.pci_ecam_size = 0x100000;
+    p.pci_mem_base = 0x40000000;
+    p.pci_mem_size = 0x40000000;
+    CHECK(guest_dtb_build(&p, blob, sizeof(blob)) > 0);
+    CHECK_EQ(fdt_check(blob, sizeof(blob)), 0);
+    int pci = fdt_next_compatible(blob, -1, "pci-host-ecam-generic");
+    CHECK(pci >= 0);
+    CHECK_EQ(pci, fdt_path_offset(blob, "/pci@30000000"));
+    uint64_t base = 0, len = 0;
+    CHECK(fdt_get_reg(blob, pci, 0, &base, &len));
+    CHECK_EQ(base, 0x30000000);
+    CHECK_EQ(len, 0x100000);
+    CHECK(strcmp(fdt_prop_string(blob, pci, "device_type"), "pci") == 0);
+    uint32_t cells = 0;
+    CHECK(fdt_prop_u32(blob, pci, "#address-cells", &cells) && cells == 3);
+    CHECK(fdt_prop_u32(blob, pci, "#size-cells", &cells) && cells == 2);
+    int plen = 0;
+    const uint32_t *bus = fdt_getprop(blob, pci, "bus-range", &plen);
+    CHECK(bus && plen == 8 && fdt_read_cells(bus, 2) == 0);
+    const uint32_t *r = fdt_getprop(blob, pci, "ranges", &plen);
+    CHECK(r && plen == 28);
+    CHECK_EQ(fdt_read_cells(&r[0], 1), 0x02000000);   /* 32-bit memory */
+    CHECK_EQ(fdt_read_cells(&r[1], 2), 0x40000000);   /* PCI address */
+    CHECK_EQ(fdt_read_cells(&r[3], 2), 0x40000000);   /* CPU address */
+    CHECK_EQ(fdt_read_cells(&r[5], 2), 0x40000000);   /* size */
+    CHECK(fdt_getprop(blob, pci, "dma-coherent", &plen) != NULL && plen == 0);
+}
+
 void unit_main(void)
 {
     check_isa_filter();
     check_dtb_contents();
+    check_pci_host_bridge();
 }

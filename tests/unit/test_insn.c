@@ -123,6 +123,73 @@ static void check_store(const struct store_insn *got, const struct store_case *w
     CHECK_EQ(got->length, want->length);
 }
 
+/* Loads, encodings from the GNU assembler for rv64gc (a0=10 a1=11 ...). */
+struct load_case {
+    uint32_t insn;
+    struct load_insn want;
+};
+
+static const struct load_case load_cases[] = {
+    { 0xfff58503, { 1, true, 10, 11, -1, 4 } },      /* lb a0,-1(a1) */
+    { 0x00641283, { 2, true, 5, 8, 6, 4 } },         /* lh t0,6(s0) */
+    { 0x7ff12783, { 4, true, 15, 2, 2047, 4 } },     /* lw a5,2047(sp) */
+    { 0x80063483, { 8, true, 9, 12, -2048, 4 } },    /* ld s1,-2048(a2) */
+    { 0x0005c503, { 1, false, 10, 11, 0, 4 } },      /* lbu a0,0(a1) */
+    { 0x0025d503, { 2, false, 10, 11, 2, 4 } },      /* lhu a0,2(a1) */
+    { 0x00c76683, { 4, false, 13, 14, 12, 4 } },     /* lwu a3,12(a4) */
+    { 0x5de8, { 4, true, 10, 11, 124, 2 } },         /* c.lw a0,124(a1) */
+    { 0x7cf0, { 8, true, 12, 9, 248, 2 } },          /* c.ld a2,248(s1) */
+    { 0x57fe, { 4, true, 15, 2, 252, 2 } },          /* c.lwsp a5,252(sp) */
+    { 0x70fe, { 8, true, 1, 2, 504, 2 } },           /* c.ldsp ra,504(sp) */
+};
+
+static void test_loads(void)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(load_cases); i++) {
+        struct load_insn got;
+        const struct load_insn *want = &load_cases[i].want;
+        CHECK(insn_decode_load(load_cases[i].insn, &got));
+        CHECK_EQ(got.size, want->size);
+        CHECK_EQ(got.is_signed, want->is_signed);
+        CHECK_EQ(got.rd, want->rd);
+        CHECK_EQ(got.rs1, want->rs1);
+        CHECK_EQ(got.offset, want->offset);
+        CHECK_EQ(got.length, want->length);
+    }
+    struct load_insn l;
+    CHECK(!insn_decode_load(0x00452507, &l));    /* flw fa0,4(a0) */
+    CHECK(!insn_decode_load(0x0007f503, &l));    /* funct3 111: no such load */
+    CHECK(!insn_decode_load(0x00b53023, &l));    /* sd a1,0(a0) */
+    CHECK(!insn_decode_load(0x4002, &l));        /* c.lwsp x0: reserved */
+    CHECK(!insn_decode_load(0x2588, &l));        /* c.fld */
+    /* Stores are not loads, and loads are not stores. */
+    struct store_insn st;
+    CHECK(!insn_decode_store(0xfff58503, &st));
+    /* Transformed: lw with rs1 = address offset 0, imm 0; bit 1 cleared for
+     * a compressed original. */
+    CHECK(insn_decode_transformed_load(0x00002503, &l));
+    CHECK_EQ(l.size, 4);
+    CHECK_EQ(l.rd, 10);
+    CHECK_EQ(l.length, 4);
+    CHECK(insn_decode_transformed_load(0x00003501, &l));   /* c.ld a0 expanded, bit 1 clear */
+    CHECK_EQ(l.size, 8);
+    CHECK_EQ(l.length, 2);
+    CHECK(!insn_decode_transformed_load(0x00b53023, &l));  /* a store */
+    CHECK(!insn_decode_transformed_load(0x3000, &l));      /* walk pseudo-instruction */
+    CHECK(!insn_decode_transformed_load(0x100002503ull, &l));
+    /* Extension of the value read. */
+    CHECK(insn_decode_load(0xfff58503, &l));                /* lb */
+    CHECK_EQ(load_insn_value(&l, 0x80), 0xffffffffffffff80ull);
+    CHECK(insn_decode_load(0x0005c503, &l));                /* lbu */
+    CHECK_EQ(load_insn_value(&l, 0x1ff), 0xff);
+    CHECK(insn_decode_load(0x7ff12783, &l));                /* lw */
+    CHECK_EQ(load_insn_value(&l, 0x80000000ull), 0xffffffff80000000ull);
+    CHECK(insn_decode_load(0x00c76683, &l));                /* lwu */
+    CHECK_EQ(load_insn_value(&l, 0x80000000ull), 0x80000000ull);
+    CHECK(insn_decode_load(0x80063483, &l));                /* ld */
+    CHECK_EQ(load_insn_value(&l, 0x8000000000000001ull), 0x8000000000000001ull);
+}
+
 static void test_length(void)
 {
     CHECK_EQ(insn_length(0x0000), 2);
@@ -444,6 +511,7 @@ void unit_main(void)
 {
     test_length();
     test_stores();
+    test_loads();
     test_store_value();
     test_transformed();
     test_amo_compute();

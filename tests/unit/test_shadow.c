@@ -459,6 +459,71 @@ static void test_physical_shadow(void)
     CHECK_EQ(fault(phys, T(1) + 8, &LOAD), SHADOW_FAULT_HIDDEN);
 }
 
+/* Device memory (an assigned BAR) mapped into every shadow: 4 KiB leaves,
+ * never executable, outside write protection; moving it empties shadows. */
+static uint8_t dev_mem[KIB(16)] __attribute__((aligned(4096)));
+#define DEV_GPA 0x40000000ull
+
+static void test_passthrough(void)
+{
+    for (int wp = 0; wp < 2; wp++) {
+        vm_setup(wp, !wp, KIB(256));
+        paddr_t dev = ptr_to_pa(dev_mem);
+        /* Refused: bad slot, unaligned, over RAM, overlapping another. */
+        CHECK_EQ(shadow_passthrough_set(&vm, SHADOW_MAX_PASSTHROUGH, DEV_GPA, KIB(16), dev), -1);
+        CHECK_EQ(shadow_passthrough_set(&vm, 0, DEV_GPA + 8, KIB(16), dev), -1);
+        CHECK_EQ(shadow_passthrough_set(&vm, 0, RAM_BASE + RAM_SIZE - PAGE_SIZE, KIB(16), dev), -1);
+        CHECK_EQ(shadow_passthrough_set(&vm, 0, 1ull << 38, KIB(16), dev), -1);
+        CHECK_EQ(shadow_passthrough_set(&vm, 0, DEV_GPA, KIB(16), dev), 0);
+        CHECK_EQ(shadow_passthrough_set(&vm, 1, DEV_GPA + KIB(12), KIB(16), dev), -1);
+
+        /* A guest megapage over the device: 4 KiB shadow leaves, R/W from
+         * the guest leaf, no X even though the guest grants it. */
+        gpte_set(T(0), 1, gptr(T(1)));
+        gpte_set(T(1), 4, gleaf(DEV_GPA, PTE_R | PTE_W | PTE_X | PTE_A | PTE_D));
+        int idx = root_get(satp_of(T(0), 1));
+        uint64_t va = mkva(1, 4, 1, 0x20);
+        CHECK_EQ(fault(idx, va, &STORE), SHADOW_FAULT_HIDDEN);
+        paddr_t hpa;
+        pte_t pte;
+        CHECK(shadow_translate(&vm, idx, va, &hpa, &pte));
+        CHECK_EQ(hpa, dev + PAGE_SIZE + 0x20);
+        CHECK_EQ(pte & 0xff, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D);
+        CHECK(!mapped(idx, mkva(1, 4, 0, 0)));         /* 4 KiB, not the megapage */
+        struct shadow_fault f;
+        shadow_page_fault(&vm, idx, va, &FETCH, &f);   /* device memory is not executable */
+        CHECK(f.kind == SHADOW_FAULT_GUEST && f.inject_cause == 1);
+        shadow_page_fault(&vm, idx, mkva(1, 4, 4, 0), &LOAD, &f);   /* past the range: a hole */
+        CHECK(f.kind == SHADOW_FAULT_GUEST && f.inject_cause == 5);
+        /* The physical shadow maps it too. */
+        int phys = root_get(0);
+        CHECK_EQ(fault(phys, DEV_GPA + KIB(12), &LOAD), SHADOW_FAULT_HIDDEN);
+        CHECK(shadow_translate(&vm, phys, DEV_GPA + KIB(12), &hpa, NULL) && hpa == dev + KIB(12));
+        /* tsp: the guest's table that maps the device is protected, and the
+         * device leaf beside it stays writable (it is not RAM). */
+        if (wp) {
+            CHECK(shadow_gpa_protected(&vm, T(1)));
+            CHECK(spte(idx, va) & PTE_W);
+        }
+
+        /* Moving the range empties every shadow on every hart. */
+        flush_count = 0;
+        CHECK_EQ(shadow_passthrough_set(&vm, 0, DEV_GPA + MIB(1), KIB(16), dev), 0);
+        CHECK(!mapped(idx, va));
+        CHECK(!mapped(phys, DEV_GPA + KIB(12)));
+        CHECK(flushed_every_hart(vm.roots[idx].hw_asid, 0, true));
+        shadow_page_fault(&vm, idx, va, &LOAD, &f);
+        CHECK(f.kind == SHADOW_FAULT_GUEST && f.inject_cause == 5);
+        /* Removing it: the old address stays a hole. */
+        CHECK_EQ(shadow_passthrough_set(&vm, 0, 0, 0, 0), 0);
+        shadow_page_fault(&vm, phys, DEV_GPA + MIB(1), &STORE, &f);
+        CHECK(f.kind == SHADOW_FAULT_GUEST && f.inject_cause == 7);
+        /* RAM still works after all that. */
+        guest_std(gleaf(DATA(0), PTE_R | PTE_W | PTE_A | PTE_D));
+        CHECK_EQ(fault(idx, VA_STD, &STORE), SHADOW_FAULT_HIDDEN);
+    }
+}
+
 static void test_sfence_kinds(void)
 {
     vm_setup(false, false, KIB(256));
@@ -1574,6 +1639,7 @@ void unit_main(void)
     test_guest_faults();
     test_superpage_leaves();
     test_physical_shadow();
+    test_passthrough();
     test_sfence_kinds();
     test_write_protect();
     test_write_flood();
