@@ -121,7 +121,7 @@ static void boot_start_harts(unsigned long boot_hartid)
 
 /* The machine's IOMMU, if it has one: up with every device blocked.  A
  * machine without one, or with one Umbra cannot use, runs its VMs all the
- * same (no VM has a device to confine yet). */
+ * same, except that a VM with an assigned device is refused (core/vpci.c). */
 static void boot_init_iommu(void)
 {
     char err[160];
@@ -132,9 +132,9 @@ static void boot_init_iommu(void)
         return;
     }
     kprintf("umbra: iommu at 0x%lx: version %u.%u, %u-byte device contexts, %u-level directory, "
-            "every device blocked (%lu commands)\n", iommu.base, iommu.caps.version >> 4u,
-            iommu.caps.version & 0xfu, iommu_dc_size(iommu.dc_format), iommu_ddt_levels(iommu.ddt_mode),
-            iommu.commands);
+            "every device blocked (%lu commands), directory at host 0x%lx\n", iommu.base,
+            iommu.caps.version >> 4u, iommu.caps.version & 0xfu, iommu_dc_size(iommu.dc_format),
+            iommu_ddt_levels(iommu.ddt_mode), iommu.commands, iommu.ddt_root);
 }
 
 /* Bus 0 of the PCI host bridge: enumerated and every BAR placed, so the

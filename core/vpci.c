@@ -329,8 +329,26 @@ void vpci_config_write(struct vcpu *vcpu, gpaddr_t gpa, unsigned size, uint64_t 
 
 /* ---- IOMMU faults ------------------------------------------------------- */
 
-#define FAULTS_LOGGED_PER_VM 8
+/* A blocked DMA of one buffer raises many records (QEMU's model faults
+ * every 4-byte piece): the log names each page once, up to a limit. */
+#define FAULT_LINES_PER_VM 16
 
+static void fault_log(struct vm *vm, const struct iommu_fault *f)
+{
+    struct vpci *v = &vm->vpci;
+    gpaddr_t page = ALIGN_DOWN(f->iotval, PAGE_SIZE);
+    if ((v->fault_lines && page == v->last_fault_page) || v->fault_lines > FAULT_LINES_PER_VM)
+        return;
+    v->last_fault_page = page;
+    v->fault_lines++;
+    uint16_t did = (uint16_t)f->did;
+    kprintf("umbra: vm %s: iommu fault from pci %02x:%02x.%u: %s at guest 0x%lx (blocked)%s\n",
+            vm->config->name, pci_bdf_bus(did), pci_bdf_dev(did), pci_bdf_fn(did),
+            iommu_fault_cause_name(f->cause), f->iotval,
+            v->fault_lines > FAULT_LINES_PER_VM ? "; further faults are only counted" : "");
+}
+
+/* Runs with the IOMMU's queue lock held: one hart at a time. */
 static void fault_report(const struct iommu_fault *f)
 {
     for (unsigned i = 0; i < vm_count; i++) {
@@ -338,12 +356,8 @@ static void fault_report(const struct iommu_fault *f)
         for (unsigned k = 0; k < vm->vpci.ndevs; k++) {
             if (vm->vpci.devs[k].func->bdf != f->did)
                 continue;
-            uint64_t n = __atomic_add_fetch(&vm->vpci.iommu_faults, 1, __ATOMIC_RELAXED);
-            if (n <= FAULTS_LOGGED_PER_VM)
-                kprintf("umbra: vm %s: iommu fault from pci %02x:%02x.%u: %s at guest 0x%lx (blocked)%s\n",
-                        vm->config->name, pci_bdf_bus((uint16_t)f->did), pci_bdf_dev((uint16_t)f->did),
-                        pci_bdf_fn((uint16_t)f->did), iommu_fault_cause_name(f->cause), f->iotval,
-                        n == FAULTS_LOGGED_PER_VM ? "; further faults are only counted" : "");
+            __atomic_add_fetch(&vm->vpci.iommu_faults, 1, __ATOMIC_RELAXED);
+            fault_log(vm, f);
             return;
         }
     }
@@ -353,5 +367,8 @@ static void fault_report(const struct iommu_fault *f)
 
 void vpci_poll_faults(void)
 {
+    uint64_t lost = iommu.fq_errors;
     iommu_poll_faults(fault_report);
+    if (iommu.fq_errors != lost)
+        kprintf("umbra: iommu fault queue overflowed: some fault records were lost (not counted)\n");
 }

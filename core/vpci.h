@@ -50,6 +50,8 @@ struct vpci {
     uint64_t iommu_faults;               /* fault records naming one of its devices */
     uint64_t bar_maps;                   /* BARs mapped into or unmapped from it */
     unsigned bars_refused;               /* live BARs left unmapped (outside the window) */
+    gpaddr_t last_fault_page;            /* the fault log names each page once */
+    unsigned fault_lines;
     struct sleeplock lock;               /* config accesses of several vCPUs */
 };
 

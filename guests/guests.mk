@@ -47,6 +47,7 @@ endef
 .PHONY: guests
 $(eval $(call GUEST_IMAGE,hello))
 $(eval $(call GUEST_IMAGE,selftests))
+$(eval $(call GUEST_IMAGE,devtest))
 
 # selftests-broken-fence: the selftests guest built from the same sources
 # with -DSELFTESTS_BROKEN_FENCE, which drops one fence the RISC-V spec

@@ -14,7 +14,10 @@ extern struct frame_pool umbra_pool;
 struct iommu_state iommu;
 
 #define CQ_LOG2_ENTRIES 8     /* 256 commands of 16 bytes: one page */
-#define FQ_LOG2_ENTRIES 7     /* 128 records of 32 bytes: one page */
+/* 2048 records of 32 bytes (64 KiB): QEMU's model raises a record per
+ * 4-byte piece of a blocked DMA, so one 4 KiB transfer makes 1024. */
+#define FQ_LOG2_ENTRIES 11
+#define FQ_BYTES ((1u << FQ_LOG2_ENTRIES) * IOMMU_FAULT_RECORD_SIZE)
 #define IOMMU_POLL_LIMIT 10000000u
 
 static uint32_t reg_read32(unsigned off)
@@ -63,7 +66,7 @@ static int fail(char *err, size_t errlen, const char *what)
 static int queues_init(char *err, size_t errlen)
 {
     iommu.cq = frame_alloc(&umbra_pool, PAGE_SIZE, PAGE_SIZE);
-    iommu.fq = frame_alloc(&umbra_pool, PAGE_SIZE, PAGE_SIZE);
+    iommu.fq = frame_alloc(&umbra_pool, FQ_BYTES, FQ_BYTES);   /* aligned to its size */
     paddr_t fence = frame_alloc(&umbra_pool, PAGE_SIZE, PAGE_SIZE);
     if (!iommu.cq || !iommu.fq || !fence)
         return fail(err, errlen, "no memory for its queues");

@@ -8,7 +8,8 @@ from common import expect, guest_image, umbra_run
 
 HELLO = guest_image("hello")
 READY = re.compile(r"^umbra: iommu at 0x([0-9a-f]+): version (\d+)\.(\d+), (32|64)-byte device contexts, "
-                   r"([123])-level directory, every device blocked \((\d+) commands\)$")
+                   r"([123])-level directory, every device blocked \((\d+) commands\), "
+                   r"directory at host 0x([0-9a-f]+)$")
 
 
 def iommu_comes_up_and_completes_commands():

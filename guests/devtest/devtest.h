@@ -1,0 +1,57 @@
+/*
+ * devtest.h — what the parts of the devtest guest share: its options (from
+ * the bootargs), its view of its own RAM, and the entry of each device test.
+ *
+ * Output contract: lines starting "devtest: RESULT " carry no bus numbers,
+ * addresses or timings, so they are identical natively and under Umbra in
+ * every mode; "devtest: PASS/FAIL" lines (guests/common/check.h) likewise.
+ * Other lines (the bus listing, instret counts) may differ.
+ */
+#ifndef UMBRA_GUESTS_DEVTEST_H
+#define UMBRA_GUESTS_DEVTEST_H
+
+#include "core/base.h"
+#include "guests/devtest/pcibus.h"
+
+#define DEVTEST_MAX_ATTACKS 8
+#define DEVTEST_BLK_MIB_DEFAULT 16
+
+struct devtest_options {
+    uint64_t blk_mib;                 /* blk_mib=N: MiB per nvme phase; 0 = none */
+    bool garbage;                     /* garbage=SEED given */
+    uint64_t garbage_seed;
+    unsigned attack_count;            /* attack=ADDR[,ADDR...] (hex) */
+    uint64_t attack[DEVTEST_MAX_ATTACKS];
+};
+
+/* The guest's RAM (from /memory) and the part of it the guest never uses:
+ * [free_start, free_end) = from the end of the image (which holds the
+ * stack, the page table and every DMA buffer) up to the DTB's page (or the
+ * end of RAM if the DTB is not above the image).  The edu attack option
+ * may target it and checks that a stray DMA landed there. */
+struct devtest_ram {
+    uint64_t start, end;
+    uint64_t free_start, free_end;
+};
+
+/* Device tests; each prints its own PASS/FAIL and RESULT lines. */
+void edu_run(const struct pcibus_func *f, const struct devtest_options *opt,
+             const struct devtest_ram *ram);
+void nvme_run(const struct pcibus_func *f, uint64_t blk_mib);
+
+/* garbage=SEED: pseudo-random config writes to every function found and to
+ * a few absent device numbers; returns how many were made. */
+unsigned garbage_config_writes(const struct pcibus *b, uint64_t seed);
+
+/* xorshift64*: a small seeded generator (state must not be 0). */
+static inline uint64_t devtest_random(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545f4914f6cdd1dull;
+}
+
+#endif

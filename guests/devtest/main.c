@@ -1,0 +1,211 @@
+/*
+ * devtest — a bare-metal guest that drives PCI devices the way a kernel on
+ * bare QEMU virt does: it finds the ECAM host bridge in its DTB, turns on
+ * Sv39 (an identity map of ECAM, the BAR window and RAM), enumerates bus 0,
+ * sizes and assigns the BARs itself, and tests every device it knows:
+ * QEMU's `edu` (edu.c) and NVMe controllers (blktest.c).  The same image
+ * runs natively and inside an Umbra VM that has devices passed through; its
+ * RESULT and PASS/FAIL lines must be the same in both (devtest.h).
+ *
+ * Bootargs (all optional):
+ *   blk_mib=N           MiB per nvme phase (default 16; 0 = bring-up only)
+ *   garbage=SEED        random config writes before the bring-up (garbage.c);
+ *                       decimal, or hex with 0x
+ *   attack=ADDR[,ADDR]  hex DMA targets for the edu attack (edu.c), at most 8
+ *
+ * It ends like the other guests: "N passed, M failed", then SBI system
+ * reset, reason "system failure" if anything failed.
+ */
+#include "core/fmt.h"
+#include "guests/common/check.h"
+#include "guests/common/console.h"
+#include "guests/common/platform.h"
+#include "guests/common/sbi.h"
+#include "guests/common/timer.h"
+#include "guests/devtest/devtest.h"
+#include "guests/devtest/paging.h"
+
+#define DEVTEST_ARG_MAX 256
+#define DEVTEST_BLK_MIB_MAX 65536      /* 64 GiB per phase: far beyond any test disk */
+#define EDU_VENDOR 0x1234
+#define EDU_DEVICE 0x11e8
+#define NVME_CLASS 0x010802             /* mass storage, NVM, NVMe I/O controller */
+
+static struct pcibus devtest_bus;
+
+static _Noreturn void devtest_finish(void)
+{
+    console_line("%u passed, %u failed", check_passed(), check_failed());
+    sbi_shutdown(check_failed() != 0);
+}
+
+/* ---- Bootargs ----------------------------------------------------------- */
+
+static int devtest_digit(char ch, unsigned base)
+{
+    int d = -1;
+    if (ch >= '0' && ch <= '9')
+        d = ch - '0';
+    else if (ch >= 'a' && ch <= 'f')
+        d = ch - 'a' + 10;
+    else if (ch >= 'A' && ch <= 'F')
+        d = ch - 'A' + 10;
+    return d >= 0 && (unsigned)d < base ? d : -1;
+}
+
+/* The number in s[0, len): hex if base is 16 or it starts with 0x,
+ * decimal otherwise.  False if empty, malformed or above 2^64 - 1. */
+static bool devtest_parse_u64(const char *s, size_t len, unsigned base, uint64_t *out)
+{
+    if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        s += 2;
+        len -= 2;
+        base = 16;
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        int d = devtest_digit(s[i], base);
+        if (d < 0 || v > (UINT64_MAX - (uint64_t)d) / base)
+            return false;
+        v = v * base + (uint64_t)d;
+    }
+    *out = v;
+    return len > 0;
+}
+
+static bool devtest_parse_attacks(const char *list, struct devtest_options *opt)
+{
+    for (const char *s = list; *s;) {
+        size_t len = 0;
+        while (s[len] && s[len] != ',')
+            len++;
+        if (opt->attack_count == DEVTEST_MAX_ATTACKS ||
+            !devtest_parse_u64(s, len, 16, &opt->attack[opt->attack_count++]))
+            return false;
+        s += len + (s[len] == ',');
+    }
+    return opt->attack_count > 0;
+}
+
+static bool devtest_read_options(const struct platform *p, struct devtest_options *opt)
+{
+    char arg[DEVTEST_ARG_MAX];
+    *opt = (struct devtest_options){ .blk_mib = DEVTEST_BLK_MIB_DEFAULT };
+    if (platform_bootarg(p, "blk_mib", arg, sizeof(arg)) &&
+        (!devtest_parse_u64(arg, strlen(arg), 10, &opt->blk_mib) ||
+         opt->blk_mib > DEVTEST_BLK_MIB_MAX)) {
+        console_line("error: blk_mib=%s is not a number of MiB up to %u", arg,
+                     DEVTEST_BLK_MIB_MAX);
+        return false;
+    }
+    if (platform_bootarg(p, "garbage", arg, sizeof(arg))) {
+        opt->garbage = true;
+        if (!devtest_parse_u64(arg, strlen(arg), 10, &opt->garbage_seed)) {
+            console_line("error: garbage=%s is not a number", arg);
+            return false;
+        }
+    }
+    if (platform_bootarg(p, "attack", arg, sizeof(arg)) && !devtest_parse_attacks(arg, opt)) {
+        console_line("error: attack=%s: want up to %u hex addresses separated by commas", arg,
+                     DEVTEST_MAX_ATTACKS);
+        return false;
+    }
+    return true;
+}
+
+/* ---- Memory ------------------------------------------------------------ */
+
+static void devtest_find_free_ram(const struct platform *p, struct devtest_ram *ram)
+{
+    uint64_t dtb = ptr_to_pa(p->dtb);
+    ram->start = p->mem_base;
+    ram->end = platform_ram_end(p);
+    ram->free_start = ALIGN_UP(platform_image_end(), PAGE_SIZE);
+    ram->free_end = ram->end;
+    if (dtb >= ram->free_start && dtb < ram->end)
+        ram->free_end = ALIGN_DOWN(dtb, PAGE_SIZE);
+    console_line("own RAM [0x%lx, 0x%lx), free for attack targets [0x%lx, 0x%lx)",
+                 (unsigned long)ram->start, (unsigned long)ram->end,
+                 (unsigned long)ram->free_start, (unsigned long)ram->free_end);
+}
+
+/* Identity map ECAM, the BAR window and RAM, then turn paging on. */
+static bool devtest_paging_on(const struct platform *p, const struct pcibus_host *h)
+{
+    if (!paging_map_identity(h->ecam_base, h->ecam_size) ||
+        !paging_map_identity(h->mem_cpu, h->mem_size) ||
+        !paging_map_identity(p->mem_base, p->mem_size)) {
+        console_line("error: ECAM, BAR window or RAM lies beyond what an Sv39 identity map "
+                     "covers");
+        return false;
+    }
+    paging_enable();
+    return true;
+}
+
+/* ---- Devices ----------------------------------------------------------- */
+
+/* Runs the test of every supported function; returns how many there were. */
+static unsigned devtest_run_devices(const struct devtest_options *opt,
+                                    const struct devtest_ram *ram)
+{
+    unsigned tested = 0;
+    for (unsigned i = 0; i < devtest_bus.count; i++) {
+        const struct pcibus_func *f = &devtest_bus.funcs[i];
+        if (f->skip_reason)
+            continue;
+        if (f->vendor == EDU_VENDOR && f->device == EDU_DEVICE) {
+            edu_run(f, opt, ram);
+            tested++;
+        } else if (f->class_code == NVME_CLASS) {
+            nvme_run(f, opt->blk_mib);
+            tested++;
+        }
+    }
+    return tested;
+}
+
+static void devtest_bring_up(const struct devtest_options *opt)
+{
+    pcibus_scan(&devtest_bus);
+    if (opt->garbage) {
+        unsigned writes = garbage_config_writes(&devtest_bus, opt->garbage_seed);
+        console_line("RESULT garbage writes=%u done", writes);
+        /* From scratch: garbage may have changed anything but the IDs. */
+        pcibus_scan(&devtest_bus);
+    }
+    /* Success adds no check: with no devices the run has 0 checks. */
+    if (!pcibus_assign(&devtest_bus))
+        check_true(false, "every memory BAR got an address in the window");
+    pcibus_print(&devtest_bus);
+}
+
+void guest_main(uint64_t hartid, const void *dtb)
+{
+    struct platform plat;
+    struct devtest_options opt;
+    struct devtest_ram ram;
+    console_init("devtest");
+    if (!platform_read(&plat, hartid, dtb)) {
+        console_line("error: unusable DTB (fdt_check %d, memory size 0x%lx, timebase %u)",
+                     plat.dtb_error, (unsigned long)plat.mem_size, (unsigned)plat.timebase_hz);
+        sbi_shutdown(true);
+    }
+    timer_init(plat.timebase_hz);
+    if (!devtest_read_options(&plat, &opt))
+        sbi_shutdown(true);
+    devtest_find_free_ram(&plat, &ram);
+
+    if (!pcibus_find_host(dtb, &devtest_bus)) {
+        check_true(false, "PCI host bridge in the DTB");
+        devtest_finish();
+    }
+    if (!devtest_paging_on(&plat, &devtest_bus.host)) {
+        check_true(false, "Sv39 identity map of ECAM, BAR window and RAM");
+        devtest_finish();
+    }
+    devtest_bring_up(&opt);
+    if (devtest_run_devices(&opt, &ram) == 0)
+        console_line("no devices");
+    devtest_finish();
+}
