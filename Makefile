@@ -81,10 +81,11 @@ run: deps all
 test: deps all unit linux
 	$(PYTHON) tests/run.py
 
-# The benchmark: every workload under every mode, the buffer sweep, and the
-# generated bench/*.csv, docs/results.md and docs/img/*.png.
+# The benchmark: every workload under every mode, the buffer sweep, the
+# passthrough costs, and the generated bench/*.csv, docs/results*.md and
+# docs/img/*.png.
 bench: deps all linux
-	@start=$$(date +%s); tools/umbra-bench --all && \
+	@start=$$(date +%s); tools/umbra-bench --all && tools/umbra-bench-pci && \
 	echo "make bench: done in $$(( $$(date +%s) - start )) s"
 
 # The shadow-paging differential test with many more random sequences than

@@ -198,7 +198,7 @@ static bool blktest_bring_up(struct nvme_ctrl *c, uint64_t regs)
            check_true(nvme_create_io_queues(c), "nvme I/O queues created");
 }
 
-void nvme_run(const struct pcibus_func *f, uint64_t blk_mib)
+void nvme_run(const struct pcibus_func *f, uint64_t blk_mib, bool write)
 {
     static struct nvme_ctrl ctrl;
     uint64_t regs = f->bar[0].cpu_addr;
@@ -217,7 +217,8 @@ void nvme_run(const struct pcibus_func *f, uint64_t blk_mib)
                    (unsigned long)(disk >> 20), (unsigned long)(2 * blk_mib));
     } else if (blk_mib > 0) {
         blktest_read_phase(&ctrl, blk_mib);
-        blktest_write_phase(&ctrl, blk_mib);
+        if (write)
+            blktest_write_phase(&ctrl, blk_mib);
     }
     check_true(nvme_ctrl_shutdown(&ctrl), "nvme controller shut down");
 }

@@ -18,6 +18,7 @@
 
 struct devtest_options {
     uint64_t blk_mib;                 /* blk_mib=N: MiB per nvme phase; 0 = none */
+    bool blk_write;                   /* blk_write=0 skips the write phase */
     bool garbage;                     /* garbage=SEED given */
     uint64_t garbage_seed;
     unsigned attack_count;            /* attack=ADDR[,ADDR...] (hex) */
@@ -37,7 +38,7 @@ struct devtest_ram {
 /* Device tests; each prints its own PASS/FAIL and RESULT lines. */
 void edu_run(const struct pcibus_func *f, const struct devtest_options *opt,
              const struct devtest_ram *ram);
-void nvme_run(const struct pcibus_func *f, uint64_t blk_mib);
+void nvme_run(const struct pcibus_func *f, uint64_t blk_mib, bool write);
 
 /* garbage=SEED: pseudo-random config writes to every function found and to
  * a few absent device numbers; returns how many were made. */

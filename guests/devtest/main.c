@@ -9,6 +9,7 @@
  *
  * Bootargs (all optional):
  *   blk_mib=N           MiB per nvme phase (default 16; 0 = bring-up only)
+ *   blk_write=0         nvme: the read phase only (for measuring reads)
  *   garbage=SEED        random config writes before the bring-up (garbage.c);
  *                       decimal, or hex with 0x
  *   attack=ADDR[,ADDR]  hex DMA targets for the edu attack (edu.c), at most 8
@@ -90,13 +91,20 @@ static bool devtest_parse_attacks(const char *list, struct devtest_options *opt)
 static bool devtest_read_options(const struct platform *p, struct devtest_options *opt)
 {
     char arg[DEVTEST_ARG_MAX];
-    *opt = (struct devtest_options){ .blk_mib = DEVTEST_BLK_MIB_DEFAULT };
+    *opt = (struct devtest_options){ .blk_mib = DEVTEST_BLK_MIB_DEFAULT, .blk_write = true };
     if (platform_bootarg(p, "blk_mib", arg, sizeof(arg)) &&
         (!devtest_parse_u64(arg, strlen(arg), 10, &opt->blk_mib) ||
          opt->blk_mib > DEVTEST_BLK_MIB_MAX)) {
         console_line("error: blk_mib=%s is not a number of MiB up to %u", arg,
                      DEVTEST_BLK_MIB_MAX);
         return false;
+    }
+    if (platform_bootarg(p, "blk_write", arg, sizeof(arg))) {
+        if (strcmp(arg, "0") != 0 && strcmp(arg, "1") != 0) {
+            console_line("error: blk_write=%s: want 0 or 1", arg);
+            return false;
+        }
+        opt->blk_write = arg[0] == '1';
     }
     if (platform_bootarg(p, "garbage", arg, sizeof(arg))) {
         opt->garbage = true;
@@ -158,7 +166,7 @@ static unsigned devtest_run_devices(const struct devtest_options *opt,
             edu_run(f, opt, ram);
             tested++;
         } else if (f->class_code == NVME_CLASS) {
-            nvme_run(f, opt->blk_mib);
+            nvme_run(f, opt->blk_mib, opt->blk_write);
             tested++;
         }
     }
