@@ -10,11 +10,6 @@
 
 extern struct frame_pool umbra_pool;
 
-static paddr_t gstage_alloc_table_page(void *arg)
-{
-    return frame_alloc_page((struct frame_pool *)arg);
-}
-
 static int hap_vm_create(struct vm *vm, char *err, size_t errlen)
 {
     const char *what = NULL;
@@ -22,7 +17,7 @@ static int hap_vm_create(struct vm *vm, char *err, size_t errlen)
     if (!root) {
         what = "not enough host memory for its G-stage table";
     } else {
-        pt_init(&vm->gstage, PT_SV39X4, root, gstage_alloc_table_page, &umbra_pool);
+        pt_init(&vm->gstage, PT_SV39X4, root, umbra_pool_alloc_page, NULL);
         /* U: the G-stage treats every access as a user access.  A and D:
          * set up front so the walker never has to. */
         if (pt_map(&vm->gstage, GUEST_RAM_BASE, vm->ram_hpa, vm->ram_size,

@@ -17,6 +17,18 @@
 struct vm vms[CONFIG_MAX_VMS];
 unsigned vm_count;
 struct frame_pool umbra_pool;
+/* The pool has no lock of its own: boot is single-threaded, but once the
+ * harts run, G-stage tables for BARs a guest maps come from it on any hart. */
+static struct spinlock umbra_pool_lock;
+
+paddr_t umbra_pool_alloc_page(void *unused)
+{
+    (void)unused;
+    spin_lock(&umbra_pool_lock);
+    paddr_t page = frame_alloc_page(&umbra_pool);
+    spin_unlock(&umbra_pool_lock);
+    return page;
+}
 static struct spinlock vm_end_lock;
 
 bool vm_gpa_range_to_hpa(const struct vm *vm, gpaddr_t gpa, uint64_t len, paddr_t *hpa)
@@ -214,8 +226,7 @@ void vm_end(struct vm *vm, int status, const char *reason)
     if (self && self->vm == vm)
         vcpu_close_instret(self);
     console_guest_flush(vm);
-    if (vm->vpci.ndevs)
-        vpci_poll_faults();     /* faults its devices caused last belong in its report */
+    vpci_vm_end(vm);            /* faults its devices caused last belong in its report */
     spin_lock(&vm_end_lock);
     vm_print_report(vm);
     vm->state = VM_ENDED;

@@ -145,6 +145,10 @@ extern paddr_t umbra_staging;   /* images staged by the runner live above this *
 extern unsigned umbra_trace_flags; /* CONFIG_TRACE_* from the configuration */
 extern unsigned vm_count;
 
+/* One zeroed page of Umbra's frame pool, safe from any hart once they run
+ * (a pt_alloc_fn; the argument is unused). */
+paddr_t umbra_pool_alloc_page(void *unused);
+
 static inline struct hart *hart_self(void)
 {
     struct hart *h;

@@ -16,18 +16,6 @@
 
 extern struct frame_pool umbra_pool;
 
-/* The frame pool has no lock of its own; after boot only this file takes
- * pages from it (G-stage tables for BARs a guest maps), on any hart. */
-static struct spinlock pool_lock;
-
-static paddr_t pool_alloc_page_locked(void *arg)
-{
-    spin_lock(&pool_lock);
-    paddr_t page = frame_alloc_page((struct frame_pool *)arg);
-    spin_unlock(&pool_lock);
-    return page;
-}
-
 static int vpci_fail(char *err, size_t errlen, const struct vm *vm, uint16_t bdf, const char *what)
 {
     fmt_snprintf(err, errlen, "vm %s: pci=%02x:%02x.%u: %s", vm->config->name, pci_bdf_bus(bdf),
@@ -100,7 +88,7 @@ static int dma_table_init(struct vm *vm, char *err, size_t errlen)
     paddr_t root = frame_alloc(&umbra_pool, KIB(16), KIB(16));
     if (!root)
         return vpci_fail(err, errlen, vm, vm->config->pci[0], "not enough host memory for its DMA table");
-    pt_init(&vm->vpci.dma, PT_SV39X4, root, pool_alloc_page_locked, &umbra_pool);
+    pt_init(&vm->vpci.dma, PT_SV39X4, root, umbra_pool_alloc_page, NULL);
     if (pt_map(&vm->vpci.dma, GUEST_RAM_BASE, vm->ram_hpa, vm->ram_size, IOMMU_GSTAGE_LEAF_PERM) != 0)
         return vpci_fail(err, errlen, vm, vm->config->pci[0], "cannot build its DMA table");
     int gscid = iommu_gscid(root);
@@ -253,15 +241,13 @@ static void bars_sync(struct vcpu *vcpu)
         for (unsigned i = 0; i < PCI_MAX_BARS; i++) {
             struct vpci_dev *d = &v->devs[k];
             gpaddr_t want = bar_target(d, i);
-            if (!want && pci_vfunc_bar_live(&d->vf, i) && !(d->vf.bar[i].flags & PCI_BAR_IO))
-                v->bars_refused++;
             if (!want || d->mapped[i] == want)
                 continue;
+            /* Refused (overlap, no slot, no memory): left unmapped, and
+             * the guest's accesses there fault like a hole. */
             if (bar_map(vcpu, d, i, want)) {
                 d->mapped[i] = want;
                 v->bar_maps++;
-            } else {
-                v->bars_refused++;
             }
         }
 }
@@ -325,6 +311,14 @@ void vpci_config_write(struct vcpu *vcpu, gpaddr_t gpa, unsigned size, uint64_t 
         config_write32(vcpu, off, size, (uint32_t)value);
     }
     sleeplock_release(&vm->vpci.lock);
+}
+
+void vpci_vm_end(struct vm *vm)
+{
+    for (unsigned i = 0; i < vm->vpci.ndevs; i++)
+        pci_cfg_write_command(&pci_host_ops, vm->vpci.devs[i].func->bdf, PCI_COMMAND_INTX_DISABLE);
+    if (vm->vpci.ndevs)
+        vpci_poll_faults();
 }
 
 /* ---- IOMMU faults ------------------------------------------------------- */

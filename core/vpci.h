@@ -49,7 +49,6 @@ struct vpci {
     uint64_t iommu_commands;             /* issued to give the VM its devices */
     uint64_t iommu_faults;               /* fault records naming one of its devices */
     uint64_t bar_maps;                   /* BARs mapped into or unmapped from it */
-    unsigned bars_refused;               /* live BARs left unmapped (outside the window) */
     gpaddr_t last_fault_page;            /* the fault log names each page once */
     unsigned fault_lines;
     struct sleeplock lock;               /* config accesses of several vCPUs */
@@ -70,6 +69,10 @@ bool vpci_owns(const struct vm *vm, gpaddr_t gpa);
 /* A guest config read or write of 1, 2, 4 or 8 bytes at gpa (vpci_owns). */
 uint64_t vpci_config_read(struct vcpu *vcpu, gpaddr_t gpa, unsigned size);
 void vpci_config_write(struct vcpu *vcpu, gpaddr_t gpa, unsigned size, uint64_t value);
+
+/* The VM has ended (its vCPUs are off their harts): silence its devices —
+ * bus mastering and decoding off — and count their last faults. */
+void vpci_vm_end(struct vm *vm);
 
 /* Drain the IOMMU's fault queue into the owning VMs' counts (and the log).
  * Cheap when empty; called on the exits of VMs that own devices and when a
