@@ -227,9 +227,40 @@ def bad_device_options_are_refused():
     return "%d bad --device options refused" % len(cases)
 
 
+def write_qemu_wrapper(path, sed_expr):
+    """A --qemu stand-in that edits QEMU's arguments: the machine Umbra then
+    boots on lacks what the configuration promises."""
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n"
+                "args=''\n"
+                "for a in \"$@\"; do args=\"$args $(printf '%%s' \"$a\" | sed -e '%s' | sed -e \"s/'/'\\\\''/g; s/^/'/; s/$/'/\")\"; done\n"
+                "eval \"exec qemu-system-riscv64 $args\"\n" % sed_expr)
+    os.chmod(path, 0o755)
+
+
+def umbra_refuses_what_the_machine_lacks():
+    """Umbra checks its configuration against the machine: a pci= function
+    that is not on the bus, or a device with no IOMMU to confine it, stops the
+    boot with a message naming the VM and the function (exit 4)."""
+    with Scratch() as s:
+        cases = [
+            ("s/^edu,dma_mask=0xffffffffff,addr=0x10$/edu,dma_mask=0xffffffffff,addr=0x12/",
+             "vm vm0: pci=00:10.0: no such function on the host's PCI bus 0"),
+            ("s/^virt,iommu-sys=on$/virt/", "vm vm0: pci=00:10.0: no IOMMU to confine its DMA"),
+        ]
+        for i, (edit, message) in enumerate(cases):
+            wrapper = s.path("qemu%d" % i)
+            write_qemu_wrapper(wrapper, edit)
+            run = umbra_run("--qemu", wrapper, "--kernel", DEVTEST, "--mem", "64M", "--device", "edu")
+            expect(run.rc == 4 and any(message in l for l in run.lines("umbra:")), run,
+                   "expected Umbra to refuse with %r" % message)
+    return "%d machines refused" % len(cases)
+
+
 TESTS = [
     ("every_mode_matches_native_three_vms_at_once", every_mode_matches_native_three_vms_at_once),
     ("malicious_dma_blocked_and_counted", malicious_dma_blocked_and_counted),
     ("garbage_config_writes_survive", garbage_config_writes_survive),
     ("bad_device_options_are_refused", bad_device_options_are_refused),
+    ("umbra_refuses_what_the_machine_lacks", umbra_refuses_what_the_machine_lacks),
 ]
