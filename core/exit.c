@@ -228,7 +228,7 @@ struct vcpu_regs *vcpu_handle_trap(struct vcpu_regs *regs)
         exit_exception(vcpu);
     /* Faults of the VM's devices are counted while it runs (polled: Umbra
      * takes no IOMMU interrupt). */
-    if (vcpu->vm->vpci.ndevs)
+    if (vcpu->vm->has_devices)
         vpci_poll_faults();
     if (vcpu->requests || vcpu->vm->state != VM_RUNNING)
         vcpu_process_requests(vcpu);

@@ -105,6 +105,7 @@ struct vm {
     unsigned index;
     const struct vm_config *config;
     const struct mmu_ops *mmu;     /* how this VM's memory is virtualized */
+    bool has_devices;              /* vpci.ndevs > 0, kept near the top for the exit path */
     struct shadow_vm shadow;       /* tsp/ssp */
     volatile enum vm_state state;
     int status;              /* 0 = clean shutdown */
