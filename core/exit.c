@@ -229,7 +229,7 @@ struct vcpu_regs *vcpu_handle_trap(struct vcpu_regs *regs)
     /* Faults of the VM's devices are counted while it runs (polled: Umbra
      * takes no IOMMU interrupt). */
     if (vcpu->vm->has_devices)
-        vpci_poll_faults();
+        vpci_poll_faults(false);
     if (vcpu->requests || vcpu->vm->state != VM_RUNNING)
         vcpu_process_requests(vcpu);
     return regs;

@@ -17,6 +17,10 @@ bool vcpu_fetch_insn(struct vcpu *vcpu, uint32_t *insn)
 {
     struct guest_mem mem = vm_guest_mem(vcpu->vm);
     uint64_t satp = vm_uses_shadows(vcpu->vm) ? vcpu->regs.guest_satp : csr_read(vsatp);
+    /* gwalk knows Bare and Sv39 only; a hap guest may use Sv48/57.  (QEMU
+     * fills htinst for these traps, so this path is rarely needed.) */
+    if (!satp_is_bare(satp) && (satp & ~((1ull << SATP_MODE_SHIFT) - 1)) != SATP_MODE_SV39)
+        return false;
     uint64_t vsstatus = csr_read(vsstatus);
     struct access_ctx ctx = {
         .type = ACCESS_FETCH,

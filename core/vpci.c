@@ -16,6 +16,9 @@
 
 extern struct frame_pool umbra_pool;
 
+/* In the shadow modes every memory BAR of every function needs a slot. */
+_Static_assert(SHADOW_MAX_PASSTHROUGH >= CONFIG_MAX_PCI_PER_VM * PCI_MAX_BARS, "passthrough slots");
+
 static int vpci_fail(char *err, size_t errlen, const struct vm *vm, uint16_t bdf, const char *what)
 {
     fmt_snprintf(err, errlen, "vm %s: pci=%02x:%02x.%u: %s", vm->config->name, pci_bdf_bus(bdf),
@@ -319,7 +322,7 @@ void vpci_vm_end(struct vm *vm)
     for (unsigned i = 0; i < vm->vpci.ndevs; i++)
         pci_cfg_write_command(&pci_host_ops, vm->vpci.devs[i].func->bdf, PCI_COMMAND_INTX_DISABLE);
     if (vm->vpci.ndevs)
-        vpci_poll_faults();
+        vpci_poll_faults(true);
 }
 
 /* ---- IOMMU faults ------------------------------------------------------- */
@@ -356,14 +359,22 @@ static void fault_report(const struct iommu_fault *f)
             return;
         }
     }
-    kprintf("umbra: iommu fault from unassigned device id 0x%x: %s at 0x%lx\n", f->did,
-            iommu_fault_cause_name(f->cause), f->iotval);
+    /* Only Umbra's own devices are unassigned, and they are blocked: say it
+     * once rather than once per record. */
+    static bool reported;
+    if (!reported)
+        kprintf("umbra: iommu fault from unassigned device id 0x%x: %s at 0x%lx (further ones not logged)\n",
+                f->did, iommu_fault_cause_name(f->cause), f->iotval);
+    reported = true;
 }
 
-void vpci_poll_faults(void)
+void vpci_poll_faults(bool wait)
 {
     uint64_t lost = iommu.fq_errors;
-    iommu_poll_faults(fault_report);
-    if (iommu.fq_errors != lost)
-        kprintf("umbra: iommu fault queue overflowed: some fault records were lost (not counted)\n");
+    iommu_poll_faults(fault_report, wait);
+    /* A guest can overflow the queue at will: say so once. */
+    static uint32_t reported;   /* 32 bits: rv64imac has no byte-sized atomics */
+    if (iommu.fq_errors != lost && !__atomic_exchange_n(&reported, 1u, __ATOMIC_RELAXED))
+        kprintf("umbra: iommu fault queue overflowed: fault records were lost and not counted "
+                "(further overflows not logged)\n");
 }

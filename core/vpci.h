@@ -75,8 +75,8 @@ void vpci_config_write(struct vcpu *vcpu, gpaddr_t gpa, unsigned size, uint64_t 
 void vpci_vm_end(struct vm *vm);
 
 /* Drain the IOMMU's fault queue into the owning VMs' counts (and the log).
- * Cheap when empty; called on the exits of VMs that own devices and when a
- * VM ends. */
-void vpci_poll_faults(void);
+ * Cheap when empty; called on the exits of VMs that own devices (skipped if
+ * another hart is draining) and when a VM ends (waiting for it). */
+void vpci_poll_faults(bool wait);
 
 #endif

@@ -193,11 +193,17 @@ int iommu_attach(uint32_t device_id, paddr_t gstage_root, uint16_t gscid, uint64
     return rc;
 }
 
-unsigned iommu_poll_faults(iommu_fault_fn report)
+unsigned iommu_poll_faults(iommu_fault_fn report, bool wait)
 {
-    if (!iommu.ready || !spin_trylock(&iommu.lock))
+    if (!iommu.ready)
+        return 0;
+    if (wait)
+        spin_lock(&iommu.lock);
+    else if (!spin_trylock(&iommu.lock))
         return 0;
     uint32_t tail = reg_read32(IOMMU_REG_FQT);
+    /* The records the tail announces, read only after the tail. */
+    __asm__ volatile("fence i, r" ::: "memory");
     unsigned n = 0;
     while (iommu.fq_head != tail) {
         const struct iommu_fault_record *rec =
@@ -205,7 +211,8 @@ unsigned iommu_poll_faults(iommu_fault_fn report)
         struct iommu_fault f;
         iommu_fault_decode(rec, &f);
         iommu.fq_head = iommu_queue_next(iommu.fq_head, FQ_LOG2_ENTRIES);
-        reg_write32(IOMMU_REG_FQH, iommu.fq_head);   /* the slot is free again */
+        __asm__ volatile("fence r, o" ::: "memory");   /* read the record before freeing its slot */
+        reg_write32(IOMMU_REG_FQH, iommu.fq_head);
         report(&f);
         n++;
     }

@@ -31,7 +31,7 @@ struct iommu_state {
     uint32_t fence_seq;
     struct iommu_gscids gscids;
     uint32_t fq_head;            /* next fault record to read */
-    uint64_t fq_errors;          /* fqcsr overflow/memory-fault events seen */
+    uint64_t fq_errors;          /* fqcsr overflow/memory-fault events seen (records lost) */
     struct spinlock lock;        /* the queues and directory are shared by every hart */
 };
 
@@ -56,9 +56,9 @@ int iommu_attach(uint32_t device_id, paddr_t gstage_root, uint16_t gscid, uint64
                  char *err, size_t errlen);
 
 /* Drain the fault queue, handing each record to `report` (decoded).  From
- * any hart; one drains at a time and others return at once.  Returns the
- * number of records read. */
+ * any hart; one drains at a time, and the others return at once unless
+ * `wait` (then they drain after it).  Returns the number of records read. */
 typedef void (*iommu_fault_fn)(const struct iommu_fault *fault);
-unsigned iommu_poll_faults(iommu_fault_fn report);
+unsigned iommu_poll_faults(iommu_fault_fn report, bool wait);
 
 #endif

@@ -721,6 +721,9 @@ static enum fill_result shadow_fill(struct shadow_vm *s, int idx, uint64_t va, c
     if (bare && ctx->user)
         perm |= PTE_U;
 
+    /* Without R, W or X the hardware (and entry_clear) would take the entry
+     * for a pointer to a table at hpa_base. */
+    ASSERT(perm & (PTE_R | PTE_X));
     unsigned i = pt_index(PT_SV39, va, level);
     pte_t *e = &table_entries(table)[i];
     pte_t old = *e;
@@ -783,9 +786,12 @@ void shadow_page_fault(struct shadow_vm *s, int idx, uint64_t va, const struct a
      * that then faults (QEMU behaves the same way). */
     const struct guest_mem *region = &s->mem;
     if (!gpa_in_ram(s, out->walk.gpa, 1)) {
-        /* Device memory is never executable (its PMA), as natively. */
+        /* Device memory is never executable (its PMA), as natively.  Its
+         * shadow leaves carry no X either, so one whose guest leaf grants
+         * no R (a load through MXR) could not be represented: such a load
+         * gets the access fault of a hole. */
         region = passthrough_of(s, out->walk.gpa);
-        if (!region || ctx->type == ACCESS_FETCH) {
+        if (!region || ctx->type == ACCESS_FETCH || !(out->walk.leaf & PTE_R)) {
             out->kind = SHADOW_FAULT_GUEST;
             out->inject_cause = access_fault_cause(ctx->type);
             return;

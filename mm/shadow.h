@@ -20,7 +20,7 @@
 #include "mm/gwalk.h"
 
 #define SHADOW_MAX_ROOTS 128
-#define SHADOW_MAX_PASSTHROUGH 8
+#define SHADOW_MAX_PASSTHROUGH 24   /* every memory BAR of 4 functions (core/vpci.h) */
 #define SHADOW_NO_ROOT (-1)
 
 /*

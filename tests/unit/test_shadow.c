@@ -518,6 +518,19 @@ static void test_passthrough(void)
         CHECK_EQ(shadow_passthrough_set(&vm, 0, 0, 0, 0), 0);
         shadow_page_fault(&vm, phys, DEV_GPA + MIB(1), &STORE, &f);
         CHECK(f.kind == SHADOW_FAULT_GUEST && f.inject_cause == 7);
+        /* An execute-only guest leaf over the device, read through MXR:
+         * shadow device leaves have no X, so nothing can be installed (an
+         * entry with none of R/W/X would be a table pointer to the BAR).
+         * The guest gets the access fault of a hole, twice, harmlessly. */
+        CHECK_EQ(shadow_passthrough_set(&vm, 0, DEV_GPA, KIB(16), dev), 0);
+        gpte_set(T(1), 5, gleaf(DEV_GPA, PTE_X | PTE_A | PTE_D));
+        const struct access_ctx mxr_load = { ACCESS_LOAD, false, false, true };
+        for (int k = 0; k < 2; k++) {
+            shadow_page_fault(&vm, idx, mkva(1, 5, 0, 0), &mxr_load, &f);
+            CHECK(f.kind == SHADOW_FAULT_GUEST && f.inject_cause == 5);
+            CHECK(!mapped(idx, mkva(1, 5, 0, 0)));
+        }
+        CHECK_EQ(shadow_passthrough_set(&vm, 0, 0, 0, 0), 0);
         /* RAM still works after all that. */
         guest_std(gleaf(DATA(0), PTE_R | PTE_W | PTE_A | PTE_D));
         CHECK_EQ(fault(idx, VA_STD, &STORE), SHADOW_FAULT_HIDDEN);
