@@ -67,8 +67,11 @@ static void pci_host_log(void)
             const struct pci_bar *bar = &f->bar[b];
             if (!bar->size || (bar->flags & PCI_BAR_UPPER))
                 continue;
-            kprintf(", BAR%u %lu KiB %s at 0x%lx", b, bar->size >> 10,
-                    bar->flags & PCI_BAR_IO ? "io" : bar->flags & PCI_BAR_MEM64 ? "mem64" : "mem32", bar->addr);
+            const char *kind = bar->flags & PCI_BAR_IO ? "io" : bar->flags & PCI_BAR_MEM64 ? "mem64" : "mem32";
+            if (bar->size >= KIB(1))
+                kprintf(", BAR%u %lu KiB %s at 0x%lx", b, bar->size >> 10, kind, bar->addr);
+            else
+                kprintf(", BAR%u %lu bytes %s at 0x%lx", b, bar->size, kind, bar->addr);
         }
         kprintf("\n");
     }
