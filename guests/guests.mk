@@ -37,7 +37,7 @@ $(BUILD)/guests/%.bin: $(BUILD)/guests/%.elf
 # GUEST_IMAGE(name): the ELF rule for one guest, and its place in `guests`.
 define GUEST_IMAGE
 GUESTS += $(1)
-GUEST_OBJS_$(1) := $$(patsubst %,$(GUEST_OBJDIR)/%.o,$$(wildcard guests/$(1)/*.S guests/$(1)/*.c))
+GUEST_OBJS_$(1) := $$(patsubst %,$(GUEST_OBJDIR)/%.o,$$(wildcard guests/$(1)/*.S guests/$(1)/*.c) $$(GUEST_EXTRA_SRCS_$(1)))
 GUEST_ALL_OBJS += $$(GUEST_OBJS_$(1))
 $(BUILD)/guests/$(1).elf: $$(GUEST_OBJS_$(1)) $(GUEST_COMMON_OBJS) linker/guest.ld
 	$(HYP_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $$@ $$(GUEST_OBJS_$(1)) $(GUEST_COMMON_OBJS) -lgcc
@@ -47,6 +47,8 @@ endef
 .PHONY: guests
 $(eval $(call GUEST_IMAGE,hello))
 $(eval $(call GUEST_IMAGE,selftests))
+# devtest enumerates PCI with the same portable code Umbra uses.
+GUEST_EXTRA_SRCS_devtest := core/pci.c
 $(eval $(call GUEST_IMAGE,devtest))
 
 # selftests-broken-fence: the selftests guest built from the same sources

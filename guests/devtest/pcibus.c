@@ -1,8 +1,8 @@
 /*
  * pcibus.c — host bridge discovery, bus scan, BAR sizing and assignment for
- * the devtest guest (see pcibus.h).  All config accesses are ECAM loads and
- * stores of the register's own width, the way a bare-metal driver on QEMU
- * virt makes them.
+ * the devtest guest (see pcibus.h).  Enumeration, sizing and placement are
+ * core/pci.c's, the same code Umbra runs on the host bridge; this file adds
+ * the DTB, the ECAM accessors and what a polled driver wants of a function.
  */
 #include "guests/devtest/pcibus.h"
 
@@ -17,7 +17,6 @@
 #define PCIBUS_CHILD_ADDR_CELLS 3       /* phys.hi, phys.mid, phys.lo */
 #define PCIBUS_SPACE_MEM32 2u           /* phys.hi bits 25:24 of a 32-bit memory range */
 #define PCIBUS_CLASS_HOST_BRIDGE 0x0600u
-#define PCIBUS_BAR_MIN_SIZE PAGE_SIZE   /* one page each: BARs never share a page */
 #define PCIBUS_CAP_MAX_HOPS 48          /* (256 - 64) / 4: a longer list loops */
 #define PCIBUS_CAP_FIRST 0x40           /* capabilities live above the header */
 
@@ -42,11 +41,6 @@ static uint8_t cfg_read8(const struct pcibus_func *f, unsigned reg)
 static uint16_t cfg_read16(const struct pcibus_func *f, unsigned reg)
 {
     return io_read16(f->cfg + reg);
-}
-
-static uint32_t cfg_read32(const struct pcibus_func *f, unsigned reg)
-{
-    return io_read32(f->cfg + reg);
 }
 
 static void cfg_write16(const struct pcibus_func *f, unsigned reg, uint16_t val)
@@ -129,7 +123,7 @@ bool pcibus_find_host(const void *dtb, struct pcibus *b)
         console_line("host bridge %s: unusable bus-range", h->node_name);
         return false;
     }
-    if (!pcibus_read_window(dtb, node, h) || h->mem_size < PCIBUS_BAR_MIN_SIZE ||
+    if (!pcibus_read_window(dtb, node, h) || h->mem_size < PAGE_SIZE ||
         h->mem_pci >= GIB(4)) {
         console_line("host bridge %s: no 32-bit memory window in ranges", h->node_name);
         return false;
@@ -144,41 +138,55 @@ bool pcibus_find_host(const void *dtb, struct pcibus *b)
     return true;
 }
 
-/* ---- Scan -------------------------------------------------------------- */
+/* ---- Scan: core/pci.c's enumeration and BAR sizing, over ECAM ---------- */
 
-static void pcibus_record(struct pcibus *b, unsigned dev, unsigned fn)
+static uint32_t ecam_read32(void *ctx, uint16_t bdf, unsigned reg)
 {
-    if (b->count == PCIBUS_MAX_FUNCS) {
-        b->truncated = true;
-        return;
-    }
-    struct pcibus_func *f = &b->funcs[b->count++];
-    *f = (struct pcibus_func){ .bus = b->host.bus_first, .dev = dev, .fn = fn };
-    f->cfg = pcibus_cfg_addr(b, dev, fn);
-    f->vendor = cfg_read16(f, PCI_VENDOR_ID);
-    f->device = cfg_read16(f, PCI_DEVICE_ID);
-    f->class_code = cfg_read32(f, PCI_CLASS_REVISION) >> 8;
-    f->header_type = cfg_read8(f, PCI_HEADER_TYPE) & PCI_HEADER_TYPE_MASK;
+    const struct pcibus *b = ctx;
+    return io_read32(pcibus_cfg_addr(b, pci_bdf_dev(bdf), pci_bdf_fn(bdf)) + reg);
+}
+
+static void ecam_write32(void *ctx, uint16_t bdf, unsigned reg, uint32_t val)
+{
+    const struct pcibus *b = ctx;
+    io_write32(pcibus_cfg_addr(b, pci_bdf_dev(bdf), pci_bdf_fn(bdf)) + reg, val);
+}
+
+static struct pci_cfg_ops pcibus_ops(struct pcibus *b)
+{
+    return (struct pci_cfg_ops){ .read32 = ecam_read32, .write32 = ecam_write32, .ctx = b };
+}
+
+/* The driver's view of a function core/pci.c found and sized. */
+static void pcibus_record(struct pcibus *b, struct pcibus_func *f, const struct pci_func *pf)
+{
+    *f = (struct pcibus_func){ .bus = b->host.bus_first, .dev = pci_bdf_dev(pf->bdf),
+                               .fn = pci_bdf_fn(pf->bdf), .vendor = pf->vendor,
+                               .device = pf->device, .class_code = pf->class_code,
+                               .header_type = pf->header_type & PCI_HEADER_TYPE_MASK };
+    f->cfg = pcibus_cfg_addr(b, f->dev, f->fn);
     if ((f->class_code >> 8) == PCIBUS_CLASS_HOST_BRIDGE)
         f->skip_reason = "host bridge";
     else if (f->header_type != PCI_HEADER_TYPE_NORMAL)
         f->skip_reason = "not header type 0";
+    for (unsigned i = 0; i < PCI_MAX_BARS; i++) {
+        const struct pci_bar *bar = &pf->bar[i];
+        if (!bar->size || (bar->flags & PCI_BAR_UPPER))
+            continue;
+        f->bar[i].size = bar->size;
+        f->bar[i].flags = (bar->flags & PCI_BAR_IO) ? PCIBUS_BAR_IO
+                        : PCIBUS_BAR_MEM | ((bar->flags & PCI_BAR_MEM64) ? PCIBUS_BAR_MEM64 : 0);
+    }
 }
 
 void pcibus_scan(struct pcibus *b)
 {
-    b->count = 0;
-    b->truncated = false;
-    for (unsigned dev = 0; dev < PCI_MAX_DEVS; dev++) {
-        uint64_t fn0 = pcibus_cfg_addr(b, dev, 0);
-        if (io_read16(fn0 + PCI_VENDOR_ID) == 0xffff)
-            continue;
-        bool multi = (io_read8(fn0 + PCI_HEADER_TYPE) & PCI_HEADER_MULTIFUNCTION) != 0;
-        unsigned fns = multi ? PCI_MAX_FNS : 1;
-        for (unsigned fn = 0; fn < fns; fn++)
-            if (io_read16(pcibus_cfg_addr(b, dev, fn) + PCI_VENDOR_ID) != 0xffff)
-                pcibus_record(b, dev, fn);
-    }
+    struct pci_cfg_ops ops = pcibus_ops(b);
+    b->table = (struct pci_table){ .funcs = b->found, .cap = PCIBUS_MAX_FUNCS };
+    b->truncated = pci_enumerate(&ops, b->host.bus_first, &b->table) == PCI_ERR_TABLE_FULL;
+    b->count = b->table.count;
+    for (unsigned i = 0; i < b->count; i++)
+        pcibus_record(b, &b->funcs[i], &b->found[i]);
     if (b->truncated)
         console_line("more than %u PCI functions: the rest are ignored", PCIBUS_MAX_FUNCS);
 }
@@ -216,129 +224,29 @@ static void pcibus_quiesce_caps(const struct pcibus_func *f)
     }
 }
 
-/* ---- BAR sizing -------------------------------------------------------- */
+/* ---- Assignment: core/pci.c's, in the 32-bit window only ---------------- */
 
-/* Write all ones, read what sticks, put the old value back. */
-static uint32_t pcibus_probe_bar(const struct pcibus_func *f, unsigned reg)
+/* Every memory BAR of the functions the guest drives got an address;
+ * record where the CPU reaches it.  I/O BARs are left alone (there is no
+ * I/O window here, so core/pci.c reports them as not fitting). */
+static bool pcibus_collect_addresses(struct pcibus *b)
 {
-    uint32_t old = cfg_read32(f, reg);
-    cfg_write32(f, reg, 0xffffffffu);
-    uint32_t mask = cfg_read32(f, reg);
-    cfg_write32(f, reg, old);
-    return mask;
-}
-
-/* Sizes BAR i; returns how many registers it takes (2 for 64-bit). */
-static unsigned pcibus_size_bar(struct pcibus_func *f, unsigned i)
-{
-    struct pcibus_bar *bar = &f->bar[i];
-    unsigned reg = PCI_BAR0 + 4 * i;
-    uint32_t low = pcibus_probe_bar(f, reg);
-    *bar = (struct pcibus_bar){ 0 };
-    if (low == 0 || low == 0xffffffffu)
-        return 1;
-    if (low & PCI_BAR_SPACE_IO) {
-        bar->flags = PCIBUS_BAR_IO;
-        return 1;
-    }
-    uint64_t mask = 0xffffffff00000000ull | (low & ~0xfu);
-    unsigned regs = 1;
-    if ((low & 0x6u) == PCI_BAR_MEM_TYPE_64) {
-        if (i + 1 >= PCI_MAX_BARS)
-            return 1;
-        mask = ((uint64_t)pcibus_probe_bar(f, reg + 4) << 32) | (low & ~0xfu);
-        regs = 2;
-        bar->flags = PCIBUS_BAR_MEM64;
-    }
-    uint64_t size = ~mask + 1;
-    /* A valid mask is ones down to the size bit and zeros below it. */
-    if ((uint32_t)mask == 0 || (size & (size - 1)) != 0) {
-        bar->flags = 0;
-        return regs;
-    }
-    bar->size = size;
-    bar->flags |= PCIBUS_BAR_MEM;
-    return regs;
-}
-
-static void pcibus_size_bars(struct pcibus_func *f)
-{
-    uint16_t command = cfg_read16(f, PCI_COMMAND);
-    /* No decoding while a BAR briefly holds all ones. */
-    cfg_write16(f, PCI_COMMAND,
-                command & (uint16_t)~(PCI_COMMAND_IO | PCI_COMMAND_MEMORY));
-    for (unsigned i = 0; i < PCI_MAX_BARS;)
-        i += pcibus_size_bar(f, i);
-    cfg_write16(f, PCI_COMMAND, command);
-}
-
-/* ---- Assignment -------------------------------------------------------- */
-
-struct pcibus_slot {
-    struct pcibus_func *func;
-    unsigned bar;
-};
-
-static uint64_t pcibus_slot_size(const struct pcibus_slot *s)
-{
-    return MAX(s->func->bar[s->bar].size, PCIBUS_BAR_MIN_SIZE);
-}
-
-/* Memory BARs of the functions the guest drives, largest first (ties in
- * scan order): naturally aligned blocks packed that way leave no holes,
- * and the addresses do not depend on where each device sits on the bus. */
-static unsigned pcibus_collect(struct pcibus *b, struct pcibus_slot *out)
-{
-    unsigned n = 0;
+    bool ok = true;
     for (unsigned fi = 0; fi < b->count; fi++) {
         struct pcibus_func *f = &b->funcs[fi];
-        if (f->skip_reason)
-            continue;
-        for (unsigned i = 0; i < PCI_MAX_BARS; i++) {
+        for (unsigned i = 0; i < PCI_MAX_BARS && !f->skip_reason; i++) {
+            const struct pci_bar *bar = &b->found[fi].bar[i];
             if (!(f->bar[i].flags & PCIBUS_BAR_MEM))
                 continue;
-            struct pcibus_slot s = { f, i };
-            unsigned at = n++;
-            while (at > 0 && pcibus_slot_size(&out[at - 1]) < pcibus_slot_size(&s)) {
-                out[at] = out[at - 1];
-                at--;
+            if (!(bar->flags & PCI_BAR_ASSIGNED)) {
+                console_line("pci %02x:%02x.%x bar%u size 0x%lx does not fit in the window",
+                             f->bus, f->dev, f->fn, i, (unsigned long)bar->size);
+                ok = false;
+                continue;
             }
-            out[at] = s;
+            f->bar[i].pci_addr = bar->addr;
+            f->bar[i].cpu_addr = bar->addr - b->host.mem_pci + b->host.mem_cpu;
         }
-    }
-    return n;
-}
-
-static void pcibus_program_bar(const struct pcibus_host *h, struct pcibus_func *f, unsigned i,
-                               uint64_t pci_addr)
-{
-    struct pcibus_bar *bar = &f->bar[i];
-    unsigned reg = PCI_BAR0 + 4 * i;
-    cfg_write32(f, reg, (uint32_t)pci_addr);
-    if (bar->flags & PCIBUS_BAR_MEM64)
-        cfg_write32(f, reg + 4, (uint32_t)(pci_addr >> 32));
-    bar->pci_addr = pci_addr;
-    bar->cpu_addr = pci_addr - h->mem_pci + h->mem_cpu;
-}
-
-static bool pcibus_place_bars(struct pcibus *b)
-{
-    static struct pcibus_slot slots[PCIBUS_MAX_FUNCS * PCI_MAX_BARS];
-    unsigned n = pcibus_collect(b, slots);
-    uint64_t next = b->host.mem_pci, end = b->host.mem_pci + b->host.mem_size;
-    bool ok = true;
-    for (unsigned k = 0; k < n; k++) {
-        uint64_t size = pcibus_slot_size(&slots[k]);
-        uint64_t addr = ALIGN_UP(next, size);
-        if (addr < next || addr + size > end) {
-            struct pcibus_func *f = slots[k].func;
-            console_line("pci %02x:%02x.%x bar%u size 0x%lx does not fit in the window",
-                         f->bus, f->dev, f->fn, slots[k].bar, (unsigned long)size);
-            ok = false;
-            continue;
-        }
-        pcibus_program_bar(&b->host, slots[k].func, slots[k].bar, addr);
-        next = addr + size;
     }
     return ok;
 }
@@ -353,14 +261,15 @@ static bool pcibus_has_mem_bar(const struct pcibus_func *f)
 
 bool pcibus_assign(struct pcibus *b)
 {
-    for (unsigned fi = 0; fi < b->count; fi++) {
-        struct pcibus_func *f = &b->funcs[fi];
-        if (f->skip_reason)
-            continue;
-        pcibus_quiesce_caps(f);
-        pcibus_size_bars(f);
-    }
-    bool ok = pcibus_place_bars(b);
+    for (unsigned fi = 0; fi < b->count; fi++)
+        if (!b->funcs[fi].skip_reason)
+            pcibus_quiesce_caps(&b->funcs[fi]);
+    /* Largest BARs first, each naturally aligned and at least a page. */
+    struct pci_windows windows = { 0 };
+    pci_window_init(&windows.mem32, b->host.mem_pci, b->host.mem_size);
+    struct pci_cfg_ops ops = pcibus_ops(b);
+    pci_assign(&ops, &b->table, &windows, NULL);
+    bool ok = pcibus_collect_addresses(b);
     for (unsigned fi = 0; fi < b->count; fi++) {
         struct pcibus_func *f = &b->funcs[fi];
         if (f->skip_reason)

@@ -5,8 +5,8 @@
  * decoding on.  Natively the BARs are unassigned after reset; under Umbra
  * the guest sees a virtual host bridge and does exactly the same.
  *
- * Register names come from core/pci.h (constants only; none of Umbra's PCI
- * code is linked into the guest).
+ * Enumeration, BAR sizing and placement are core/pci.c's (portable, also
+ * what Umbra runs on the real bridge); the guest links it.
  */
 #ifndef UMBRA_GUESTS_DEVTEST_PCIBUS_H
 #define UMBRA_GUESTS_DEVTEST_PCIBUS_H
@@ -49,7 +49,9 @@ struct pcibus_func {
 
 struct pcibus {
     struct pcibus_host host;
-    struct pcibus_func funcs[PCIBUS_MAX_FUNCS];
+    struct pci_func found[PCIBUS_MAX_FUNCS];  /* core/pci.c's records */
+    struct pci_table table;                   /* over found[] */
+    struct pcibus_func funcs[PCIBUS_MAX_FUNCS]; /* the driver's view of each */
     unsigned count;
     bool truncated;                   /* more functions than funcs[] holds */
 };
@@ -58,11 +60,11 @@ struct pcibus {
  * tree.  False, with a line saying why, if there is none or it is unusable. */
 bool pcibus_find_host(const void *dtb, struct pcibus *b);
 
-/* Record every function of bus_first (no BAR sizing yet). */
+/* Record every function of bus_first and size its BARs. */
 void pcibus_scan(struct pcibus *b);
 
-/* Size every function's BARs, then give each memory BAR an address in the
- * window (largest first), program it, disable the ROM BAR, MSI and MSI-X,
+/* Give each memory BAR an address in the window (largest first), program
+ * it, disable the ROM BAR, MSI and MSI-X,
  * put the function in D0 and turn on memory decoding (bus mastering is the
  * driver's business).  False, with a line, if the window is too small. */
 bool pcibus_assign(struct pcibus *b);
