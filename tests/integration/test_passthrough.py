@@ -9,6 +9,7 @@ import os
 import random
 import re
 import shutil
+import struct
 import tempfile
 
 from common import csv_rows, expect, guest_image, umbra_run
@@ -24,19 +25,13 @@ FNV_BASIS, FNV_PRIME, MASK = 0xcbf29ce484222325, 0x100000001b3, (1 << 64) - 1
 def word_sum(data):
     """The guest's checksum: FNV-1a style over little-endian 64-bit words."""
     h = FNV_BASIS
-    for (w,) in _words(data):
+    for (w,) in struct.iter_unpack("<Q", data):
         h = ((h ^ w) * FNV_PRIME) & MASK
     return h
 
 
-def _words(data):
-    import struct
-    return struct.iter_unpack("<Q", data)
-
-
 def pattern(offset, length):
     """What the guest writes at disk byte `offset` (see guests/devtest)."""
-    import struct
     return b"".join(struct.pack("<Q", ((o * 0x9e3779b97f4a7c15) & MASK) ^ 0x5eed5eed5eed5eed)
                     for o in range(offset, offset + length, 8))
 

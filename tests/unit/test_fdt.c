@@ -1080,14 +1080,9 @@ static void test_raw_structures(void)
  * Random corruption
  * ------------------------------------------------------------------------ */
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
 static uint32_t rng_next(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
+    return (uint32_t)(unit_random() >> 16);
 }
 
 struct fuzz_stats {

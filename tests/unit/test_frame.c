@@ -186,16 +186,6 @@ static void test_bad_frees_panic(void)
 /* Random alloc/free.  Every live page carries its owner's tag in every byte:
  * a page handed out twice would either not come back zeroed or would have
  * its tag overwritten, and the owner map catches overlap directly. */
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rng_next(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
 static void test_random_never_overlaps(void)
 {
     struct frame_pool pool;
@@ -208,7 +198,7 @@ static void test_random_never_overlaps(void)
     memset(owner, 0, sizeof(owner));
 
     for (uint16_t op = 1; op < 30000; op++) {
-        uint64_t r = rng_next();
+        uint64_t r = unit_random();
         /* First drive the pool to exhaustion, then churn around half full. */
         unsigned alloc_percent = op < 6000 ? 90 : nlive < POOL_PAGES / 2 ? 60 : 40;
         bool do_alloc = nlive == 0 || (r % 100) < alloc_percent;

@@ -833,32 +833,23 @@ static void test_vconf_bounds(void)
 
 /* ---- Random VM accesses ------------------------------------------------ */
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rng(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
 
 static unsigned random_offset(void)
 {
-    switch (rng() % 4) {
-    case 0: return (unsigned)(rng() % 0x40);      /* the header */
-    case 1: return PCI_BAR0 + (unsigned)(rng() % 0x18);
-    case 2: return (unsigned)(rng() % 0x1100);    /* anywhere, past the end too */
-    default: return (unsigned)rng();
+    switch (unit_random() % 4) {
+    case 0: return (unsigned)(unit_random() % 0x40);      /* the header */
+    case 1: return PCI_BAR0 + (unsigned)(unit_random() % 0x18);
+    case 2: return (unsigned)(unit_random() % 0x1100);    /* anywhere, past the end too */
+    default: return (unsigned)unit_random();
     }
 }
 
 static uint32_t random_value(void)
 {
-    switch (rng() % 4) {
+    switch (unit_random() % 4) {
     case 0: return 0xffffffffu;
     case 1: return 0;
-    default: return (uint32_t)rng();
+    default: return (uint32_t)unit_random();
     }
 }
 
@@ -935,7 +926,7 @@ static void fuzz_vfunc(struct pci_vfunc *vf, unsigned iterations)
 
     for (unsigned n = 0; n < iterations; n++) {
         unsigned offset = random_offset();
-        unsigned size = random_sizes[rng() % ARRAY_SIZE(random_sizes)];
+        unsigned size = random_sizes[unit_random() % ARRAY_SIZE(random_sizes)];
         uint32_t before[PCI_MAX_BARS], after[PCI_MAX_BARS];
         random_bar_reads(vf, before);
         unsigned result = pci_vconf_write(vf, offset, size, random_value());
@@ -944,7 +935,7 @@ static void fuzz_vfunc(struct pci_vfunc *vf, unsigned iterations)
         bad += vconf_violations(vf, fixed);
 
         unsigned roff = random_offset();
-        unsigned rsize = random_sizes[rng() % ARRAY_SIZE(random_sizes)];
+        unsigned rsize = random_sizes[unit_random() % ARRAY_SIZE(random_sizes)];
         uint32_t v = pci_vconf_read(vf, roff, rsize);
         bool valid = (rsize == 1 || rsize == 2 || rsize == 4) && roff < 0x1000 && roff % rsize == 0;
         uint32_t ones = rsize == 1 ? 0xff : rsize == 2 ? 0xffff : 0xffffffffu;

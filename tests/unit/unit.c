@@ -33,3 +33,12 @@ int main(int argc, char **argv)
     printf("%s: %d passed, %d failed\n", name ? name + 1 : argv[0], unit_passed, unit_failed);
     return unit_failed ? 1 : 0;
 }
+
+uint64_t unit_random(void)
+{
+    static uint64_t state = 0x9e3779b97f4a7c15ull;
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+}

@@ -14,6 +14,9 @@
 extern int unit_passed, unit_failed;
 void unit_main(void);
 
+/* xorshift64 with a fixed seed: random tests repeat exactly run to run. */
+uint64_t unit_random(void);
+
 #define CHECK(cond)                                                           \
     do {                                                                      \
         if (cond) {                                                           \
