@@ -283,12 +283,14 @@ uint64_t vpci_config_read(struct vcpu *vcpu, gpaddr_t gpa, unsigned size)
 {
     struct vm *vm = vcpu->vm;
     uint64_t off = gpa - VPCI_ECAM_GPA;
+    uint64_t value = UINT64_MAX;     /* a misaligned 8-byte read: all ones */
     sleeplock_acquire(&vm->vpci.lock, vcpu);
-    uint64_t value = size == 8 && IS_ALIGNED(off, 8)
-                         ? config_read32(vm, off, 4) | (uint64_t)config_read32(vm, off + 4, 4) << 32
-                         : config_read32(vm, off, size);
+    if (size < 8)
+        value = config_read32(vm, off, size);
+    else if (IS_ALIGNED(off, 8))
+        value = config_read32(vm, off, 4) | (uint64_t)config_read32(vm, off + 4, 4) << 32;
     sleeplock_release(&vm->vpci.lock);
-    return size == 8 && !IS_ALIGNED(off, 8) ? UINT64_MAX : value;
+    return value;
 }
 
 static void config_write32(struct vcpu *vcpu, uint64_t off, unsigned size, uint32_t value)
