@@ -1,6 +1,8 @@
 # Umbra build.  `make` builds the hypervisor and the built-in guests,
 # `make run` boots the demo, `make test` runs every test (both install missing
 # dependencies first), `make debug` starts QEMU halted for gdb.
+# The build prints one line per step (`CC core/exit.c`); `make V=1` prints
+# the full commands.
 
 CROSS     ?= riscv64-unknown-elf-
 HYP_CC    := $(CROSS)gcc
@@ -9,20 +11,39 @@ HOST_CC   ?= gcc
 BUILD     := build
 PYTHON    ?= python3
 
+# Kbuild-style quiet output: $(call quiet,TAG,what) before a command.
+V ?= 0
+ifeq ($(V),1)
+Q :=
+quiet =
+else
+Q := @
+quiet = @printf '  %-8s %s\n' '$(1)' '$(2)';
+endif
+export V
+
 WARN      := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wvla
 COMMON    := -std=c11 $(WARN) -O2 -g -I.
 # Umbra itself uses no floating point: the F/D registers belong to the guest
 # running on the hart, so the hypervisor is built for rv64imac only.
 HYP_ARCH  := -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany -mno-relax
-HYP_CFLAGS := $(COMMON) $(HYP_ARCH) -ffreestanding -nostdlib -fno-pic \
+HYP_CFLAGS := $(COMMON) -I$(BUILD)/gen $(HYP_ARCH) -ffreestanding -nostdlib -fno-pic \
               -fno-stack-protector -fno-omit-frame-pointer -fno-strict-aliasing \
               -MMD -MP
 HYP_LDFLAGS := -nostdlib -static -Wl,--gc-sections -Wl,-T,linker/umbra.ld -Wl,--no-warn-rwx-segments -Wl,--no-relax
 
-# Portable sources: built for the hypervisor and for the host unit tests.
-PORTABLE_SRCS := $(wildcard mm/*.c) $(wildcard core/fmt.c core/fdt.c core/config.c core/stats.c core/guest_dtb.c core/insn.c core/pci.c iommu/riscv_iommu.c)
-HYP_SRCS  := $(wildcard arch/riscv/*.S arch/riscv/*.c core/*.c mm/*.c iommu/*.c)
+# Portable code lives in whole folders: every file in them is built for the
+# hypervisor and for the host unit tests.  core/lib is also the only part of
+# Umbra the built-in guests use (guests/guests.mk).
+PORTABLE_DIRS := core/lib core/portable mm iommu/riscv iommu/pci
+PORTABLE_SRCS := $(wildcard $(addsuffix /*.c,$(PORTABLE_DIRS)))
+# Everything else under these folders is hypervisor-only.
+HYP_DIRS  := arch/riscv core core/mmu iommu/driver iommu/hostbridge iommu/passthrough
+HYP_SRCS  := $(filter-out arch/riscv/asm_offsets.c,$(wildcard $(addsuffix /*.S,$(HYP_DIRS)) $(addsuffix /*.c,$(HYP_DIRS)))) \
+             $(PORTABLE_SRCS)
 HYP_OBJS  := $(patsubst %,$(BUILD)/hyp/%.o,$(HYP_SRCS))
+# Offsets and constants the assembly uses, generated from the C structs.
+ASM_OFFSETS := $(BUILD)/gen/asm_offsets.h
 
 HOST_CFLAGS := $(COMMON) -DUMBRA_HOST -fsanitize=address,undefined -fno-omit-frame-pointer -MMD -MP
 HOST_OBJS := $(patsubst %,$(BUILD)/host/%.o,$(PORTABLE_SRCS))
@@ -46,23 +67,33 @@ deps:
 test-guests: $(TEST_GUESTS)
 
 $(BUILD)/umbra.elf: $(HYP_OBJS) linker/umbra.ld
-	$(HYP_CC) $(HYP_CFLAGS) $(HYP_LDFLAGS) -o $@ $(HYP_OBJS) -lgcc
+	$(call quiet,LD,$@)$(HYP_CC) $(HYP_CFLAGS) $(HYP_LDFLAGS) -o $@ $(HYP_OBJS) -lgcc
 
-$(BUILD)/hyp/%.S.o: %.S
+# asm_offsets.c is compiled to assembly only; each DEFINE() in it leaves a
+# "->NAME value" marker that becomes one #define (as Linux and Bao do).
+$(ASM_OFFSETS): arch/riscv/asm_offsets.c
+	@mkdir -p $(dir $@) $(BUILD)/hyp/arch/riscv
+	$(call quiet,GEN,$@)$(HYP_CC) $(HYP_CFLAGS) -MT $@ -MF $(BUILD)/hyp/arch/riscv/asm_offsets.d -S $< -o $(BUILD)/hyp/arch/riscv/asm_offsets.s && \
+	{ echo "/* Generated from arch/riscv/asm_offsets.c: do not edit. */"; \
+	  echo "#ifndef UMBRA_GEN_ASM_OFFSETS_H"; echo "#define UMBRA_GEN_ASM_OFFSETS_H"; \
+	  sed -n 's/^.*->\([A-Za-z0-9_]*\) [#$$]*\(-\{0,1\}[0-9][0-9]*\).*$$/#define \1 \2/p' $(BUILD)/hyp/arch/riscv/asm_offsets.s; \
+	  echo "#endif"; } > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/hyp/%.S.o: %.S $(ASM_OFFSETS)
 	@mkdir -p $(dir $@)
-	$(HYP_CC) $(HYP_CFLAGS) -c $< -o $@
+	$(call quiet,AS,$<)$(HYP_CC) $(HYP_CFLAGS) -c $< -o $@
 
 $(BUILD)/hyp/%.c.o: %.c
 	@mkdir -p $(dir $@)
-	$(HYP_CC) $(HYP_CFLAGS) -c $< -o $@
+	$(call quiet,CC,$<)$(HYP_CC) $(HYP_CFLAGS) -c $< -o $@
 
 $(BUILD)/host/%.c.o: %.c
 	@mkdir -p $(dir $@)
-	$(HOST_CC) $(HOST_CFLAGS) -c $< -o $@
+	$(call quiet,HOSTCC,$<)$(HOST_CC) $(HOST_CFLAGS) -c $< -o $@
 
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.c tests/unit/unit.h $(HOST_OBJS)
 	@mkdir -p $(dir $@)
-	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< tests/unit/unit.c $(HOST_OBJS)
+	$(call quiet,HOSTLD,$@)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< tests/unit/unit.c $(HOST_OBJS)
 
 unit: $(UNIT_BINS)
 
@@ -71,15 +102,15 @@ unit: $(UNIT_BINS)
 # linked at 0x80200000 with nothing else, flattened to a raw image.
 $(BUILD)/tests/%.bin: tests/guests/%.S
 	@mkdir -p $(dir $@)
-	$(HYP_CC) -march=rv64imac_zicsr_zifencei -mabi=lp64 -nostdlib -static -Wl,-Ttext=0x80200000 \
+	$(call quiet,AS,$<)$(HYP_CC) -march=rv64imac_zicsr_zifencei -mabi=lp64 -nostdlib -static -Wl,-Ttext=0x80200000 \
 		-Wl,--no-warn-rwx-segments -o $(@:.bin=.elf) $<
-	$(HYP_OBJCOPY) -O binary $(@:.bin=.elf) $@
+	$(Q)$(HYP_OBJCOPY) -O binary $(@:.bin=.elf) $@
 
 run: deps all
-	tools/umbra-run --icount --kernel $(BUILD)/guests/hello.bin --mode hap --mem 64M --timeout 60
+	$(Q)tools/umbra-run --icount --kernel $(BUILD)/guests/hello.bin --mode hap --mem 64M --timeout 60
 
 test: deps all unit linux
-	$(PYTHON) tests/run.py
+	$(Q)$(PYTHON) tests/run.py
 
 # The benchmark: every workload under every mode, the buffer sweep, the
 # passthrough costs, and the generated bench/*.csv, docs/results*.md and
@@ -92,14 +123,14 @@ bench: deps all linux
 # `make test` runs (SHADOW_FUZZ_SEQS per configuration, SHADOW_FUZZ_SEED to
 # start elsewhere).
 fuzz: $(BUILD)/unit/test_shadow
-	SHADOW_FUZZ_SEQS=$${SHADOW_FUZZ_SEQS:-50000} $(BUILD)/unit/test_shadow
+	$(Q)SHADOW_FUZZ_SEQS=$${SHADOW_FUZZ_SEQS:-50000} $(BUILD)/unit/test_shadow
 
 debug: deps all
 	@echo "Attach with: gdb-multiarch $(BUILD)/umbra.elf -ex 'target remote :1234'"
-	tools/umbra-run --kernel $(BUILD)/guests/hello.bin --mode hap --mem 64M --gdb
+	$(Q)tools/umbra-run --kernel $(BUILD)/guests/hello.bin --mode hap --mem 64M --gdb
 
 clean:
 	rm -rf $(BUILD)
 
--include $(HYP_OBJS:.o=.d) $(HOST_OBJS:.o=.d)
+-include $(HYP_OBJS:.o=.d) $(HOST_OBJS:.o=.d) $(BUILD)/hyp/arch/riscv/asm_offsets.d
 .SECONDARY:

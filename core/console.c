@@ -8,7 +8,7 @@
 #include "core/console.h"
 #include "arch/riscv/sbi_call.h"
 #include "arch/riscv/uart.h"
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "core/spinlock.h"
 #include "core/vm.h"
 

@@ -5,7 +5,7 @@
 #ifndef UMBRA_CORE_CONSOLE_H
 #define UMBRA_CORE_CONSOLE_H
 
-#include "core/base.h"
+#include "core/lib/base.h"
 
 struct vm;
 

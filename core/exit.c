@@ -4,14 +4,14 @@
  * (docs/exit-report.md), handled, and the guest resumed.
  */
 #include "arch/riscv/csr.h"
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "arch/riscv/sbi_call.h"
 #include "arch/riscv/vcpu_arch.h"
 #include "core/console.h"
-#include "core/insn.h"
+#include "core/portable/insn.h"
 #include "core/mmio.h"
-#include "core/mmu.h"
-#include "core/vpci.h"
+#include "core/mmu/mmu.h"
+#include "iommu/passthrough/vpci.h"
 #include "core/vm.h"
 
 static enum exit_cause sbi_exit_cause(unsigned long ext)

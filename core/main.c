@@ -7,10 +7,10 @@
 #include "arch/riscv/sbi_call.h"
 #include "arch/riscv/vcpu_arch.h"
 #include "core/console.h"
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "core/platform.h"
-#include "core/pci_host.h"
-#include "iommu/iommu.h"
+#include "iommu/hostbridge/pci_host.h"
+#include "iommu/driver/iommu.h"
 #include "core/vm.h"
 #include "mm/frame.h"
 
@@ -121,7 +121,7 @@ static void boot_start_harts(unsigned long boot_hartid)
 
 /* The machine's IOMMU, if it has one: up with every device blocked.  A
  * machine without one, or with one Umbra cannot use, runs its VMs all the
- * same, except that a VM with an assigned device is refused (core/vpci.c). */
+ * same, except that a VM with an assigned device is refused (iommu/passthrough/vpci.c). */
 static void boot_init_iommu(void)
 {
     char err[160];

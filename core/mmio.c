@@ -3,9 +3,9 @@
  */
 #include "core/mmio.h"
 #include "arch/riscv/csr.h"
-#include "core/insn.h"
-#include "core/mmu.h"
-#include "core/vpci.h"
+#include "core/portable/insn.h"
+#include "core/mmu/mmu.h"
+#include "iommu/passthrough/vpci.h"
 #include "mm/gwalk.h"
 
 static struct guest_mem vm_guest_mem(const struct vm *vm)

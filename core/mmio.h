@@ -1,6 +1,6 @@
 /*
  * mmio.h — emulating a guest's load or store to an emulated device (the
- * config space of core/vpci.c) after it trapped: in hap as a G-stage fault,
+ * config space of iommu/passthrough/vpci.c) after it trapped: in hap as a G-stage fault,
  * in the shadow modes as a page fault whose guest translation lands
  * outside RAM.  Also the one way Umbra reads the instruction a guest
  * trapped on.

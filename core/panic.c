@@ -6,7 +6,7 @@
  */
 #include "arch/riscv/csr.h"
 #include "core/console.h"
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "core/platform.h"
 #include "core/vm.h"
 

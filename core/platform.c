@@ -6,8 +6,8 @@
 #include "core/platform.h"
 #include "arch/riscv/csr.h"
 #include "core/console.h"
-#include "core/fdt.h"
-#include "core/fmt.h"
+#include "core/lib/fdt.h"
+#include "core/lib/fmt.h"
 #include "core/vm.h"
 #include "arch/riscv/sbi_call.h"
 

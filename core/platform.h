@@ -5,7 +5,7 @@
 #ifndef UMBRA_CORE_PLATFORM_H
 #define UMBRA_CORE_PLATFORM_H
 
-#include "core/base.h"
+#include "core/lib/base.h"
 
 #define PLATFORM_ISA_MAX 512
 

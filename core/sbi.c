@@ -6,11 +6,11 @@
  * addresses are guest-physical.
  */
 #include "arch/riscv/csr.h"
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "arch/riscv/sbi_call.h"
 #include "arch/riscv/vcpu_arch.h"
 #include "core/console.h"
-#include "core/mmu.h"
+#include "core/mmu/mmu.h"
 #include "core/platform.h"
 #include "core/vm.h"
 

@@ -6,7 +6,7 @@
 #ifndef UMBRA_CORE_SPINLOCK_H
 #define UMBRA_CORE_SPINLOCK_H
 
-#include "core/base.h"
+#include "core/lib/base.h"
 
 struct spinlock {
     volatile uint32_t locked;

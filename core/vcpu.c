@@ -5,11 +5,11 @@
  * sending the hart an IPI; the hart acts on them at its next trap.
  */
 #include "arch/riscv/csr.h"
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "arch/riscv/sbi_call.h"
 #include "arch/riscv/vcpu_arch.h"
 #include "core/console.h"
-#include "core/mmu.h"
+#include "core/mmu/mmu.h"
 #include "core/vm.h"
 
 struct vcpu *vcpu_current(void)
@@ -30,7 +30,7 @@ void vcpu_ack_tlb_flush(struct vcpu *vcpu)
     struct vm *vm = vcpu->vm;
     uint64_t gen = __atomic_load_n(&vm->flush_gen, __ATOMIC_ACQUIRE);
     hfence_vvma_all();
-    /* hap: BAR mappings change the G-stage (core/vpci.c). */
+    /* hap: BAR mappings change the G-stage (iommu/passthrough/vpci.c). */
     if (!vm_uses_shadows(vm))
         hfence_gvma_all();
     /* Remote fence.i requests come this way too. */

@@ -6,12 +6,12 @@
 #include "arch/riscv/csr.h"
 #include "arch/riscv/vcpu_arch.h"
 #include "core/console.h"
-#include "core/fmt.h"
-#include "core/guest_dtb.h"
-#include "core/mmu.h"
+#include "core/lib/fmt.h"
+#include "core/portable/guest_dtb.h"
+#include "core/mmu/mmu.h"
 #include "core/platform.h"
 #include "core/vm.h"
-#include "core/vpci.h"
+#include "iommu/passthrough/vpci.h"
 #include "mm/frame.h"
 
 struct vm vms[CONFIG_MAX_VMS];

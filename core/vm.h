@@ -8,15 +8,15 @@
 #ifndef UMBRA_CORE_VM_H
 #define UMBRA_CORE_VM_H
 
-#include "core/base.h"
-#include "core/config.h"
-#include "core/stats.h"
+#include "core/lib/base.h"
+#include "core/portable/config.h"
+#include "core/portable/stats.h"
 #include "core/spinlock.h"
-#include "core/vpci.h"
+#include "iommu/passthrough/vpci.h"
 #include "mm/pt.h"
 #include "mm/shadow.h"
 #include "mm/sptbuf.h"
-#include "arch/riscv/trap_layout.h"
+#include "arch/riscv/layout.h"
 
 #define MAX_VCPUS_PER_VM 8
 #define GUEST_RAM_BASE 0x80000000ull
@@ -25,7 +25,8 @@
 
 /*
  * The register frame that arch/riscv/trap.S saves and restores.  Its layout
- * is a contract with the assembly: the offsets below are asserted.
+ * is a contract with the assembly, which takes every offset from the
+ * generated build/gen/asm_offsets.h (arch/riscv/asm_offsets.c).
  */
 struct vcpu_regs {
     uint64_t gpr[32];        /* x0..x31; gpr[0] is unused */
@@ -45,20 +46,6 @@ struct vcpu_regs {
     uint64_t shadow_lock;    /* &vm->shadow_lock: the fast path takes it too */
 };
 
-_Static_assert(offsetof(struct vcpu_regs, sepc) == VCPU_REGS_SEPC, "trap.S layout");
-_Static_assert(offsetof(struct vcpu_regs, sstatus) == VCPU_REGS_SSTATUS, "trap.S layout");
-_Static_assert(offsetof(struct vcpu_regs, hstatus) == VCPU_REGS_HSTATUS, "trap.S layout");
-_Static_assert(offsetof(struct vcpu_regs, host_sp) == VCPU_REGS_HOST_SP, "trap.S layout");
-_Static_assert(offsetof(struct vcpu_regs, host_tp) == VCPU_REGS_HOST_TP, "trap.S layout");
-_Static_assert(offsetof(struct vcpu_regs, instret_entry) == VCPU_REGS_INSTRET_ENTRY, "trap.S layout");
-_Static_assert(offsetof(struct vcpu_regs, instret_resume) == VCPU_REGS_INSTRET_RESUME, "trap.S layout");
-_Static_assert(offsetof(struct vcpu_regs, sptbuf) == VCPU_REGS_SPTBUF, "trap.S layout");
-_Static_assert(offsetof(struct vcpu_regs, guest_satp) == VCPU_REGS_GUEST_SATP, "trap.S layout");
-_Static_assert(offsetof(struct vcpu_regs, shadow_index) == VCPU_REGS_SHADOW_INDEX, "trap.S layout");
-_Static_assert(offsetof(struct vcpu_regs, fast_instret) == VCPU_REGS_FAST_INSTRET, "trap.S layout");
-_Static_assert(offsetof(struct vcpu_regs, fast_satp_hits) == VCPU_REGS_FAST_SATP_HITS, "trap.S layout");
-_Static_assert(offsetof(struct vcpu_regs, shadow_lock) == VCPU_REGS_SHADOW_LOCK, "trap.S layout");
-_Static_assert(SHADOW_LOCK_FAST == SLEEPLOCK_FAST, "trap.S lock word");
 
 /* Register numbers of the SBI calling convention. */
 enum { REG_RA = 1, REG_SP = 2, REG_A0 = 10, REG_A1, REG_A2, REG_A3, REG_A4, REG_A5, REG_A6, REG_A7 };
@@ -122,14 +109,14 @@ struct vm {
     size_t line_len;
     struct spinlock lock;
     /* Shadow modes: guards the shared shadow trees, every vCPU's SPT base
-     * buffer and shadow_index, and the pins (core/mmu_shadow.c). */
+     * buffer and shadow_index, and the pins (core/mmu/mode_shadow.c). */
     struct sleeplock shadow_lock;
     struct sleeplock shootdown_lock; /* one vm_shootdown at a time */
     volatile uint64_t flush_gen;   /* shootdowns requested so far (vm_shootdown) */
     volatile unsigned long flush_waiter; /* hart id of the vCPU waiting for the acks */
     uint64_t remote_flushes;       /* shadow changes that needed a vm_shootdown */
     uint64_t sptbufs_checked;      /* shadow.roots_freed when the buffers were last checked */
-    struct vpci vpci;              /* assigned PCI functions (core/vpci.c) */
+    struct vpci vpci;              /* assigned PCI functions (iommu/passthrough/vpci.c) */
 };
 
 /* A physical hart Umbra runs on. */

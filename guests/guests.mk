@@ -4,13 +4,16 @@
 # and as a flat binary (objcopy -O binary, for Umbra's loader).
 #
 # Every guest links guests/common/* (entry, SBI calls, console, traps, DTB
-# summary) and the portable core/fmt.c and core/fdt.c.  Another guest can
+# summary) and Umbra's small portable library, core/lib (types and
+# assertions, formatting, the DTB reader, PTE bits, PCI enumeration, SBI
+# numbers).  A guest includes nothing else of Umbra's (tests/integration/
+# test_layout.py checks it).  Another guest can
 # reuse this with:   $(eval $(call GUEST_IMAGE,name))   after which
 # build/guests/name.{elf,bin} are built from guests/name/*.{c,S} and are part
 # of `make guests`.
 
 GUEST_ARCH    := -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany
-# -fno-tree-loop-distribute-patterns: the byte loops of core/fmt.c's memset
+# -fno-tree-loop-distribute-patterns: the byte loops of core/lib/fmt.c's memset
 # and memcpy (and the guests' fill loops) must not become calls to memset.
 GUEST_CFLAGS  := $(COMMON) $(GUEST_ARCH) -ffreestanding -nostdlib -fno-pic \
                  -fno-stack-protector -fno-strict-aliasing \
@@ -19,20 +22,20 @@ GUEST_LDFLAGS := -nostdlib -static -Wl,--gc-sections -Wl,-T,linker/guest.ld \
                  -Wl,--no-warn-rwx-segments
 GUEST_OBJDIR  := $(BUILD)/guests/obj
 
-GUEST_COMMON_SRCS := $(wildcard guests/common/*.S guests/common/*.c) core/fmt.c core/fdt.c
+GUEST_COMMON_SRCS := $(wildcard guests/common/*.S guests/common/*.c core/lib/*.c)
 GUEST_COMMON_OBJS := $(patsubst %,$(GUEST_OBJDIR)/%.o,$(GUEST_COMMON_SRCS))
 GUEST_ALL_OBJS    := $(GUEST_COMMON_OBJS)
 
 $(GUEST_OBJDIR)/%.c.o: %.c
 	@mkdir -p $(dir $@)
-	$(HYP_CC) $(GUEST_CFLAGS) -c $< -o $@
+	$(call quiet,CC,$<)$(HYP_CC) $(GUEST_CFLAGS) -c $< -o $@
 
 $(GUEST_OBJDIR)/%.S.o: %.S
 	@mkdir -p $(dir $@)
-	$(HYP_CC) $(GUEST_CFLAGS) -c $< -o $@
+	$(call quiet,CC,$<)$(HYP_CC) $(GUEST_CFLAGS) -c $< -o $@
 
 $(BUILD)/guests/%.bin: $(BUILD)/guests/%.elf
-	$(HYP_OBJCOPY) -O binary $< $@
+	$(call quiet,OBJCOPY,$@)$(HYP_OBJCOPY) -O binary $< $@
 
 # GUEST_IMAGE(name): the ELF rule for one guest, and its place in `guests`.
 define GUEST_IMAGE
@@ -40,15 +43,14 @@ GUESTS += $(1)
 GUEST_OBJS_$(1) := $$(patsubst %,$(GUEST_OBJDIR)/%.o,$$(wildcard guests/$(1)/*.S guests/$(1)/*.c) $$(GUEST_EXTRA_SRCS_$(1)))
 GUEST_ALL_OBJS += $$(GUEST_OBJS_$(1))
 $(BUILD)/guests/$(1).elf: $$(GUEST_OBJS_$(1)) $(GUEST_COMMON_OBJS) linker/guest.ld
-	$(HYP_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $$@ $$(GUEST_OBJS_$(1)) $(GUEST_COMMON_OBJS) -lgcc
+	$$(call quiet,LD,$$@)$(HYP_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $$@ $$(GUEST_OBJS_$(1)) $(GUEST_COMMON_OBJS) -lgcc
 guests: $(BUILD)/guests/$(1).elf $(BUILD)/guests/$(1).bin
 endef
 
 .PHONY: guests
 $(eval $(call GUEST_IMAGE,hello))
 $(eval $(call GUEST_IMAGE,selftests))
-# devtest enumerates PCI with the same portable code Umbra uses.
-GUEST_EXTRA_SRCS_devtest := core/pci.c
+# devtest enumerates PCI with the same portable code Umbra uses (core/lib/pci.c).
 $(eval $(call GUEST_IMAGE,devtest))
 
 # selftests-broken-fence: the selftests guest built from the same sources
@@ -62,14 +64,14 @@ GUEST_ALL_OBJS += $(SELFTESTS_BROKEN_OBJS)
 
 $(SELFTESTS_BROKEN_OBJDIR)/%.c.o: %.c
 	@mkdir -p $(dir $@)
-	$(HYP_CC) $(GUEST_CFLAGS) -DSELFTESTS_BROKEN_FENCE -c $< -o $@
+	$(call quiet,CC,$< [broken-fence])$(HYP_CC) $(GUEST_CFLAGS) -DSELFTESTS_BROKEN_FENCE -c $< -o $@
 
 $(SELFTESTS_BROKEN_OBJDIR)/%.S.o: %.S
 	@mkdir -p $(dir $@)
-	$(HYP_CC) $(GUEST_CFLAGS) -DSELFTESTS_BROKEN_FENCE -c $< -o $@
+	$(call quiet,CC,$< [broken-fence])$(HYP_CC) $(GUEST_CFLAGS) -DSELFTESTS_BROKEN_FENCE -c $< -o $@
 
 $(BUILD)/guests/selftests-broken-fence.elf: $(SELFTESTS_BROKEN_OBJS) $(GUEST_COMMON_OBJS) linker/guest.ld
-	$(HYP_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $(SELFTESTS_BROKEN_OBJS) $(GUEST_COMMON_OBJS) -lgcc
+	$(call quiet,LD,$@)$(HYP_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $(SELFTESTS_BROKEN_OBJS) $(GUEST_COMMON_OBJS) -lgcc
 guests: $(BUILD)/guests/selftests-broken-fence.elf $(BUILD)/guests/selftests-broken-fence.bin
 
 # tinyos stores user programs linked at a low user address inside its image,
@@ -78,7 +80,7 @@ GUESTS += tinyos
 GUEST_OBJS_tinyos := $(patsubst %,$(GUEST_OBJDIR)/%.o,$(wildcard guests/tinyos/*.S guests/tinyos/*.c))
 GUEST_ALL_OBJS += $(GUEST_OBJS_tinyos)
 $(BUILD)/guests/tinyos.elf: $(GUEST_OBJS_tinyos) $(GUEST_COMMON_OBJS) linker/tinyos.ld
-	$(HYP_CC) $(GUEST_CFLAGS) $(subst linker/guest.ld,linker/tinyos.ld,$(GUEST_LDFLAGS)) -o $@ $(GUEST_OBJS_tinyos) $(GUEST_COMMON_OBJS) -lgcc
+	$(call quiet,LD,$@)$(HYP_CC) $(GUEST_CFLAGS) $(subst linker/guest.ld,linker/tinyos.ld,$(GUEST_LDFLAGS)) -o $@ $(GUEST_OBJS_tinyos) $(GUEST_COMMON_OBJS) -lgcc
 guests: $(BUILD)/guests/tinyos.elf $(BUILD)/guests/tinyos.bin
 
 -include $(GUEST_ALL_OBJS:.o=.d)

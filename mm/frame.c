@@ -9,7 +9,7 @@
  * host-physical addresses are directly usable as pointers.
  */
 #include "mm/frame.h"
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 
 static uint64_t frame_page_index(const struct frame_pool *pool, paddr_t page)
 {

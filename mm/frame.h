@@ -16,7 +16,7 @@
 #ifndef UMBRA_MM_FRAME_H
 #define UMBRA_MM_FRAME_H
 
-#include "core/base.h"
+#include "core/lib/base.h"
 
 struct frame_pool {
     paddr_t base, end;      /* the whole managed range, as given to init */

@@ -7,8 +7,8 @@
 #ifndef UMBRA_MM_GWALK_H
 #define UMBRA_MM_GWALK_H
 
-#include "core/base.h"
-#include "mm/pte.h"
+#include "core/lib/base.h"
+#include "core/lib/pte.h"
 
 /* A VM's RAM: guest-physical [base, base + size) lives at host-physical hpa. */
 struct guest_mem {

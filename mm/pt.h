@@ -18,8 +18,8 @@
 #ifndef UMBRA_MM_PT_H
 #define UMBRA_MM_PT_H
 
-#include "core/base.h"
-#include "mm/pte.h"
+#include "core/lib/base.h"
+#include "core/lib/pte.h"
 
 
 #define PTE_PPN_BITS 44

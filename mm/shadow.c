@@ -29,7 +29,7 @@
  *     split whenever any of its frames became a page table.
  */
 #include "mm/shadow.h"
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "mm/pt.h"
 
 #define PTE_RWX (PTE_R | PTE_W | PTE_X)

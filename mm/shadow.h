@@ -15,12 +15,12 @@
 #ifndef UMBRA_MM_SHADOW_H
 #define UMBRA_MM_SHADOW_H
 
-#include "core/base.h"
+#include "core/lib/base.h"
 #include "mm/frame.h"
 #include "mm/gwalk.h"
 
 #define SHADOW_MAX_ROOTS 128
-#define SHADOW_MAX_PASSTHROUGH 24   /* every memory BAR of 4 functions (core/vpci.h) */
+#define SHADOW_MAX_PASSTHROUGH 24   /* every memory BAR of 4 functions (iommu/passthrough/vpci.h) */
 #define SHADOW_NO_ROOT (-1)
 
 /*

@@ -8,7 +8,7 @@
  * sptbuf_lookup() does here, so both paths keep one LRU order.
  */
 #include "mm/sptbuf.h"
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 
 void sptbuf_init(struct sptbuf *b, unsigned size)
 {

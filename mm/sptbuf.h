@@ -2,26 +2,16 @@
  * sptbuf.h — the shadow-page-table base address buffer of Swift Shadow
  * Paging: a small table from the satp value a guest writes to the vsatp
  * value of a live shadow, with LRU replacement.  One per vCPU.  The fast
- * path in arch/riscv/trap.S reads it directly, so its layout is a contract.
+ * path in arch/riscv/trap.S reads it directly, through offsets generated
+ * from this struct (arch/riscv/asm_offsets.c).
  * Portable and unit-tested on the host.
  */
 #ifndef UMBRA_MM_SPTBUF_H
 #define UMBRA_MM_SPTBUF_H
 
 #define SPTBUF_MAX 64
-/* Layout the fast path relies on (asserted below). */
-#define SPTBUF_OFF_SIZE    0
-#define SPTBUF_OFF_CLOCK   8
-#define SPTBUF_OFF_HITS    16
-#define SPTBUF_OFF_ENTRIES 40
-#define SPTBUF_ENTRY_SHIFT 5
-#define SPTBUF_ENTRY_OFF_KEY 0
-#define SPTBUF_ENTRY_OFF_SATP 8
-#define SPTBUF_ENTRY_OFF_LRU 16
-#define SPTBUF_ENTRY_OFF_ROOT 24
 
-#ifndef __ASSEMBLER__
-#include "core/base.h"
+#include "core/lib/base.h"
 
 struct sptbuf_entry {
     uint64_t key;           /* the guest's satp value (MODE|ASID|PPN); 0 = empty */
@@ -37,13 +27,6 @@ struct sptbuf {
     struct sptbuf_entry entries[SPTBUF_MAX];
 };
 
-_Static_assert(sizeof(struct sptbuf_entry) == 1 << SPTBUF_ENTRY_SHIFT, "trap.S layout");
-_Static_assert(offsetof(struct sptbuf, clock) == SPTBUF_OFF_CLOCK, "trap.S layout");
-_Static_assert(offsetof(struct sptbuf, hits) == SPTBUF_OFF_HITS, "trap.S layout");
-_Static_assert(offsetof(struct sptbuf, entries) == SPTBUF_OFF_ENTRIES, "trap.S layout");
-_Static_assert(offsetof(struct sptbuf_entry, shadow_satp) == SPTBUF_ENTRY_OFF_SATP, "trap.S layout");
-_Static_assert(offsetof(struct sptbuf_entry, last_used) == SPTBUF_ENTRY_OFF_LRU, "trap.S layout");
-_Static_assert(offsetof(struct sptbuf_entry, root_index) == SPTBUF_ENTRY_OFF_ROOT, "trap.S layout");
 
 /* size > SPTBUF_MAX is clamped; 0 disables. */
 void sptbuf_init(struct sptbuf *b, unsigned size);
@@ -58,5 +41,4 @@ void sptbuf_insert(struct sptbuf *b, uint64_t key, uint64_t shadow_satp, unsigne
 void sptbuf_keep_if(struct sptbuf *b, bool (*still_valid)(uint64_t key, uint64_t root_index, const void *ctx),
                     const void *ctx);
 
-#endif /* __ASSEMBLER__ */
 #endif

@@ -6,7 +6,8 @@
 #ifndef UMBRA_ARCH_CSR_H
 #define UMBRA_ARCH_CSR_H
 
-#include "core/base.h"
+#include "core/lib/base.h"
+#include "core/lib/riscv.h"
 
 /* Two-level stringify so CSR numbers given as macros (CSR_STIMECMP) expand. */
 #define CSR_STR_(x) #x
@@ -23,20 +24,10 @@
 #define csr_swap(csr, val)                                          \
     ({ uint64_t v_ = (uint64_t)(val); __asm__ volatile("csrrw %0, " CSR_STR(csr) ", %0" : "+r"(v_) :: "memory"); v_; })
 
-/* CSRs binutils 2.40 does not name (Sstc). */
-#define CSR_STIMECMP  0x14D
-#define CSR_VSTIMECMP 0x24D
-
-/* sstatus */
-#define SSTATUS_SIE   (1ull << 1)
-#define SSTATUS_SPIE  (1ull << 5)
-#define SSTATUS_SPP   (1ull << 8)
-#define SSTATUS_FS_SHIFT 13
+/* sstatus (the rest is in core/lib/riscv.h) */
 #define SSTATUS_FS    (3ull << SSTATUS_FS_SHIFT)
 #define SSTATUS_FS_INITIAL (1ull << SSTATUS_FS_SHIFT)
 #define SSTATUS_FS_DIRTY   (3ull << SSTATUS_FS_SHIFT)
-#define SSTATUS_SUM   (1ull << 18)
-#define SSTATUS_MXR   (1ull << 19)
 
 /* hstatus */
 #define HSTATUS_GVA   (1ull << 6)
@@ -54,38 +45,6 @@
 #define ENVCFG_ADUE   (1ull << 61)
 #define ENVCFG_PBMTE  (1ull << 62)
 #define ENVCFG_STCE   (1ull << 63)
-
-/* Interrupt numbers (bit positions in sip/sie/hip/hvip/hideleg). */
-#define IRQ_S_SOFT    1
-#define IRQ_VS_SOFT   2
-#define IRQ_S_TIMER   5
-#define IRQ_VS_TIMER  6
-#define IRQ_S_EXT     9
-#define IRQ_VS_EXT    10
-#define IRQ_SG_EXT    12
-#define SCAUSE_INTERRUPT (1ull << 63)
-
-/* Exception causes. */
-enum trap_cause {
-    CAUSE_FETCH_MISALIGNED = 0,
-    CAUSE_FETCH_ACCESS = 1,
-    CAUSE_ILLEGAL_INSTRUCTION = 2,
-    CAUSE_BREAKPOINT = 3,
-    CAUSE_LOAD_MISALIGNED = 4,
-    CAUSE_LOAD_ACCESS = 5,
-    CAUSE_STORE_MISALIGNED = 6,
-    CAUSE_STORE_ACCESS = 7,
-    CAUSE_ECALL_U = 8,
-    CAUSE_ECALL_HS = 9,
-    CAUSE_ECALL_VS = 10,
-    CAUSE_FETCH_PAGE_FAULT = 12,
-    CAUSE_LOAD_PAGE_FAULT = 13,
-    CAUSE_STORE_PAGE_FAULT = 15,
-    CAUSE_FETCH_GUEST_PAGE_FAULT = 20,
-    CAUSE_LOAD_GUEST_PAGE_FAULT = 21,
-    CAUSE_VIRTUAL_INSTRUCTION = 22,
-    CAUSE_STORE_GUEST_PAGE_FAULT = 23,
-};
 
 static inline uint64_t instret_read(void) { return csr_read(instret); }
 static inline uint64_t time_read(void) { return csr_read(time); }

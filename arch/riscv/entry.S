@@ -3,7 +3,7 @@
  * (a0 = hart id, a1 = DTB); harts Umbra starts later through SBI HSM arrive
  * at secondary_entry.  Each hart gets the trap stack indexed by its hart id.
  */
-#include "arch/riscv/trap_layout.h"
+#include "arch/riscv/layout.h"
 
     .section .text.entry, "ax"
     .globl _start

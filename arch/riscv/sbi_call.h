@@ -5,9 +5,9 @@
 #ifndef UMBRA_ARCH_SBI_CALL_H
 #define UMBRA_ARCH_SBI_CALL_H
 
-#include "core/base.h"
+#include "core/lib/base.h"
 
-#include "core/sbi_spec.h"
+#include "core/lib/sbi_spec.h"
 
 struct sbiret sbi_call(unsigned long ext, unsigned long fid, unsigned long a0,
                        unsigned long a1, unsigned long a2, unsigned long a3, unsigned long a4);

@@ -7,8 +7,8 @@
  * Umbra (which is always a bug: Umbra runs with interrupts off and never
  * faults by design) without touching any other register.
  */
-#include "arch/riscv/trap_layout.h"
-#include "mm/sptbuf.h"
+#include "asm_offsets.h"
+#include "core/lib/riscv.h"
 
     .section .text
     .balign 4
@@ -133,10 +133,10 @@ vcpu_resume:
 fast_satp_write:
     sd      t1, 6*8(sp)
     csrr    t1, scause
-    addi    t1, t1, -CAUSE_VIRTUAL_INSTRUCTION_NR
+    addi    t1, t1, -CAUSE_VIRTUAL_INSTRUCTION
     bnez    t1, fast_restore_t1
     csrr    t1, sstatus                 /* from VU it is an illegal instruction */
-    andi    t1, t1, SSTATUS_SPP_BIT
+    andi    t1, t1, SSTATUS_SPP
     beqz    t1, fast_restore_t1
     sd      t2, 7*8(sp)
     csrr    t1, stval
@@ -158,7 +158,7 @@ fast_have_value:
     beqz    t1, fast_restore_t2
     sd      t3, 28*8(sp)
     /* The VM's shadow lock: another vCPU may be freeing a root or editing
-     * this buffer (core/mmu_shadow.c).  One try: a holder may be waiting
+     * this buffer (core/mmu/mode_shadow.c).  One try: a holder may be waiting
      * for this hart to answer a shootdown, which only the general path
      * does, so when the lock is taken the general path waits for it. */
     ld      t0, VCPU_REGS_SHADOW_LOCK(sp)
@@ -175,7 +175,7 @@ fast_have_value:
 1:  bgeu    t0, t2, fast_miss
     ld      t3, SPTBUF_ENTRY_OFF_KEY(t0)
     beq     t3, t1, fast_hit
-    addi    t0, t0, 1 << SPTBUF_ENTRY_SHIFT
+    addi    t0, t0, SPTBUF_ENTRY_SIZE
     j       1b
 fast_hit:                               /* t0 = entry, t1 = guest satp */
     ld      t2, SPTBUF_ENTRY_OFF_SATP(t0)

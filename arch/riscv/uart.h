@@ -2,7 +2,7 @@
 #ifndef UMBRA_ARCH_UART_H
 #define UMBRA_ARCH_UART_H
 
-#include "core/base.h"
+#include "core/lib/base.h"
 
 void uart_putc(paddr_t base, unsigned reg_shift, char c);
 

@@ -9,8 +9,8 @@
  */
 #include "arch/riscv/vcpu_arch.h"
 #include "arch/riscv/csr.h"
-#include "core/fmt.h"
-#include "core/mmu.h"
+#include "core/lib/fmt.h"
+#include "core/mmu/mmu.h"
 
 #define HEDELEG_GUEST ((1ull << CAUSE_FETCH_MISALIGNED) | (1ull << CAUSE_FETCH_ACCESS) |      \
                        (1ull << CAUSE_ILLEGAL_INSTRUCTION) | (1ull << CAUSE_BREAKPOINT) |     \

@@ -3,7 +3,7 @@
  */
 #include "guests/common/check.h"
 
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/console.h"
 
 #define CHECK_WHAT_MAX 160

@@ -6,7 +6,7 @@
 #ifndef UMBRA_GUESTS_CHECK_H
 #define UMBRA_GUESTS_CHECK_H
 
-#include "core/base.h"
+#include "core/lib/base.h"
 
 /* Signed decimal comparison (SBI error codes, counts). */
 bool check_eq(long got, long want, const char *what_fmt, ...)

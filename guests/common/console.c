@@ -1,11 +1,11 @@
 /*
  * console.c — the guests' console: DBCN console_write of whole lines, with
- * the legacy putchar as fallback, plus the panic() that core/base.h
- * promises every image (used by core/fdt.c's assertions, if any).
+ * the legacy putchar as fallback, plus the panic() that core/lib/base.h
+ * promises every image (used by core/lib/fdt.c's assertions, if any).
  */
 #include "guests/common/console.h"
 
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/sbi.h"
 
 #define CONSOLE_LINE_MAX 512

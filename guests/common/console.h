@@ -7,7 +7,7 @@
 #ifndef UMBRA_GUESTS_CONSOLE_H
 #define UMBRA_GUESTS_CONSOLE_H
 
-#include "core/base.h"
+#include "core/lib/base.h"
 
 /* Remember the tag and choose the transport: DBCN console_write when the
  * SBI has it, the legacy putchar otherwise.  Call before printing. */

@@ -6,7 +6,8 @@
 #ifndef UMBRA_GUESTS_CSR_H
 #define UMBRA_GUESTS_CSR_H
 
-#include "core/base.h"
+#include "core/lib/base.h"
+#include "core/lib/riscv.h"   /* causes, interrupt and sstatus bits */
 
 #define csr_read(csr)                                                  \
     ({                                                                 \
@@ -18,25 +19,6 @@
 #define csr_set(csr, bits) __asm__ volatile("csrs " #csr ", %0" ::"rK"((uint64_t)(bits)) : "memory")
 #define csr_clear(csr, bits) __asm__ volatile("csrc " #csr ", %0" ::"rK"((uint64_t)(bits)) : "memory")
 
-#define SSTATUS_SIE (1ull << 1)
-
-#define SIE_SSIE (1ull << 1)
-#define SIE_STIE (1ull << 5)
-#define SIP_SSIP (1ull << 1)
-
-#define SCAUSE_INTERRUPT (1ull << 63)
-#define IRQ_S_SOFT 1
-#define IRQ_S_TIMER 5
-
-#define EXC_INSN_MISALIGNED 0
-#define EXC_INSN_ACCESS 1
-#define EXC_ILLEGAL_INSN 2
-#define EXC_BREAKPOINT 3
-#define EXC_LOAD_ACCESS 5
-#define EXC_STORE_ACCESS 7
-#define EXC_INSN_PAGE_FAULT 12
-#define EXC_LOAD_PAGE_FAULT 13
-#define EXC_STORE_PAGE_FAULT 15
 
 static inline uint64_t time_now(void)
 {

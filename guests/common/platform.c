@@ -1,11 +1,11 @@
 /*
- * platform.c — reads the entry DTB into a struct platform with core/fdt.c:
+ * platform.c — reads the entry DTB into a struct platform with core/lib/fdt.c:
  * RAM, cpus, timebase, the boot hart's ISA string and the bootargs.
  */
 #include "guests/common/platform.h"
 
-#include "core/fdt.h"
-#include "core/fmt.h"
+#include "core/lib/fdt.h"
+#include "core/lib/fmt.h"
 
 /* A larger blob than this is refused: our DTBs are a few KiB. */
 #define PLATFORM_DTB_MAX MIB(1)

@@ -7,7 +7,7 @@
 #ifndef UMBRA_GUESTS_PLATFORM_H
 #define UMBRA_GUESTS_PLATFORM_H
 
-#include "core/base.h"
+#include "core/lib/base.h"
 
 /* Guest RAM starts here in both worlds; the image is loaded 2 MiB in. */
 #define GUEST_RAM_BASE 0x80000000ull

@@ -6,8 +6,8 @@
 #ifndef UMBRA_GUESTS_SBI_H
 #define UMBRA_GUESTS_SBI_H
 
-#include "core/base.h"
-#include "core/sbi_spec.h"
+#include "core/lib/base.h"
+#include "core/lib/sbi_spec.h"
 
 /* The raw call: a7 = eid, a6 = fid, a0..a5 = args. */
 struct sbiret sbi_ecall(uint64_t eid, uint64_t fid, uint64_t a0, uint64_t a1, uint64_t a2,

@@ -6,7 +6,7 @@
 #ifndef UMBRA_GUESTS_TIMER_H
 #define UMBRA_GUESTS_TIMER_H
 
-#include "core/base.h"
+#include "core/lib/base.h"
 
 enum timer_source {
     TIMER_SBI,      /* SBI TIME set_timer */

@@ -66,8 +66,8 @@ unsigned trap_insn_length(uint64_t pc)
 
 static bool trap_is_fetch_fault(const struct trap_frame *tf)
 {
-    return tf->scause == EXC_INSN_ACCESS || tf->scause == EXC_INSN_PAGE_FAULT ||
-           tf->scause == EXC_INSN_MISALIGNED;
+    return tf->scause == CAUSE_FETCH_ACCESS || tf->scause == CAUSE_FETCH_PAGE_FAULT ||
+           tf->scause == CAUSE_FETCH_MISALIGNED;
 }
 
 static void trap_catch_record(struct trap_frame *tf)

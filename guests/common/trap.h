@@ -21,7 +21,7 @@
 
 #ifndef __ASSEMBLER__
 
-#include "core/base.h"
+#include "core/lib/base.h"
 
 struct trap_frame {
     uint64_t regs[32];          /* regs[n] is xn at the trap; writes are restored */

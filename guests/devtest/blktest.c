@@ -18,7 +18,7 @@
  * nvme read blocks=B instret=I", same for write and verify) count the
  * instructions of each phase alone and differ between runs.
  */
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/check.h"
 #include "guests/common/console.h"
 #include "guests/common/csr.h"

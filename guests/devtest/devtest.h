@@ -10,7 +10,7 @@
 #ifndef UMBRA_GUESTS_DEVTEST_H
 #define UMBRA_GUESTS_DEVTEST_H
 
-#include "core/base.h"
+#include "core/lib/base.h"
 #include "guests/devtest/pcibus.h"
 
 #define DEVTEST_MAX_ATTACKS 8

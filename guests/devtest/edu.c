@@ -17,7 +17,7 @@
  * attack=ADDR,..., each ADDR then gets a 4 KiB device -> RAM DMA (see
  * edu_attack) and the round trip runs again to show the device still works.
  */
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/check.h"
 #include "guests/common/console.h"
 #include "guests/common/csr.h"

@@ -12,7 +12,7 @@
 #ifndef UMBRA_GUESTS_DEVTEST_IO_H
 #define UMBRA_GUESTS_DEVTEST_IO_H
 
-#include "core/base.h"
+#include "core/lib/base.h"
 
 static inline void io_fence(void)
 {

@@ -17,7 +17,7 @@
  * It ends like the other guests: "N passed, M failed", then SBI system
  * reset, reason "system failure" if anything failed.
  */
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/check.h"
 #include "guests/common/console.h"
 #include "guests/common/platform.h"

@@ -12,7 +12,7 @@
  */
 #include "guests/devtest/nvme.h"
 
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/console.h"
 #include "guests/common/csr.h"
 #include "guests/common/timer.h"

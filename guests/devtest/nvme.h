@@ -7,7 +7,7 @@
 #ifndef UMBRA_GUESTS_DEVTEST_NVME_H
 #define UMBRA_GUESTS_DEVTEST_NVME_H
 
-#include "core/base.h"
+#include "core/lib/base.h"
 
 #define NVME_QUEUE_DEPTH 64             /* entries per queue, admin and I/O */
 #define NVME_BLOCK 4096u                /* bytes per I/O command */

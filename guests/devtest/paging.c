@@ -6,7 +6,7 @@
 #include "guests/devtest/paging.h"
 
 #include "guests/common/csr.h"
-#include "mm/pte.h"
+#include "core/lib/pte.h"
 
 /* Only the lower half of Sv39 is an identity map: VA bit 38 must be 0 so
  * the sign-extended address equals the physical one. */

@@ -8,7 +8,7 @@
 #ifndef UMBRA_GUESTS_DEVTEST_PAGING_H
 #define UMBRA_GUESTS_DEVTEST_PAGING_H
 
-#include "core/base.h"
+#include "core/lib/base.h"
 
 /* Add [start, start + size), widened to whole gigabytes, to the map.  False
  * if it reaches beyond Sv39's lower half (256 GiB), which identity mapping

@@ -1,13 +1,13 @@
 /*
  * pcibus.c — host bridge discovery, bus scan, BAR sizing and assignment for
  * the devtest guest (see pcibus.h).  Enumeration, sizing and placement are
- * core/pci.c's, the same code Umbra runs on the host bridge; this file adds
+ * core/lib/pci.c's, the same code Umbra runs on the host bridge; this file adds
  * the DTB, the ECAM accessors and what a polled driver wants of a function.
  */
 #include "guests/devtest/pcibus.h"
 
-#include "core/fdt.h"
-#include "core/fmt.h"
+#include "core/lib/fdt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/console.h"
 #include "guests/common/timer.h"
 #include "guests/devtest/io.h"
@@ -138,7 +138,7 @@ bool pcibus_find_host(const void *dtb, struct pcibus *b)
     return true;
 }
 
-/* ---- Scan: core/pci.c's enumeration and BAR sizing, over ECAM ---------- */
+/* ---- Scan: core/lib/pci.c's enumeration and BAR sizing, over ECAM ---------- */
 
 static uint32_t ecam_read32(void *ctx, uint16_t bdf, unsigned reg)
 {
@@ -157,7 +157,7 @@ static struct pci_cfg_ops pcibus_ops(struct pcibus *b)
     return (struct pci_cfg_ops){ .read32 = ecam_read32, .write32 = ecam_write32, .ctx = b };
 }
 
-/* The driver's view of a function core/pci.c found and sized. */
+/* The driver's view of a function core/lib/pci.c found and sized. */
 static void pcibus_record(struct pcibus *b, struct pcibus_func *f, const struct pci_func *pf)
 {
     *f = (struct pcibus_func){ .bus = b->host.bus_first, .dev = pci_bdf_dev(pf->bdf),
@@ -224,11 +224,11 @@ static void pcibus_quiesce_caps(const struct pcibus_func *f)
     }
 }
 
-/* ---- Assignment: core/pci.c's, in the 32-bit window only ---------------- */
+/* ---- Assignment: core/lib/pci.c's, in the 32-bit window only ---------------- */
 
 /* Every memory BAR of the functions the guest drives got an address;
  * record where the CPU reaches it.  I/O BARs are left alone (there is no
- * I/O window here, so core/pci.c reports them as not fitting). */
+ * I/O window here, so core/lib/pci.c reports them as not fitting). */
 static bool pcibus_collect_addresses(struct pcibus *b)
 {
     bool ok = true;

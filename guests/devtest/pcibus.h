@@ -5,14 +5,14 @@
  * decoding on.  Natively the BARs are unassigned after reset; under Umbra
  * the guest sees a virtual host bridge and does exactly the same.
  *
- * Enumeration, BAR sizing and placement are core/pci.c's (portable, also
+ * Enumeration, BAR sizing and placement are core/lib/pci.c's (portable, also
  * what Umbra runs on the real bridge); the guest links it.
  */
 #ifndef UMBRA_GUESTS_DEVTEST_PCIBUS_H
 #define UMBRA_GUESTS_DEVTEST_PCIBUS_H
 
-#include "core/base.h"
-#include "core/pci.h"
+#include "core/lib/base.h"
+#include "core/lib/pci.h"
 
 #define PCIBUS_MAX_FUNCS 32
 
@@ -49,7 +49,7 @@ struct pcibus_func {
 
 struct pcibus {
     struct pcibus_host host;
-    struct pci_func found[PCIBUS_MAX_FUNCS];  /* core/pci.c's records */
+    struct pci_func found[PCIBUS_MAX_FUNCS];  /* core/lib/pci.c's records */
     struct pci_table table;                   /* over found[] */
     struct pcibus_func funcs[PCIBUS_MAX_FUNCS]; /* the driver's view of each */
     unsigned count;

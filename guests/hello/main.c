@@ -6,7 +6,7 @@
  * same natively and inside an Umbra VM, so the two outputs can be diffed,
  * except its last line, "measure instret=N", which comparisons skip.
  */
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/check.h"
 #include "guests/common/console.h"
 #include "guests/common/csr.h"

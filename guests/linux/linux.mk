@@ -13,7 +13,7 @@ linux: deps $(LINUX_OUT)/Image $(LINUX_OUT)/initramfs.cpio
 
 # Order-only on deps: under make -j the packages must be in before building.
 $(LINUX_OUT)/Image: guests/linux/umbra.config guests/linux/build.sh | deps
-	guests/linux/build.sh kernel $(LINUX_OUT)
+	$(Q)guests/linux/build.sh kernel $(LINUX_OUT)
 
 $(LINUX_OUT)/initramfs.cpio: guests/linux/init.c guests/linux/mkinitramfs.py guests/linux/build.sh | deps
-	guests/linux/build.sh initramfs $(LINUX_OUT)
+	$(Q)guests/linux/build.sh initramfs $(LINUX_OUT)

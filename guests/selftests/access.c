@@ -3,7 +3,7 @@
  * to fault, performed under trap catching so the test sees the cause and
  * stval instead of the guest dying.
  */
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/check.h"
 #include "guests/common/csr.h"
 #include "guests/selftests/selftests.h"
@@ -52,17 +52,17 @@ const char *selftests_cause_name(uint64_t cause, const char *none)
     switch (cause) {
     case 0:
         return none;
-    case EXC_INSN_ACCESS:
+    case CAUSE_FETCH_ACCESS:
         return "instruction access fault";
-    case EXC_LOAD_ACCESS:
+    case CAUSE_LOAD_ACCESS:
         return "load access fault";
-    case EXC_STORE_ACCESS:
+    case CAUSE_STORE_ACCESS:
         return "store access fault";
-    case EXC_INSN_PAGE_FAULT:
+    case CAUSE_FETCH_PAGE_FAULT:
         return "instruction page fault";
-    case EXC_LOAD_PAGE_FAULT:
+    case CAUSE_LOAD_PAGE_FAULT:
         return "load page fault";
-    case EXC_STORE_PAGE_FAULT:
+    case CAUSE_STORE_PAGE_FAULT:
         return "store page fault";
     }
     return "?";

@@ -5,7 +5,7 @@
  * shuts down through SRST with reason "none" if everything passed, "system
  * failure" otherwise (also for a missing or unknown suite name).
  */
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/check.h"
 #include "guests/common/console.h"
 #include "guests/common/sbi.h"

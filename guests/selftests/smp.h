@@ -13,7 +13,7 @@
 
 #ifndef __ASSEMBLER__
 
-#include "core/base.h"
+#include "core/lib/base.h"
 
 /* Stack of hart h: [smp_stacks[h], smp_stacks[h] + SMP_STACK_SIZE). */
 extern char smp_stacks[SMP_MAX_HARTS][SMP_STACK_SIZE];

@@ -4,7 +4,7 @@
  */
 #include "guests/selftests/sv39.h"
 
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/csr.h"
 
 static uint64_t sv39_pool_next, sv39_pool_end;

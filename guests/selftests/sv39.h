@@ -9,13 +9,8 @@
 #define UMBRA_GUESTS_SELFTESTS_SV39_H
 
 #include "guests/common/platform.h"
-#include "mm/pte.h"
-
-
-
-#define SSTATUS_SPP (1ull << 8)     /* privilege sret returns to: 0 = U */
-#define SSTATUS_SUM (1ull << 18)    /* S may load/store U pages */
-#define SSTATUS_MXR (1ull << 19)    /* loads may read execute-only pages */
+#include "core/lib/pte.h"
+#include "core/lib/riscv.h"   /* SSTATUS_SPP, SSTATUS_SUM, SSTATUS_MXR */
 
 #define MEGAPAGE MIB(2)
 #define GIGAPAGE GIB(1)

@@ -12,7 +12,7 @@
  * keep A and D clear (the spec reserves them there).  Checked on 4 KiB,
  * 2 MiB and 1 GiB leaves, each case on its own fresh leaf.
  */
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/check.h"
 #include "guests/common/console.h"
 #include "guests/common/csr.h"
@@ -132,7 +132,7 @@ static void ad_check_level(unsigned level)
 
     uint64_t va = ad_va(level, AD_STORE_READ_ONLY, AD_DATA_OFFSET);
     struct trap_catch store = selftests_store(va, ~AD_TAG);
-    bool faulted = store.count == 1 && store.cause == EXC_STORE_PAGE_FAULT && store.stval == va &&
+    bool faulted = store.count == 1 && store.cause == CAUSE_STORE_PAGE_FAULT && store.stval == va &&
                    *ad_data() == AD_TAG;
     *ad_data() = AD_TAG;
     /* Only D is pinned down: a faulting store must never mark the page

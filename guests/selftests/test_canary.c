@@ -89,8 +89,8 @@ static unsigned canary_probe(uint64_t addr, uint64_t seed)
     struct trap_catch load = selftests_load(addr);
     struct trap_catch store = selftests_store(addr, canary_pattern(seed, addr));
     unsigned good = 0;
-    good += load.count == 1 && load.cause == EXC_LOAD_ACCESS && load.stval == addr;
-    good += store.count == 1 && store.cause == EXC_STORE_ACCESS && store.stval == addr;
+    good += load.count == 1 && load.cause == CAUSE_LOAD_ACCESS && load.stval == addr;
+    good += store.count == 1 && store.cause == CAUSE_STORE_ACCESS && store.stval == addr;
     return good;
 }
 

@@ -60,13 +60,13 @@ static struct trap_catch fault_ebreak_32(void)
 bool selftests_test_fault(const struct platform *p)
 {
     uint64_t outside = selftests_outside_ram(p);
-    fault_check_access("load", selftests_load(outside), EXC_LOAD_ACCESS, outside);
-    fault_check_access("store", selftests_store(outside, 0x5a5a5a5a5a5a5a5aull), EXC_STORE_ACCESS,
+    fault_check_access("load", selftests_load(outside), CAUSE_LOAD_ACCESS, outside);
+    fault_check_access("store", selftests_store(outside, 0x5a5a5a5a5a5a5a5aull), CAUSE_STORE_ACCESS,
                        outside);
-    fault_check_access("fetch", selftests_fetch(outside), EXC_INSN_ACCESS, outside);
-    fault_check_cause("illegal instruction (16-bit)", fault_illegal_16(), EXC_ILLEGAL_INSN);
-    fault_check_cause("illegal instruction (32-bit)", fault_illegal_32(), EXC_ILLEGAL_INSN);
-    fault_check_cause("ebreak (16-bit)", fault_ebreak_16(), EXC_BREAKPOINT);
-    fault_check_cause("ebreak (32-bit)", fault_ebreak_32(), EXC_BREAKPOINT);
+    fault_check_access("fetch", selftests_fetch(outside), CAUSE_FETCH_ACCESS, outside);
+    fault_check_cause("illegal instruction (16-bit)", fault_illegal_16(), CAUSE_ILLEGAL_INSTRUCTION);
+    fault_check_cause("illegal instruction (32-bit)", fault_illegal_32(), CAUSE_ILLEGAL_INSTRUCTION);
+    fault_check_cause("ebreak (16-bit)", fault_ebreak_16(), CAUSE_BREAKPOINT);
+    fault_check_cause("ebreak (32-bit)", fault_ebreak_32(), CAUSE_BREAKPOINT);
     return selftests_summary("fault");
 }

@@ -26,7 +26,7 @@
  *     other tables behind it: only the fence on reuse tells the hardware
  *     (or a shadow cache keyed on that pair) that the old one is gone.
  */
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/check.h"
 #include "guests/common/console.h"
 #include "guests/common/csr.h"

@@ -45,7 +45,7 @@
  * are fixed, except in the two gigapage cases that reach the data page
  * through RAM's gigapage (they include its offset in RAM).
  */
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/check.h"
 #include "guests/common/console.h"
 #include "guests/common/csr.h"
@@ -105,13 +105,13 @@ struct gb_want {
     uint64_t load, store, fetch;
 };
 
-static const struct gb_want gb_page_fault = { EXC_LOAD_PAGE_FAULT, EXC_STORE_PAGE_FAULT,
-                                              EXC_INSN_PAGE_FAULT };
-static const struct gb_want gb_access_fault = { EXC_LOAD_ACCESS, EXC_STORE_ACCESS,
-                                                EXC_INSN_ACCESS };
+static const struct gb_want gb_page_fault = { CAUSE_LOAD_PAGE_FAULT, CAUSE_STORE_PAGE_FAULT,
+                                              CAUSE_FETCH_PAGE_FAULT };
+static const struct gb_want gb_access_fault = { CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS,
+                                                CAUSE_FETCH_ACCESS };
 /* Native QEMU's answer when the PTE read of the walk hits no memory. */
-static const struct gb_want gb_walk_outside_ram = { EXC_LOAD_PAGE_FAULT, EXC_STORE_PAGE_FAULT,
-                                                    EXC_INSN_PAGE_FAULT };
+static const struct gb_want gb_walk_outside_ram = { CAUSE_LOAD_PAGE_FAULT, CAUSE_STORE_PAGE_FAULT,
+                                                    CAUSE_FETCH_PAGE_FAULT };
 static const struct gb_want gb_translates = { 0, 0, 0 };
 static const struct gb_want gb_translates_data = { 0, 0, GB_SKIP };
 

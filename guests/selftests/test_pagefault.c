@@ -16,7 +16,7 @@
  * ones map the RAM around it), at virtual addresses outside the identity
  * map of RAM.  Leaves carry A and D, so A/D handling plays no part here.
  */
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/check.h"
 #include "guests/common/console.h"
 #include "guests/common/csr.h"
@@ -140,38 +140,38 @@ static void pf_u_access(unsigned level, const char *what, enum pf_slot slot,
 
 static void pf_check_unmapped(unsigned level)
 {
-    pf_s_load(level, "load, unmapped", PF_UNMAPPED, EXC_LOAD_PAGE_FAULT);
-    pf_s_store(level, "store, unmapped", PF_UNMAPPED, EXC_STORE_PAGE_FAULT);
-    pf_s_fetch(level, "fetch, unmapped", PF_UNMAPPED, EXC_INSN_PAGE_FAULT);
+    pf_s_load(level, "load, unmapped", PF_UNMAPPED, CAUSE_LOAD_PAGE_FAULT);
+    pf_s_store(level, "store, unmapped", PF_UNMAPPED, CAUSE_STORE_PAGE_FAULT);
+    pf_s_fetch(level, "fetch, unmapped", PF_UNMAPPED, CAUSE_FETCH_PAGE_FAULT);
 }
 
 static void pf_check_permissions(unsigned level)
 {
     pf_s_load(level, "load, read-only", PF_READ_ONLY, 0);
-    pf_s_store(level, "store, read-only", PF_READ_ONLY, EXC_STORE_PAGE_FAULT);
+    pf_s_store(level, "store, read-only", PF_READ_ONLY, CAUSE_STORE_PAGE_FAULT);
 
-    pf_s_load(level, "load, execute-only, MXR=0", PF_EXEC_ONLY, EXC_LOAD_PAGE_FAULT);
+    pf_s_load(level, "load, execute-only, MXR=0", PF_EXEC_ONLY, CAUSE_LOAD_PAGE_FAULT);
     csr_set(sstatus, SSTATUS_MXR);
     pf_s_load(level, "load, execute-only, MXR=1", PF_EXEC_ONLY, 0);
     csr_clear(sstatus, SSTATUS_MXR);
     pf_s_fetch(level, "fetch, execute-only", PF_EXEC_ONLY, 0);
-    pf_s_store(level, "store, execute-only", PF_EXEC_ONLY, EXC_STORE_PAGE_FAULT);
+    pf_s_store(level, "store, execute-only", PF_EXEC_ONLY, CAUSE_STORE_PAGE_FAULT);
 
     pf_s_load(level, "load, no-execute", PF_NO_EXEC, 0);
     pf_s_store(level, "store, no-execute", PF_NO_EXEC, 0);
-    pf_s_fetch(level, "fetch, no-execute", PF_NO_EXEC, EXC_INSN_PAGE_FAULT);
+    pf_s_fetch(level, "fetch, no-execute", PF_NO_EXEC, CAUSE_FETCH_PAGE_FAULT);
 }
 
 static void pf_check_user_page(unsigned level)
 {
-    pf_s_load(level, "S load, U page, SUM=0", PF_USER, EXC_LOAD_PAGE_FAULT);
-    pf_s_store(level, "S store, U page, SUM=0", PF_USER, EXC_STORE_PAGE_FAULT);
-    pf_s_fetch(level, "S fetch, U page, SUM=0", PF_USER, EXC_INSN_PAGE_FAULT);
+    pf_s_load(level, "S load, U page, SUM=0", PF_USER, CAUSE_LOAD_PAGE_FAULT);
+    pf_s_store(level, "S store, U page, SUM=0", PF_USER, CAUSE_STORE_PAGE_FAULT);
+    pf_s_fetch(level, "S fetch, U page, SUM=0", PF_USER, CAUSE_FETCH_PAGE_FAULT);
     csr_set(sstatus, SSTATUS_SUM);
     pf_s_load(level, "S load, U page, SUM=1", PF_USER, 0);
     pf_s_store(level, "S store, U page, SUM=1", PF_USER, 0);
     /* SUM opens U pages to loads and stores only, never to execution. */
-    pf_s_fetch(level, "S fetch, U page, SUM=1", PF_USER, EXC_INSN_PAGE_FAULT);
+    pf_s_fetch(level, "S fetch, U page, SUM=1", PF_USER, CAUSE_FETCH_PAGE_FAULT);
     csr_clear(sstatus, SSTATUS_SUM);
 
     pf_u_access(level, "U load, U page", PF_USER, USER_LOAD, 0);
@@ -182,9 +182,9 @@ static void pf_check_user_page(unsigned level)
 static void pf_check_supervisor_page(unsigned level)
 {
     pf_s_fetch(level, "S fetch, S page", PF_SUPERVISOR, 0);
-    pf_u_access(level, "U load, S page", PF_SUPERVISOR, USER_LOAD, EXC_LOAD_PAGE_FAULT);
-    pf_u_access(level, "U store, S page", PF_SUPERVISOR, USER_STORE, EXC_STORE_PAGE_FAULT);
-    pf_u_access(level, "U fetch, S page", PF_SUPERVISOR, USER_FETCH, EXC_INSN_PAGE_FAULT);
+    pf_u_access(level, "U load, S page", PF_SUPERVISOR, USER_LOAD, CAUSE_LOAD_PAGE_FAULT);
+    pf_u_access(level, "U store, S page", PF_SUPERVISOR, USER_STORE, CAUSE_STORE_PAGE_FAULT);
+    pf_u_access(level, "U fetch, S page", PF_SUPERVISOR, USER_FETCH, CAUSE_FETCH_PAGE_FAULT);
 }
 
 bool selftests_test_pagefault(const struct platform *p)

@@ -12,7 +12,7 @@
  * write (it never sets A/D itself in the user-ish leaves).  Everything read
  * goes into a checksum printed at the end; the output is deterministic.
  */
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/check.h"
 #include "guests/common/console.h"
 #include "guests/common/csr.h"
@@ -190,8 +190,8 @@ static pte_t *paging_leaf_slot(uint64_t va)
  * already valid leaf means a stale cached translation: fence and retry. */
 static bool paging_on_fault(struct trap_frame *tf)
 {
-    bool is_store = tf->scause == EXC_STORE_PAGE_FAULT;
-    if (tf->scause != EXC_LOAD_PAGE_FAULT && !is_store && tf->scause != EXC_INSN_PAGE_FAULT)
+    bool is_store = tf->scause == CAUSE_STORE_PAGE_FAULT;
+    if (tf->scause != CAUSE_LOAD_PAGE_FAULT && !is_store && tf->scause != CAUSE_FETCH_PAGE_FAULT)
         return false;
     uint64_t va = tf->stval;
     pte_t *slot = va >= VA_DATA && va < VA_WINDOW_END ? paging_leaf_slot(va) : NULL;
@@ -324,9 +324,9 @@ static void paging_check_faults(void)
     check_true(paging_words_zero(VA_FAULT_READ), "space 1 page unchanged by space 2's write");
 
     static const struct paging_fault want[] = {
-        { EXC_LOAD_PAGE_FAULT, VA_FAULT_READ, 1 },
-        { EXC_STORE_PAGE_FAULT, VA_FAULT_WRITE, 1 },
-        { EXC_STORE_PAGE_FAULT, VA_FAULT_READ, 2 },
+        { CAUSE_LOAD_PAGE_FAULT, VA_FAULT_READ, 1 },
+        { CAUSE_STORE_PAGE_FAULT, VA_FAULT_WRITE, 1 },
+        { CAUSE_STORE_PAGE_FAULT, VA_FAULT_READ, 2 },
     };
     check_eq(pg.fault_count, ARRAY_SIZE(want), "demand page faults taken");
     for (unsigned i = 0; i < ARRAY_SIZE(want) && i < pg.fault_count; i++) {

@@ -11,7 +11,7 @@
  *   - the value survives an SBI call (an exit under a hypervisor).
  * Every root maps RAM, so the guest keeps running whatever satp holds.
  */
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/check.h"
 #include "guests/common/console.h"
 #include "guests/common/csr.h"

@@ -7,7 +7,7 @@
  * Where OpenSBI 1.5 and the SBI spec's wording could differ, the expected
  * value below is what OpenSBI returns natively (the reference for Umbra).
  */
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/check.h"
 #include "guests/common/console.h"
 #include "guests/common/csr.h"

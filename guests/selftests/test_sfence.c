@@ -30,7 +30,7 @@
  * exactly one required fence: the `sfence.vma va, asid` of the first case,
  * after a leaf of the live address space changed.
  */
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/check.h"
 #include "guests/common/console.h"
 #include "guests/common/csr.h"

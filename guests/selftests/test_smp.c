@@ -13,7 +13,7 @@
  * sees a remapped leaf only because the boot hart fenced it remotely), and
  * hart_stop followed by a second hart_start.
  */
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/check.h"
 #include "guests/common/console.h"
 #include "guests/common/csr.h"

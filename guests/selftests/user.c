@@ -4,10 +4,9 @@
  */
 #include "guests/selftests/user.h"
 
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/csr.h"
 
-#define EXC_USER_ECALL 8
 
 /* user_entry.S */
 extern char user_code_page[], user_code_load[], user_code_store[], user_code_fetch[];
@@ -52,7 +51,7 @@ struct trap_catch user_run(enum user_access access, uint64_t addr, uint64_t valu
     trap_on_exception(user_on_trap);
     user_enter(user_entry_va(access), addr, value);
     trap_on_exception(NULL);
-    if (user_last_trap.scause == EXC_USER_ECALL) {
+    if (user_last_trap.scause == CAUSE_ECALL_U) {
         if (loaded)
             *loaded = user_last_trap.regs[11];      /* a1 */
         return (struct trap_catch){ 0 };

@@ -9,7 +9,6 @@
 #define UFRAME_SEPC (32 * 8)    /* after x0..x31 */
 #define UFRAME_SIZE (34 * 8)    /* sepc and a pad word keep sp 16-aligned */
 
-#define SSTATUS_SPIE (1 << 5)
-#define SSTATUS_SPP (1 << 8)
+#include "core/lib/riscv.h"   /* SSTATUS_SPIE, SSTATUS_SPP */
 
 #endif

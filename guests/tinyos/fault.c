@@ -17,7 +17,7 @@
  * walks the page table in software and copies through its direct map,
  * resolving a missing or read-only page exactly as the fault handler would.
  */
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/tinyos/kernel.h"
 
 /* How often one address may fault spuriously in a row before tinyos

@@ -10,7 +10,7 @@
  * interleave.  Writing with no reader left fails with EPIPE.
  */
 #include "guests/common/console.h"
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/tinyos/kernel.h"
 
 #define CONSOLE_CHUNK 256

@@ -5,7 +5,7 @@
  * kernel reaches every frame through its direct map (VA == PA), so a
  * frame's address is also a pointer to it.
  */
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/tinyos/kernel.h"
 
 struct free_frame {

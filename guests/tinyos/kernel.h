@@ -11,10 +11,10 @@
 #ifndef UMBRA_TINYOS_KERNEL_H
 #define UMBRA_TINYOS_KERNEL_H
 
-#include "core/base.h"
+#include "core/lib/base.h"
 #include "guests/tinyos/abi.h"
 #include "guests/tinyos/entry_layout.h"
-#include "mm/pte.h"
+#include "core/lib/pte.h"
 
 /* ---- Limits. ---- */
 #define NPROC 64                /* processes alive at once, the first included */
@@ -25,7 +25,7 @@
 #define PIPE_BUF_SIZE 4096      /* one frame per pipe */
 #define NREGION 16              /* mmap regions per process */
 
-/* ---- Sv39 (the architectural bits are in mm/pte.h). ---- */
+/* ---- Sv39 (the architectural bits are in core/lib/pte.h). ---- */
 
 #define PTE_COW (1ull << 8)     /* RSW bit: shared copy-on-write page */
 #define PTE_FLAGS_MASK 0x3ffull

@@ -5,7 +5,7 @@
  * run the workloads named on the command line and shut down through SRST:
  * reason "none" when every self-check passed, "system failure" otherwise.
  */
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/console.h"
 #include "guests/common/platform.h"
 #include "guests/common/sbi.h"

@@ -13,7 +13,7 @@
  * reaped as soon as it exits.  The first process of a workload has no
  * parent: its exit status is the workload's checksum.
  */
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/tinyos/kernel.h"
 
 static struct proc procs[NPROC];

@@ -24,9 +24,9 @@ void usertrap_init(void)
 
 static enum access usertrap_access(uint64_t scause)
 {
-    if (scause == EXC_INSN_PAGE_FAULT)
+    if (scause == CAUSE_FETCH_PAGE_FAULT)
         return ACCESS_EXEC;
-    return scause == EXC_STORE_PAGE_FAULT ? ACCESS_WRITE : ACCESS_READ;
+    return scause == CAUSE_STORE_PAGE_FAULT ? ACCESS_WRITE : ACCESS_READ;
 }
 
 static void usertrap_interrupt(const struct user_frame *f, uint64_t scause)
@@ -53,9 +53,9 @@ void usertrap_handle(struct user_frame *f)
         f->sepc += 4;
         syscall_dispatch(f);
         return;
-    case EXC_INSN_PAGE_FAULT:
-    case EXC_LOAD_PAGE_FAULT:
-    case EXC_STORE_PAGE_FAULT:
+    case CAUSE_FETCH_PAGE_FAULT:
+    case CAUSE_LOAD_PAGE_FAULT:
+    case CAUSE_STORE_PAGE_FAULT:
         if (fault_resolve(p, stval, usertrap_access(scause)) < 0)
             kernel_fail("pid %d: page fault (scause %lu) at 0x%lx, pc 0x%lx, outside its memory",
                         p->pid, (unsigned long)scause, (unsigned long)stval,

@@ -16,7 +16,7 @@
  * counts may differ natively and under a hypervisor, as timer preemption
  * lands at other points, so tests never compare them.
  */
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "guests/common/console.h"
 #include "guests/common/csr.h"
 #include "guests/common/platform.h"

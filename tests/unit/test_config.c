@@ -1,7 +1,7 @@
 /* test_config.c — config_parse(): a full valid text, defaults, and every
  * error the parser promises, each with the line number it must name. */
 #include <string.h>
-#include "core/config.h"
+#include "core/portable/config.h"
 #include "tests/unit/unit.h"
 
 static struct umbra_config cfg;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "core/fdt.h"
+#include "core/lib/fdt.h"
 #include "tests/unit/unit.h"
 
 /* Header word offsets, as laid down by the spec (independent of fdt.c). */

@@ -1,6 +1,6 @@
 /* test_fmt.c — the formatter against libc's snprintf for the same formats. */
 #include <string.h>
-#include "core/fmt.h"
+#include "core/lib/fmt.h"
 #include "tests/unit/unit.h"
 
 #define SAME(...)                                                     \

@@ -1,8 +1,8 @@
 /* test_guest_dtb.c — the device tree Umbra hands a VM, read back with the
  * DTB reader: RAM, cpus, ISA as a guest sees it, bootargs and initrd. */
 #include <string.h>
-#include "core/fdt.h"
-#include "core/guest_dtb.h"
+#include "core/lib/fdt.h"
+#include "core/portable/guest_dtb.h"
 #include "tests/unit/unit.h"
 
 static const char *QEMU_ISA =

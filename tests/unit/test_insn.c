@@ -4,7 +4,7 @@
  * against riscv64-unknown-elf-as -march=rv64gc), plus AMO and CSR arithmetic.
  */
 #include <setjmp.h>
-#include "core/insn.h"
+#include "core/portable/insn.h"
 #include "tests/unit/unit.h"
 
 extern jmp_buf *unit_panic_jmp;

@@ -1,4 +1,4 @@
-/* test_iommu.c — the RISC-V IOMMU encodings (iommu/riscv_iommu.c) against
+/* test_iommu.c — the RISC-V IOMMU encodings (iommu/riscv/riscv_iommu.c) against
  * values worked out by hand from the field layouts of the RISC-V IOMMU
  * specification 1.0: register offsets, capabilities and the refusals,
  * ddtp / cqb / fqb, DDT indexes at every level in both DC formats, the
@@ -8,7 +8,7 @@
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
-#include "iommu/riscv_iommu.h"
+#include "iommu/riscv/riscv_iommu.h"
 #include "mm/frame.h"
 #include "mm/pt.h"
 #include "tests/unit/unit.h"

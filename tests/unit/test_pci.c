@@ -8,7 +8,7 @@
  * hand in the comments.  Ends with thousands of random VM accesses. */
 #include <stdlib.h>
 #include <string.h>
-#include "core/pci.h"
+#include "iommu/pci/vfunc.h"
 #include "tests/unit/unit.h"
 
 /* ---- The device model -------------------------------------------------- */

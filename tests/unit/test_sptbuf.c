@@ -144,30 +144,10 @@ static void test_keep_if(void)
     CHECK(!present(&b, key_of(5)) && present(&b, key_of(4)) && present(&b, key_of(6)));
 }
 
-/* The assembly fast path indexes the buffer with these constants. */
-static void test_layout(void)
-{
-    struct sptbuf b;
-    sptbuf_init(&b, 2);
-    sptbuf_insert(&b, key_of(9), 0x1234, 3);
-    const uint8_t *raw = (const uint8_t *)&b;
-    uint64_t v;
-    memcpy(&v, raw + SPTBUF_OFF_SIZE, 8);
-    CHECK_EQ(v, 2);
-    memcpy(&v, raw + SPTBUF_OFF_ENTRIES + SPTBUF_ENTRY_OFF_KEY, 8);
-    CHECK_EQ(v, key_of(9));
-    memcpy(&v, raw + SPTBUF_OFF_ENTRIES + SPTBUF_ENTRY_OFF_SATP, 8);
-    CHECK_EQ(v, 0x1234);
-    memcpy(&v, raw + SPTBUF_OFF_ENTRIES + SPTBUF_ENTRY_OFF_ROOT, 8);
-    CHECK_EQ(v, 3);
-    CHECK_EQ(offsetof(struct sptbuf, misses), SPTBUF_OFF_HITS + 8);
-}
-
 void unit_main(void)
 {
     test_hit_miss();
     test_lru_eviction();
     test_disabled_and_clamped();
     test_keep_if();
-    test_layout();
 }

@@ -3,7 +3,7 @@
  * CSV, so its columns are checked one by one). */
 #include <stdlib.h>
 #include <string.h>
-#include "core/stats.h"
+#include "core/portable/stats.h"
 #include "tests/unit/unit.h"
 
 static const struct stats_run_info info = {

@@ -3,7 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core/base.h"
+#include "core/lib/base.h"
 #include "tests/unit/unit.h"
 
 int unit_passed, unit_failed;

@@ -1,0 +1,93 @@
+/*
+ * config.h — the run-time configuration Umbra boots with.
+ *
+ * tools/umbra-run writes a small line-oriented text ("key=value" per line),
+ * stages it in host RAM next to the guest images and passes its address on
+ * Umbra's command line (umbra.config=0xADDR).  config_parse() turns that text
+ * into a struct umbra_config; everything after parsing (creating the VMs,
+ * copying the images) works from the struct only.
+ *
+ * Text format (blank lines and lines starting with '#' are ignored; a value
+ * runs to the end of its line, so it may contain spaces):
+ *   global keys, before the first vm=:
+ *     staging=0xHEX        start of the staging area (required)
+ *     trace=mm[,...]       trace flags; may repeat
+ *   vm=NAME                starts a VM (1-15 chars of [A-Za-z0-9_-])
+ *   per-VM keys:
+ *     mode=hap|tsp|ssp     memory-virtualization mode (default hap)
+ *     mem=BYTES            decimal or 0x hex, multiple of 2 MiB (default 128 MiB)
+ *     cpus=N               1..8 (default 1)
+ *     kernel=0xADDR,0xSIZE staged kernel image (required)
+ *     initrd=0xADDR,0xSIZE staged initrd (optional)
+ *     append=TEXT          guest command line (up to 1023 chars)
+ *     pci=BB:DD.F          assign the host PCI function (hex bus:device.function)
+ *                          to this VM; may repeat, up to CONFIG_MAX_PCI_PER_VM
+ *
+ * Portable: built into the hypervisor and into the host unit tests.
+ */
+#ifndef UMBRA_CORE_CONFIG_H
+#define UMBRA_CORE_CONFIG_H
+
+#include "core/lib/base.h"
+
+#define CONFIG_MAX_VMS 8
+#define CONFIG_NAME_MAX 16        /* including NUL */
+#define CONFIG_APPEND_MAX 1024    /* including NUL */
+/* Each vCPU is pinned to its own hart, and the runner starts at most this
+ * many harts: the limit holds per VM and over all VMs together. */
+#define CONFIG_MAX_CPUS 8
+
+#define CONFIG_TRACE_MM (1u << 0)
+#define CONFIG_DEFAULT_SPTBUF 16
+#define CONFIG_MAX_SPTBUF 64      /* = SPTBUF_MAX */
+#define CONFIG_MAX_PCI_PER_VM 4
+
+enum mm_mode { MM_MODE_HAP, MM_MODE_TSP, MM_MODE_SSP };
+
+/* "hap", "tsp", "ssp" ("?" for a value outside the enum). */
+const char *mm_mode_name(enum mm_mode mode);
+
+struct image_ref {
+    paddr_t addr;        /* where the runner staged the image in host RAM */
+    uint64_t size;       /* bytes; 0 = absent */
+};
+
+struct vm_config {
+    char name[CONFIG_NAME_MAX];
+    enum mm_mode mode;
+    uint64_t mem;        /* guest RAM bytes, a multiple of 2 MiB */
+    unsigned cpus;
+    struct image_ref kernel, initrd;
+    char append[CONFIG_APPEND_MAX];
+    unsigned sptbuf;     /* ssp: SPT base buffer entries (0 disables), default 16 */
+    uint64_t shadow_pool;/* tsp/ssp: bytes for shadow tables; 0 = default (mem / 8) */
+    unsigned npci;       /* PCI functions assigned to the VM */
+    uint16_t pci[CONFIG_MAX_PCI_PER_VM]; /* their bus/device/function (pci_bdf layout) */
+};
+
+struct umbra_config {
+    paddr_t staging;     /* start of the staging area (config text, images) */
+    unsigned trace;      /* CONFIG_TRACE_* bits */
+    unsigned nvms;
+    struct vm_config vms[CONFIG_MAX_VMS];
+};
+
+/*
+ * Parse `len` bytes of config text (stops early at a NUL).  Returns 0 on
+ * success; on error returns -1 and writes a one-line message
+ * "config line N: what is wrong" into err (if errlen > 0).  `out` is fully
+ * rewritten either way.
+ *
+ * Defaults: mode hap, mem 128 MiB, cpus 1.  Errors: unknown key, global key
+ * after the first vm=, per-VM key before any vm=, bad number, missing kernel,
+ * kernel plus initrd not fitting in mem above the kernel offset (2 MiB),
+ * duplicate VM name, more than CONFIG_MAX_VMS VMs, cpus 0 or more than
+ * CONFIG_MAX_CPUS (per VM or in total), mem not a multiple of 2 MiB or below
+ * 2 MiB, append too long, a malformed pci= or one function assigned twice
+ * (to one VM or two), more than CONFIG_MAX_PCI_PER_VM pci= in a VM, invalid name, unknown mode or trace flag, no VMs at
+ * all, missing staging.  Errors found only at the end of the text (a VM
+ * without kernel) name the line of that VM's vm=.
+ */
+int config_parse(const char *text, size_t len, struct umbra_config *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * guest_dtb.h — building the device tree a VM boots with (RAM, vCPUs,
+ * /chosen and, for a VM with assigned PCI functions, its host bridge).  Portable (no
+ * globals, no hardware), so its output is unit-tested on the host.
+ */
+#ifndef UMBRA_CORE_GUEST_DTB_H
+#define UMBRA_CORE_GUEST_DTB_H
+
+#include "core/lib/base.h"
+
+struct guest_dtb_params {
+    const char *bootargs;
+    unsigned ncpus;
+    gpaddr_t ram_base;
+    uint64_t ram_size;
+    uint32_t timebase_hz;
+    const char *host_isa;        /* the host hart's riscv,isa */
+    const char *mmu_type;        /* the host's mmu-type, or "" */
+    gpaddr_t initrd_start;
+    uint64_t initrd_size;        /* 0 = no initrd */
+    /* A PCI host bridge (ECAM, bus 0 only) with one 32-bit memory window
+     * whose PCI addresses equal guest-physical ones; pci_ecam_size 0 = none. */
+    gpaddr_t pci_ecam_base;
+    uint64_t pci_ecam_size;
+    gpaddr_t pci_mem_base;
+    uint64_t pci_mem_size;
+};
+
+/* The host ISA string as a guest sees it: no 'h', no hypervisor (sh*),
+ * machine-level (sm*) or PMU-overflow (sscofpmf) extensions. */
+size_t guest_isa_string(const char *host, char *out, size_t cap);
+/* Returns the DTB's size, or -1 if it does not fit in cap. */
+int guest_dtb_build(const struct guest_dtb_params *p, void *buf, size_t cap);
+
+#endif

@@ -1,0 +1,116 @@
+/*
+ * stats.h — exit accounting: one taxonomy of exit causes, per-VM counters
+ * split into full exits and fast-path traps, and the two ways they are
+ * reported when a VM ends: a human-readable table and a CSV row (which
+ * Umbra prints as "@csv-header ..." and "@csv ..." console lines for
+ * tools/umbra-run to collect).  docs/exit-report.md explains every column.
+ *
+ * Portable: built into the hypervisor and into the host unit tests.
+ */
+#ifndef UMBRA_CORE_STATS_H
+#define UMBRA_CORE_STATS_H
+
+#include "core/lib/base.h"
+
+/* Adding a cause: add it before EXIT_CAUSE_COUNT and give it a name in
+ * stats.c (a _Static_assert there catches a missing one).  The CSV columns
+ * follow this order, so append rather than insert where possible. */
+enum exit_cause {
+    EXIT_SATP_WRITE_HIT,
+    EXIT_SATP_WRITE_MISS,
+    EXIT_SATP_READ,
+    EXIT_SFENCE_ALL,
+    EXIT_SFENCE_ASID,
+    EXIT_SFENCE_VA,
+    EXIT_SFENCE_VA_ASID,
+    EXIT_WP_FAULT,
+    EXIT_HIDDEN_FAULT,
+    EXIT_GUEST_FAULT_INJECTED,
+    EXIT_AD_UPDATE,
+    EXIT_GSTAGE_FAULT,
+    EXIT_MMIO,
+    EXIT_SBI_BASE,
+    EXIT_SBI_TIME,
+    EXIT_SBI_IPI,
+    EXIT_SBI_RFENCE,
+    EXIT_SBI_HSM,
+    EXIT_SBI_SRST,
+    EXIT_SBI_DBCN,
+    EXIT_SBI_LEGACY,
+    EXIT_SBI_OTHER,
+    EXIT_TIMER,
+    EXIT_IPI,
+    EXIT_EXTERNAL,
+    EXIT_WFI,
+    EXIT_ILLEGAL,
+    EXIT_OTHER,
+    EXIT_CAUSE_COUNT
+};
+
+/* Lower snake case of the enum name without EXIT_ ("satp_write_hit", ...);
+ * "?" for a value outside the enum. */
+const char *exit_cause_name(enum exit_cause cause);
+
+/* Memory-virtualization figures that are not exits: the SPT base buffer,
+ * the shadow pool and the work shadow paging did (0 in hap), and the
+ * passthrough of assigned PCI devices (any mode). */
+enum mm_counter {
+    MM_SPTBUF_HITS, MM_SPTBUF_MISSES, MM_SPTBUF_EVICTIONS,
+    MM_SHADOW_PAGES_PEAK, MM_SHADOW_ROOTS_BUILT, MM_SHADOW_ROOTS_RECLAIMED,
+    MM_SHADOW_POOL_EXHAUSTED, MM_SYNC_VA, MM_SYNC_ASID, MM_SYNC_ALL,
+    MM_ENTRIES_DROPPED, MM_WP_EMULATED, MM_WP_UNSHADOWED, MM_REMOTE_FLUSHES,
+    MM_IOMMU_COMMANDS, MM_IOMMU_FAULTS, MM_BAR_MAPS,
+    MM_COUNTER_COUNT
+};
+/* names: "sptbuf_hits", ..., lower snake case of the enum without MM_ */
+const char *mm_counter_name(enum mm_counter counter);
+
+struct exit_stats {
+    uint64_t full[EXIT_CAUSE_COUNT];   /* traps handled by the general exit handler */
+    uint64_t fast[EXIT_CAUSE_COUNT];   /* traps handled on the fast path */
+    uint64_t instret_guest;            /* instructions retired while the guest ran */
+    uint64_t instret_umbra;            /* instructions retired inside Umbra on the guest's behalf */
+    uint64_t faults_injected;          /* exceptions Umbra injected into the guest (access faults etc.) */
+    uint64_t mm[MM_COUNTER_COUNT];     /* see enum mm_counter */
+};
+
+static inline void stats_count_full(struct exit_stats *s, enum exit_cause c) { s->full[c]++; }
+static inline void stats_count_fast(struct exit_stats *s, enum exit_cause c) { s->fast[c]++; }
+
+/* dst += src, field by field (e.g. per-vCPU counters into the VM's). */
+void stats_merge(struct exit_stats *dst, const struct exit_stats *src);
+uint64_t stats_total_full(const struct exit_stats *s);
+uint64_t stats_total_fast(const struct exit_stats *s);
+
+/* What the reports say about the run besides the counters.  NULL strings
+ * are printed as "?" in the table and as empty fields in the CSV. */
+struct stats_run_info {
+    const char *vm_name;
+    const char *mode;
+    unsigned cpus;
+    uint64_t mem;
+    int status;
+    const char *end_reason;
+    int sptbuf_size;                   /* ssp's buffer size; -1 when the mode has none */
+};
+
+/* Human table: a title line (VM name, mode, cpus, mem, status, end reason),
+ * a column header, one row per cause with a non-zero count (cause, full,
+ * fast), the totals, instructions retired in the guest and in Umbra with
+ * Umbra's share in percent (one decimal, integer math), and the faults
+ * injected.  Lines end with '\n'.  Returns the length the whole table needs
+ * (like snprintf); the output is always NUL-terminated when cap > 0. */
+size_t stats_format_table(char *buf, size_t cap, const struct stats_run_info *info,
+                          const struct exit_stats *s);
+
+/* CSV header: "vm,mode,cpus,mem,status,end_reason,exits_full,exits_fast,
+ * instret_guest,instret_umbra,faults_injected", then "full_<cause>" for
+ * every cause and "fast_<cause>" for every cause, in enum order, then
+ * "sptbuf_size" and "mm_<counter>" for every mm counter.  The row has
+ * the same columns; a text field holding a comma, quote or line break is
+ * quoted as in RFC 4180.  No trailing newline.  Return values as above. */
+size_t stats_format_csv_header(char *buf, size_t cap);
+size_t stats_format_csv_row(char *buf, size_t cap, const struct stats_run_info *info,
+                            const struct exit_stats *s);
+
+#endif

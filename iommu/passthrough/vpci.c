@@ -1,0 +1,382 @@
+/*
+ * vpci.c — PCI passthrough for a VM (see vpci.h): assignment at creation,
+ * the emulated config space, BAR mapping in each mode, DMA confinement
+ * through the IOMMU, and IOMMU faults counted for the VM that owns the
+ * device.
+ */
+#include "iommu/passthrough/vpci.h"
+#include "arch/riscv/csr.h"
+#include "core/console.h"
+#include "core/lib/fmt.h"
+#include "core/mmu/mmu.h"
+#include "iommu/hostbridge/pci_host.h"
+#include "core/vm.h"
+#include "iommu/driver/iommu.h"
+#include "mm/frame.h"
+
+extern struct frame_pool umbra_pool;
+
+/* In the shadow modes every memory BAR of every function needs a slot. */
+_Static_assert(SHADOW_MAX_PASSTHROUGH >= CONFIG_MAX_PCI_PER_VM * PCI_MAX_BARS, "passthrough slots");
+
+static int vpci_fail(char *err, size_t errlen, const struct vm *vm, uint16_t bdf, const char *what)
+{
+    fmt_snprintf(err, errlen, "vm %s: pci=%02x:%02x.%u: %s", vm->config->name, pci_bdf_bus(bdf),
+                 pci_bdf_dev(bdf), pci_bdf_fn(bdf), what);
+    return -1;
+}
+
+static const struct pci_func *host_func(uint16_t bdf)
+{
+    for (unsigned i = 0; i < pci_host.table.count; i++)
+        if (pci_host.funcs[i].bdf == bdf)
+            return &pci_host.funcs[i];
+    return NULL;
+}
+
+/* ---- assignment --------------------------------------------------------- */
+
+/* Where each memory BAR starts in the VM: packed into its window in BAR
+ * order, each naturally aligned (what firmware would have done). */
+static bool initial_guest_bars(const struct pci_func *f, struct pci_window *w, gpaddr_t addr[PCI_MAX_BARS])
+{
+    for (unsigned i = 0; i < PCI_MAX_BARS; i++) {
+        const struct pci_bar *b = &f->bar[i];
+        addr[i] = 0;
+        if (!b->size || (b->flags & (PCI_BAR_UPPER | PCI_BAR_IO)))
+            continue;
+        if (!pci_window_alloc(w, MAX(b->size, PAGE_SIZE), &addr[i]))
+            return false;
+    }
+    return true;
+}
+
+/* The real device: memory decoding always on (the VM's accesses go only
+ * where Umbra maps them), INTx off (Umbra delivers none), bus mastering as
+ * the guest asks. */
+static void host_command_sync(const struct vpci_dev *d)
+{
+    uint16_t cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_INTX_DISABLE;
+    if (pci_vfunc_bus_master(&d->vf))
+        cmd |= PCI_COMMAND_MASTER;
+    pci_cfg_write_command(&pci_host_ops, d->func->bdf, cmd);
+}
+
+static int assign_function(struct vm *vm, uint16_t bdf, struct pci_window *w, char *err, size_t errlen)
+{
+    const struct pci_func *f = host_func(bdf);
+    if (!f)
+        return vpci_fail(err, errlen, vm, bdf, "no such function on the host's PCI bus 0");
+    if (f->class_code >> 16 == 0x06)
+        return vpci_fail(err, errlen, vm, bdf, "a bridge cannot be assigned");
+    struct vpci_dev *d = &vm->vpci.devs[vm->vpci.ndevs];
+    gpaddr_t addr[PCI_MAX_BARS];
+    if (!initial_guest_bars(f, w, addr))
+        return vpci_fail(err, errlen, vm, bdf, "its BARs do not fit in the VM's 1 GiB PCI window");
+    int rc = pci_vfunc_init(&d->vf, &pci_host_ops, f, addr, PCI_VFUNC_CAPS_DEFAULT);
+    if (rc != PCI_OK)
+        return vpci_fail(err, errlen, vm, bdf, pci_strerror(rc));
+    d->func = f;
+    for (unsigned i = 0; i < PCI_MAX_BARS; i++)
+        d->shadow_slot[i] = -1;
+    host_command_sync(d);
+    vm->vpci.ndevs++;
+    return 0;
+}
+
+/* The IOMMU's second stage for the VM: its RAM and nothing else, so a DMA
+ * to any other address (Umbra, another VM, a BAR) faults. */
+static int dma_table_init(struct vm *vm, char *err, size_t errlen)
+{
+    paddr_t root = frame_alloc(&umbra_pool, KIB(16), KIB(16));
+    if (!root)
+        return vpci_fail(err, errlen, vm, vm->config->pci[0], "not enough host memory for its DMA table");
+    pt_init(&vm->vpci.dma, PT_SV39X4, root, umbra_pool_alloc_page, NULL);
+    if (pt_map(&vm->vpci.dma, GUEST_RAM_BASE, vm->ram_hpa, vm->ram_size, IOMMU_GSTAGE_LEAF_PERM) != 0)
+        return vpci_fail(err, errlen, vm, vm->config->pci[0], "cannot build its DMA table");
+    int gscid = iommu_gscid(root);
+    if (gscid < 0)
+        return vpci_fail(err, errlen, vm, vm->config->pci[0], "no GSCID left for its DMA table");
+    vm->vpci.gscid = (uint16_t)gscid;
+    return 0;
+}
+
+static void log_assignment(const struct vm *vm, const struct vpci_dev *d)
+{
+    const struct pci_func *f = d->func;
+    kprintf("umbra: vm %s: pci %02x:%02x.%u %04x:%04x assigned", vm->config->name, pci_bdf_bus(f->bdf),
+            pci_bdf_dev(f->bdf), pci_bdf_fn(f->bdf), f->vendor, f->device);
+    for (unsigned i = 0; i < PCI_MAX_BARS; i++)
+        if (d->vf.bar[i].size && !(d->vf.bar[i].flags & PCI_BAR_IO))
+            kprintf(", BAR%u host 0x%lx guest 0x%lx (%lu KiB)", i, d->vf.bar[i].host_addr,
+                    d->vf.bar[i].guest_addr, d->vf.bar[i].size >> 10);
+    kprintf("\n");
+}
+
+int vpci_vm_init(struct vm *vm, char *err, size_t errlen)
+{
+    const struct vm_config *c = vm->config;
+    if (c->npci == 0)
+        return 0;
+    if (!pci_host.present)
+        return vpci_fail(err, errlen, vm, c->pci[0], "the machine has no usable PCI host bridge");
+    if (!iommu.ready)
+        return vpci_fail(err, errlen, vm, c->pci[0],
+                         "no IOMMU to confine its DMA (run QEMU with iommu-sys=on: umbra-run --iommu)");
+    struct pci_window window;
+    pci_window_init(&window, VPCI_MEM_GPA, VPCI_MEM_SIZE);
+    for (unsigned i = 0; i < c->npci; i++)
+        if (assign_function(vm, c->pci[i], &window, err, errlen) != 0)
+            return -1;
+    if (dma_table_init(vm, err, errlen) != 0)
+        return -1;
+    for (unsigned i = 0; i < vm->vpci.ndevs; i++) {
+        char why[96];
+        if (iommu_attach(vm->vpci.devs[i].func->bdf, vm->vpci.dma.root, vm->vpci.gscid,
+                         &vm->vpci.iommu_commands, why, sizeof(why)) != 0)
+            return vpci_fail(err, errlen, vm, c->pci[i], why);
+        log_assignment(vm, &vm->vpci.devs[i]);
+    }
+    vm->has_devices = true;
+    kprintf("umbra: vm %s: DMA confined to its RAM: IOMMU second stage at host 0x%lx, GSCID %u, "
+            "%lu IOMMU commands\n", c->name, vm->vpci.dma.root, vm->vpci.gscid, vm->vpci.iommu_commands);
+    return 0;
+}
+
+/* ---- BAR mapping -------------------------------------------------------- */
+
+/* Where BAR i should be mapped now (0: nowhere): decoding on, and wholly
+ * inside the VM's window.  I/O BARs are never mapped. */
+static gpaddr_t bar_target(const struct vpci_dev *d, unsigned i)
+{
+    const struct pci_vbar *b = &d->vf.bar[i];
+    if (!pci_vfunc_bar_live(&d->vf, i) || (b->flags & PCI_BAR_IO))
+        return 0;
+    if (b->guest_addr < VPCI_MEM_GPA || b->size > VPCI_MEM_SIZE ||
+        b->guest_addr - VPCI_MEM_GPA > VPCI_MEM_SIZE - b->size)
+        return 0;
+    return b->guest_addr;
+}
+
+/* Would [gpa, gpa + size) overlap a BAR of the VM that is mapped now? */
+static bool overlaps_mapped(const struct vpci *v, gpaddr_t gpa, uint64_t size)
+{
+    for (unsigned k = 0; k < v->ndevs; k++)
+        for (unsigned j = 0; j < PCI_MAX_BARS; j++) {
+            gpaddr_t at = v->devs[k].mapped[j];
+            if (at && gpa < at + v->devs[k].vf.bar[j].size && at < gpa + size)
+                return true;
+        }
+    return false;
+}
+
+/* hap: the G-stage changed; no hart of the VM may keep an old translation.
+ * (Other vCPUs flush the G-stage too when they answer the shootdown.) */
+static void gstage_flush_everywhere(struct vm *vm)
+{
+    hfence_gvma_all();
+    vm_shootdown(vm, ~0ul);
+}
+
+static bool bar_map_hap(struct vm *vm, gpaddr_t gpa, paddr_t hpa, uint64_t size)
+{
+    if (pt_map(&vm->gstage, gpa, hpa, size, PTE_R | PTE_W | PTE_U | PTE_A | PTE_D) != 0) {
+        pt_unmap(&vm->gstage, gpa, size);    /* whatever part was mapped */
+        return false;
+    }
+    gstage_flush_everywhere(vm);
+    return true;
+}
+
+static int free_shadow_slot(const struct vm *vm)
+{
+    for (unsigned i = 0; i < SHADOW_MAX_PASSTHROUGH; i++)
+        if (!vm->shadow.passthrough[i].size)
+            return (int)i;
+    return -1;
+}
+
+static bool bar_map(struct vcpu *vcpu, struct vpci_dev *d, unsigned i, gpaddr_t gpa)
+{
+    struct vm *vm = vcpu->vm;
+    const struct pci_vbar *b = &d->vf.bar[i];
+    if (overlaps_mapped(&vm->vpci, gpa, b->size))
+        return false;
+    if (!vm_uses_shadows(vm))
+        return bar_map_hap(vm, gpa, b->host_addr, b->size);
+    sleeplock_acquire(&vm->shadow_lock, vcpu);
+    int slot = free_shadow_slot(vm);
+    bool ok = slot >= 0 && shadow_passthrough_set(&vm->shadow, (unsigned)slot, gpa, b->size, b->host_addr) == 0;
+    sleeplock_release(&vm->shadow_lock);
+    if (ok)
+        d->shadow_slot[i] = slot;
+    return ok;
+}
+
+static void bar_unmap(struct vcpu *vcpu, struct vpci_dev *d, unsigned i)
+{
+    struct vm *vm = vcpu->vm;
+    if (!vm_uses_shadows(vm)) {
+        pt_unmap(&vm->gstage, d->mapped[i], d->vf.bar[i].size);
+        gstage_flush_everywhere(vm);
+    } else {
+        /* Emptying the shadows flushes every hart (core/mmu/mode_shadow.c). */
+        sleeplock_acquire(&vm->shadow_lock, vcpu);
+        shadow_passthrough_set(&vm->shadow, (unsigned)d->shadow_slot[i], 0, 0, 0);
+        sleeplock_release(&vm->shadow_lock);
+        d->shadow_slot[i] = -1;
+    }
+    d->mapped[i] = 0;
+}
+
+/* Bring every BAR's mapping in line with the VM's config space: first drop
+ * the ones that moved or went off, then map the new places, so two BARs
+ * trading places both end up mapped. */
+static void bars_sync(struct vcpu *vcpu)
+{
+    struct vpci *v = &vcpu->vm->vpci;
+    for (unsigned k = 0; k < v->ndevs; k++)
+        for (unsigned i = 0; i < PCI_MAX_BARS; i++)
+            if (v->devs[k].mapped[i] && v->devs[k].mapped[i] != bar_target(&v->devs[k], i)) {
+                bar_unmap(vcpu, &v->devs[k], i);
+                v->bar_maps++;
+            }
+    for (unsigned k = 0; k < v->ndevs; k++)
+        for (unsigned i = 0; i < PCI_MAX_BARS; i++) {
+            struct vpci_dev *d = &v->devs[k];
+            gpaddr_t want = bar_target(d, i);
+            if (!want || d->mapped[i] == want)
+                continue;
+            /* Refused (overlap, no slot, no memory): left unmapped, and
+             * the guest's accesses there fault like a hole. */
+            if (bar_map(vcpu, d, i, want)) {
+                d->mapped[i] = want;
+                v->bar_maps++;
+            }
+        }
+}
+
+/* ---- config space ------------------------------------------------------- */
+
+bool vpci_owns(const struct vm *vm, gpaddr_t gpa)
+{
+    return vm->vpci.ndevs && gpa >= VPCI_ECAM_GPA && gpa - VPCI_ECAM_GPA < VPCI_ECAM_SIZE;
+}
+
+static struct vpci_dev *dev_at(struct vm *vm, uint16_t bdf)
+{
+    for (unsigned i = 0; i < vm->vpci.ndevs; i++)
+        if (vm->vpci.devs[i].func->bdf == bdf)
+            return &vm->vpci.devs[i];
+    return NULL;
+}
+
+static uint32_t config_read32(struct vm *vm, uint64_t off, unsigned size)
+{
+    struct vpci_dev *d = dev_at(vm, (uint16_t)(off >> 12));
+    if (!d)       /* an empty slot: all ones, as ECAM reads it */
+        return size >= 4 ? UINT32_MAX : (uint32_t)((1u << (8 * size)) - 1);
+    return pci_vconf_read(&d->vf, (unsigned)(off & 0xfff), size);
+}
+
+uint64_t vpci_config_read(struct vcpu *vcpu, gpaddr_t gpa, unsigned size)
+{
+    struct vm *vm = vcpu->vm;
+    uint64_t off = gpa - VPCI_ECAM_GPA;
+    uint64_t value = UINT64_MAX;     /* a misaligned 8-byte read: all ones */
+    sleeplock_acquire(&vm->vpci.lock, vcpu);
+    if (size < 8)
+        value = config_read32(vm, off, size);
+    else if (IS_ALIGNED(off, 8))
+        value = config_read32(vm, off, 4) | (uint64_t)config_read32(vm, off + 4, 4) << 32;
+    sleeplock_release(&vm->vpci.lock);
+    return value;
+}
+
+static void config_write32(struct vcpu *vcpu, uint64_t off, unsigned size, uint32_t value)
+{
+    struct vpci_dev *d = dev_at(vcpu->vm, (uint16_t)(off >> 12));
+    if (!d)
+        return;
+    unsigned changed = pci_vconf_write(&d->vf, (unsigned)(off & 0xfff), size, value);
+    if (changed & PCI_VCONF_COMMAND)
+        host_command_sync(d);
+    if (changed)
+        bars_sync(vcpu);
+}
+
+void vpci_config_write(struct vcpu *vcpu, gpaddr_t gpa, unsigned size, uint64_t value)
+{
+    struct vm *vm = vcpu->vm;
+    uint64_t off = gpa - VPCI_ECAM_GPA;
+    sleeplock_acquire(&vm->vpci.lock, vcpu);
+    if (size == 8 && IS_ALIGNED(off, 8)) {
+        config_write32(vcpu, off, 4, (uint32_t)value);
+        config_write32(vcpu, off + 4, 4, (uint32_t)(value >> 32));
+    } else if (size < 8) {
+        config_write32(vcpu, off, size, (uint32_t)value);
+    }
+    sleeplock_release(&vm->vpci.lock);
+}
+
+void vpci_vm_end(struct vm *vm)
+{
+    for (unsigned i = 0; i < vm->vpci.ndevs; i++)
+        pci_cfg_write_command(&pci_host_ops, vm->vpci.devs[i].func->bdf, PCI_COMMAND_INTX_DISABLE);
+    if (vm->vpci.ndevs)
+        vpci_poll_faults(true);
+}
+
+/* ---- IOMMU faults ------------------------------------------------------- */
+
+/* A blocked DMA of one buffer raises many records (QEMU's model faults
+ * every 4-byte piece): the log names each page once, up to a limit. */
+#define FAULT_LINES_PER_VM 16
+
+static void fault_log(struct vm *vm, const struct iommu_fault *f)
+{
+    struct vpci *v = &vm->vpci;
+    gpaddr_t page = ALIGN_DOWN(f->iotval, PAGE_SIZE);
+    if ((v->fault_lines && page == v->last_fault_page) || v->fault_lines > FAULT_LINES_PER_VM)
+        return;
+    v->last_fault_page = page;
+    v->fault_lines++;
+    uint16_t did = (uint16_t)f->did;
+    kprintf("umbra: vm %s: iommu fault from pci %02x:%02x.%u: %s at guest 0x%lx (blocked)%s\n",
+            vm->config->name, pci_bdf_bus(did), pci_bdf_dev(did), pci_bdf_fn(did),
+            iommu_fault_cause_name(f->cause), f->iotval,
+            v->fault_lines > FAULT_LINES_PER_VM ? "; further faults are only counted" : "");
+}
+
+/* Runs with the IOMMU's queue lock held: one hart at a time. */
+static void fault_report(const struct iommu_fault *f)
+{
+    for (unsigned i = 0; i < vm_count; i++) {
+        struct vm *vm = &vms[i];
+        for (unsigned k = 0; k < vm->vpci.ndevs; k++) {
+            if (vm->vpci.devs[k].func->bdf != f->did)
+                continue;
+            __atomic_add_fetch(&vm->vpci.iommu_faults, 1, __ATOMIC_RELAXED);
+            fault_log(vm, f);
+            return;
+        }
+    }
+    /* Only Umbra's own devices are unassigned, and they are blocked: say it
+     * once rather than once per record. */
+    static bool reported;
+    if (!reported)
+        kprintf("umbra: iommu fault from unassigned device id 0x%x: %s at 0x%lx (further ones not logged)\n",
+                f->did, iommu_fault_cause_name(f->cause), f->iotval);
+    reported = true;
+}
+
+void vpci_poll_faults(bool wait)
+{
+    uint64_t lost = iommu.fq_errors;
+    iommu_poll_faults(fault_report, wait);
+    /* A guest can overflow the queue at will: say so once. */
+    static uint32_t reported;   /* 32 bits: rv64imac has no byte-sized atomics */
+    if (iommu.fq_errors != lost && !__atomic_exchange_n(&reported, 1u, __ATOMIC_RELAXED))
+        kprintf("umbra: iommu fault queue overflowed: fault records were lost and not counted "
+                "(further overflows not logged)\n");
+}
