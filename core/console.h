@@ -9,6 +9,8 @@
 
 struct vm;
 
+extern unsigned umbra_trace_flags; /* CONFIG_TRACE_* from the configuration (core/main.c) */
+
 void console_init(paddr_t uart_base, unsigned reg_shift);
 void console_write(const char *s, size_t n);
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

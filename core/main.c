@@ -12,14 +12,11 @@
 #include "iommu/hostbridge/pci_host.h"
 #include "iommu/driver/iommu.h"
 #include "core/vm.h"
-#include "mm/frame.h"
+#include "core/mmu/mmu.h"
+#include "core/pool.h"
 
-extern char _end[];
-extern void trap_entry(void);
-extern void secondary_entry(void);
-extern struct frame_pool umbra_pool;
 
-paddr_t umbra_staging;
+
 unsigned umbra_trace_flags;
 static struct umbra_config config;
 
@@ -99,8 +96,8 @@ static void boot_create_vms(void)
         if (vm_create(&vms[i], i, &config.vms[i], next_hart, err, sizeof(err)) != 0)
             boot_fail(MACHINE_BAD_CONFIG, err);
         kprintf("umbra: vm %s: mode %s, %llu MiB RAM at host 0x%llx, %u vCPU(s) on harts %u-%u, VMID %u\n",
-                config.vms[i].name, mm_mode_name(config.vms[i].mode),
-                (unsigned long long)(vms[i].ram_size >> 20), (unsigned long long)vms[i].ram_hpa,
+                config.vms[i].name, vms[i].mmu->name,
+                (unsigned long long)(vms[i].ram_size >> 20), (unsigned long long)vms[i].mem.regions[0].hpa,
                 vms[i].ncpus, next_hart, next_hart + vms[i].ncpus - 1, vms[i].vmid);
         next_hart += config.vms[i].cpus;
         vm_count++;

@@ -1,94 +1,111 @@
 /*
- * mmio.c — trapped device accesses (see mmio.h).
+ * mmio.c — the emulated-device registry and the trapped-access decoder
+ * (see mmio.h).
  */
 #include "core/mmio.h"
-#include "arch/riscv/csr.h"
-#include "core/portable/insn.h"
+#include "arch/riscv/vcpu_arch.h"
 #include "core/mmu/mmu.h"
-#include "iommu/passthrough/vpci.h"
-#include "mm/gwalk.h"
 
-static struct guest_mem vm_guest_mem(const struct vm *vm)
+struct mmio_region {
+    gpaddr_t base;
+    uint64_t size;
+    const struct mmio_ops *ops;
+    void *dev;
+};
+
+/* Each VM's devices (by vm->index).  Registered while the VM is created,
+ * read-only once its vCPUs run, so lookups need no lock. */
+static struct mmio_bus {
+    unsigned count;
+    struct mmio_region regions[MMIO_MAX_REGIONS];
+} mmio_buses[CONFIG_MAX_VMS];
+
+static bool ranges_overlap(gpaddr_t a, uint64_t alen, gpaddr_t b, uint64_t blen)
 {
-    return (struct guest_mem){ .base = GUEST_RAM_BASE, .size = vm->ram_size, .hpa = vm->ram_hpa };
+    return a < b + blen && b < a + alen;
+}
+
+int mmio_register(struct vm *vm, gpaddr_t base, uint64_t size, const struct mmio_ops *ops, void *dev)
+{
+    struct mmio_bus *bus = &mmio_buses[vm->index];
+    if (size == 0 || base + size < base || bus->count == MMIO_MAX_REGIONS)
+        return -1;
+    for (unsigned i = 0; i < bus->count; i++)
+        if (ranges_overlap(base, size, bus->regions[i].base, bus->regions[i].size))
+            return -1;
+    bus->regions[bus->count++] = (struct mmio_region){ base, size, ops, dev };
+    return 0;
+}
+
+static const struct mmio_region *region_at(const struct vm *vm, gpaddr_t gpa)
+{
+    const struct mmio_bus *bus = &mmio_buses[vm->index];
+    for (unsigned i = 0; i < bus->count; i++)
+        if (gpa >= bus->regions[i].base && gpa - bus->regions[i].base < bus->regions[i].size)
+            return &bus->regions[i];
+    return NULL;
+}
+
+bool mmio_owns(const struct vm *vm, gpaddr_t gpa)
+{
+    return region_at(vm, gpa) != NULL;
 }
 
 bool vcpu_fetch_insn(struct vcpu *vcpu, uint32_t *insn)
 {
-    struct guest_mem mem = vm_guest_mem(vcpu->vm);
-    uint64_t satp = vm_uses_shadows(vcpu->vm) ? vcpu->regs.guest_satp : csr_read(vsatp);
-    /* gwalk knows Bare and Sv39 only; a hap guest may use Sv48/57.  (QEMU
-     * fills htinst for these traps, so this path is rarely needed.) */
-    if (!satp_is_bare(satp) && (satp & ~((1ull << SATP_MODE_SHIFT) - 1)) != SATP_MODE_SV39)
-        return false;
-    uint64_t vsstatus = csr_read(vsstatus);
-    struct access_ctx ctx = {
-        .type = ACCESS_FETCH,
-        .user = !(vcpu->regs.sstatus & SSTATUS_SPP),
-        .sum = (vsstatus & SSTATUS_SUM) != 0,
-        .mxr = (vsstatus & SSTATUS_MXR) != 0,
-    };
-    uint16_t half[2];
-    for (unsigned i = 0; i < 2; i++) {
-        struct walk w;
-        paddr_t hpa;
-        gwalk(&mem, satp, vcpu->regs.sepc + 2 * i, &ctx, &w);
-        if (w.result != WALK_OK || !guest_mem_hpa(&mem, w.gpa, 2, &hpa))
-            return false;
-        half[i] = *(volatile uint16_t *)pa_to_ptr(hpa);
-        if (i == 0 && insn_length(half[0]) == 2) {
-            *insn = half[0];
-            return true;
-        }
+    struct access_ctx ctx = vcpu_arch_access_ctx(vcpu, ACCESS_FETCH);
+    return guest_mem_fetch_insn(&vcpu->vm->mem, vcpu->vm->mmu->guest_satp(vcpu), vcpu->regs.sepc, &ctx, insn);
+}
+
+static bool decode_transformed(struct vcpu *vcpu, struct trapped_access *a)
+{
+    a->insn = 0;
+    a->va = vcpu->stval - insn_transformed_addr_offset(vcpu->htinst);
+    if (insn_decode_transformed_load(vcpu->htinst, &a->ld)) {
+        a->is_load = true;
+        return true;
     }
-    *insn = (uint32_t)half[0] | (uint32_t)half[1] << 16;
+    a->is_load = false;
+    return insn_decode_transformed_store(vcpu->htinst, &a->st);
+}
+
+static bool decode_fetched(struct vcpu *vcpu, struct trapped_access *a)
+{
+    if (!vcpu_fetch_insn(vcpu, &a->insn))
+        return false;
+    if (insn_decode_load(a->insn, &a->ld)) {
+        a->is_load = true;
+        a->va = vcpu_reg(vcpu, a->ld.rs1) + (uint64_t)a->ld.offset;
+        return true;
+    }
+    a->is_load = false;
+    if (!insn_decode_store(a->insn, &a->st))
+        return false;
+    a->va = vcpu_reg(vcpu, a->st.rs1) + (uint64_t)a->st.offset;
     return true;
 }
 
-/* What the trapped access was: from htinst when the hart transformed it,
- * else decoded from guest memory.  Only integer loads and plain stores: an
- * AMO or LR/SC on device registers is refused as on hardware without
- * atomics there. */
-static bool decode_access(struct vcpu *vcpu, bool *is_load, struct load_insn *ld, struct store_insn *st)
+bool vcpu_decode_access(struct vcpu *vcpu, struct trapped_access *out)
 {
-    if (insn_decode_transformed_load(vcpu->htinst, ld)) {
-        *is_load = true;
-        return true;
-    }
-    if (insn_decode_transformed_store(vcpu->htinst, st)) {
-        *is_load = false;
-        return st->kind == STORE_PLAIN;
-    }
-    uint32_t insn;
-    if (!vcpu_fetch_insn(vcpu, &insn))
-        return false;
-    if (insn_decode_load(insn, ld)) {
-        *is_load = true;
-        return true;
-    }
-    *is_load = false;
-    return insn_decode_store(insn, st) && st->kind == STORE_PLAIN;
+    return decode_transformed(vcpu, out) || decode_fetched(vcpu, out);
 }
 
 bool mmio_emulate(struct vcpu *vcpu, gpaddr_t gpa)
 {
-    if (!vpci_owns(vcpu->vm, gpa))
-        return false;
-    bool is_load;
-    struct load_insn ld;
-    struct store_insn st;
-    if (!decode_access(vcpu, &is_load, &ld, &st))
+    const struct mmio_region *r = region_at(vcpu->vm, gpa);
+    struct trapped_access a;
+    /* Only integer loads and plain stores: an AMO or LR/SC on device
+     * registers is refused, as on hardware without atomics there. */
+    if (!r || !vcpu_decode_access(vcpu, &a) || (!a.is_load && a.st.kind != STORE_PLAIN))
         return false;
     stats_count_full(&vcpu->stats, EXIT_MMIO);
-    if (is_load) {
-        uint64_t raw = vpci_config_read(vcpu, gpa, ld.size);
-        if (ld.rd)
-            vcpu->regs.gpr[ld.rd] = load_insn_value(&ld, raw);
-        vcpu->regs.sepc += ld.length;
+    if (a.is_load) {
+        uint64_t raw = r->ops->read(vcpu, r->dev, gpa - r->base, a.ld.size);
+        vcpu_set_reg(vcpu, a.ld.rd, load_insn_value(&a.ld, raw));
+        vcpu->regs.sepc += a.ld.length;
     } else {
-        uint64_t src = st.rs2 ? vcpu->regs.gpr[st.rs2] : 0;
-        vpci_config_write(vcpu, gpa, st.size, store_insn_value(&st, src));
-        vcpu->regs.sepc += st.length;
+        r->ops->write(vcpu, r->dev, gpa - r->base, a.st.size, store_insn_value(&a.st, vcpu_reg(vcpu, a.st.rs2)));
+        vcpu->regs.sepc += a.st.length;
     }
     return true;
 }

@@ -26,21 +26,11 @@ struct sbi_call_args {
 static struct sbiret sbi_ok(long value) { return (struct sbiret){ SBI_SUCCESS, value }; }
 static struct sbiret sbi_err(long error) { return (struct sbiret){ error, 0 }; }
 
-static bool sbi_extension_supported(unsigned long ext)
-{
-    switch (ext) {
-    case SBI_EXT_BASE: case SBI_EXT_TIME: case SBI_EXT_IPI: case SBI_EXT_RFENCE:
-    case SBI_EXT_HSM: case SBI_EXT_SRST: case SBI_EXT_DBCN:
-    case SBI_EXT_LEGACY_SET_TIMER: case SBI_EXT_LEGACY_PUTCHAR:
-    case SBI_EXT_LEGACY_GETCHAR: case SBI_EXT_LEGACY_SHUTDOWN:
-        return true;
-    default:
-        return false;
-    }
-}
+static bool sbi_extension_supported(unsigned long ext);
 
-static struct sbiret sbi_base(const struct sbi_call_args *c)
+static struct sbiret sbi_base(struct vcpu *self, const struct sbi_call_args *c)
 {
+    (void)self;
     switch (c->fid) {
     case SBI_BASE_GET_SPEC_VERSION: return sbi_ok(UMBRA_SBI_SPEC_VERSION);
     case SBI_BASE_GET_IMPL_ID:      return sbi_ok(UMBRA_SBI_IMPL_ID);
@@ -89,21 +79,6 @@ static struct sbiret sbi_ipi(struct vcpu *self, const struct sbi_call_args *c)
     return sbi_ok(0);
 }
 
-/* Shadow modes: a remote sfence.vma is the same shadow sync the guest's own
- * sfence.vma would drive, page by page or whole.  The VM's vCPUs share its
- * shadows, so one sync serves every vCPU the fence names. */
-static void sbi_rfence_shadows(struct vcpu *self, uint64_t va, uint64_t size, long asid)
-{
-    bool has_asid = asid >= 0;
-    if (size > 64 * PAGE_SIZE) {
-        self->vm->mmu->on_sfence(self, false, 0, has_asid, (uint16_t)asid);
-        return;
-    }
-    /* Every page the range touches, from the one holding va. */
-    for (uint64_t page = ALIGN_DOWN(va, PAGE_SIZE); page < va + size; page += PAGE_SIZE)
-        self->vm->mmu->on_sfence(self, true, page, has_asid, (uint16_t)asid);
-}
-
 static struct sbiret sbi_rfence(struct vcpu *self, const struct sbi_call_args *c)
 {
     unsigned long targets;
@@ -125,12 +100,10 @@ static struct sbiret sbi_rfence(struct vcpu *self, const struct sbi_call_args *c
         va = 0;
         size = ~0ull;                              /* the spec's "flush everything" */
     }
-    bool shadows = self->vm->mmu->on_sfence != NULL;
-    /* Shadow modes: the sync also flushes this hart's TLB (on_sfence). */
-    if (shadows && targets)
-        sbi_rfence_shadows(self, va, size, asid);
-    else if (targets & self_bit)
-        vcpu_arch_flush_guest_tlb(va, size, asid);
+    /* This hart's part is the mode's (shadow modes sync their shadows for
+     * every vCPU named, and that flushes this hart too). */
+    if (targets)
+        self->vm->mmu->on_remote_fence(self, targets, va, size, asid);
     /* The other harts flush everything of this VM (their hgatp holds its
      * VMID, or is Bare for shadows): coarser than asked, which is allowed,
      * and waited for in wfi rather than spinning (vm_shootdown). */
@@ -142,10 +115,9 @@ static struct sbiret sbi_rfence(struct vcpu *self, const struct sbi_call_args *c
 static struct sbiret sbi_hsm_start(struct vcpu *self, const struct sbi_call_args *c)
 {
     struct vm *vm = self->vm;
-    paddr_t unused;
     if (c->a[0] >= vm->ncpus)
         return sbi_err(SBI_ERR_INVALID_PARAM);
-    if (!vm_gpa_range_to_hpa(vm, c->a[1], 4, &unused))
+    if (!guest_mem_contains(&vm->mem, c->a[1], 4))
         return sbi_err(SBI_ERR_INVALID_ADDRESS);
     struct vcpu *target = &vm->vcpus[c->a[0]];
     struct sbiret ret = sbi_ok(0);
@@ -214,19 +186,31 @@ static struct sbiret sbi_srst(struct vcpu *self, const struct sbi_call_args *c)
     return sbi_ok(0);
 }
 
+/* DBCN write: the guest's bytes, copied out of its RAM a piece at a time. */
+static void dbcn_write(struct vm *vm, gpaddr_t gpa, uint64_t len)
+{
+    char piece[64];
+    for (uint64_t done = 0; done < len; done += sizeof(piece)) {
+        uint64_t n = MIN(len - done, sizeof(piece));
+        if (!guest_mem_read(&vm->mem, gpa + done, piece, n))
+            return;
+        console_guest_write(vm, piece, n);
+    }
+}
+
 static struct sbiret sbi_dbcn(struct vcpu *self, const struct sbi_call_args *c)
 {
-    paddr_t hpa;
     uint64_t len = c->a[0];
     gpaddr_t gpa = c->a[1];
     /* On RV64, a1 holds the low 64 bits of the address and a2 the bits
-     * above them, which no guest-physical address has. */
-    bool in_ram = c->a[2] == 0 && vm_gpa_range_to_hpa(self->vm, gpa, len, &hpa);
+     * above them, which no guest-physical address has.  An empty range is
+     * fine where RAM is. */
+    bool in_ram = c->a[2] == 0 && guest_mem_contains(&self->vm->mem, gpa, MAX(len, 1));
     switch (c->fid) {
     case SBI_DBCN_WRITE:
         if (!in_ram)
             return sbi_err(SBI_ERR_INVALID_PARAM);
-        console_guest_write(self->vm, pa_to_ptr(hpa), len);
+        dbcn_write(self->vm, gpa, len);
         return sbi_ok((long)len);
     case SBI_DBCN_READ:
         if (!in_ram)
@@ -264,25 +248,68 @@ static struct sbiret sbi_legacy(struct vcpu *self, unsigned long ext, const stru
     }
 }
 
-static struct sbiret sbi_dispatch(struct vcpu *self, unsigned long ext, const struct sbi_call_args *c)
+static struct sbiret sbi_time(struct vcpu *self, const struct sbi_call_args *c)
 {
-    switch (ext) {
-    case SBI_EXT_BASE:   return sbi_base(c);
-    case SBI_EXT_TIME:
-        if (c->fid != 0)
-            return sbi_err(SBI_ERR_NOT_SUPPORTED);
-        vcpu_arch_set_timer(c->a[0]);
-        return sbi_ok(0);
-    case SBI_EXT_IPI:    return sbi_ipi(self, c);
-    case SBI_EXT_RFENCE: return sbi_rfence(self, c);
-    case SBI_EXT_HSM:    return sbi_hsm(self, c);
-    case SBI_EXT_SRST:   return sbi_srst(self, c);
-    case SBI_EXT_DBCN:   return sbi_dbcn(self, c);
-    default:
-        if (ext <= SBI_EXT_LEGACY_LAST)
-            return sbi_legacy(self, ext, c);
+    (void)self;
+    if (c->fid != 0)
         return sbi_err(SBI_ERR_NOT_SUPPORTED);
-    }
+    vcpu_arch_set_timer(c->a[0]);
+    return sbi_ok(0);
+}
+
+/*
+ * The one list of what Umbra offers a guest: dispatch, probe_extension and
+ * the exit statistics all read it.  Legacy (v0.1) extensions, one call
+ * each, share sbi_legacy.
+ */
+struct sbi_extension {
+    unsigned long id;
+    enum exit_cause cause;
+    struct sbiret (*handle)(struct vcpu *self, const struct sbi_call_args *c);
+    bool legacy;
+};
+
+static const struct sbi_extension sbi_extensions[] = {
+    { SBI_EXT_BASE,   EXIT_SBI_BASE,   sbi_base,   false },
+    { SBI_EXT_TIME,   EXIT_SBI_TIME,   sbi_time,   false },
+    { SBI_EXT_IPI,    EXIT_SBI_IPI,    sbi_ipi,    false },
+    { SBI_EXT_RFENCE, EXIT_SBI_RFENCE, sbi_rfence, false },
+    { SBI_EXT_HSM,    EXIT_SBI_HSM,    sbi_hsm,    false },
+    { SBI_EXT_SRST,   EXIT_SBI_SRST,   sbi_srst,   false },
+    { SBI_EXT_DBCN,   EXIT_SBI_DBCN,   sbi_dbcn,   false },
+    { SBI_EXT_LEGACY_SET_TIMER, EXIT_SBI_LEGACY, NULL, true },
+    { SBI_EXT_LEGACY_PUTCHAR,   EXIT_SBI_LEGACY, NULL, true },
+    { SBI_EXT_LEGACY_GETCHAR,   EXIT_SBI_LEGACY, NULL, true },
+    { SBI_EXT_LEGACY_SHUTDOWN,  EXIT_SBI_LEGACY, NULL, true },
+};
+
+static const struct sbi_extension *sbi_extension_find(unsigned long ext)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(sbi_extensions); i++)
+        if (sbi_extensions[i].id == ext)
+            return &sbi_extensions[i];
+    return NULL;
+}
+
+static bool sbi_extension_supported(unsigned long ext)
+{
+    return sbi_extension_find(ext) != NULL;
+}
+
+/* The exit cause of an ecall to ext: unknown legacy IDs count as legacy. */
+static enum exit_cause sbi_exit_cause(const struct sbi_extension *e, unsigned long ext)
+{
+    if (e)
+        return e->cause;
+    return ext <= SBI_EXT_LEGACY_LAST ? EXIT_SBI_LEGACY : EXIT_SBI_OTHER;
+}
+
+static struct sbiret sbi_dispatch(struct vcpu *self, const struct sbi_extension *e, unsigned long ext,
+                                  const struct sbi_call_args *c)
+{
+    if (!e)
+        return sbi_err(SBI_ERR_NOT_SUPPORTED);
+    return e->legacy ? sbi_legacy(self, ext, c) : e->handle(self, c);
 }
 
 void sbi_handle_ecall(struct vcpu *vcpu)
@@ -293,7 +320,10 @@ void sbi_handle_ecall(struct vcpu *vcpu)
         .a = { x[REG_A0], x[REG_A1], x[REG_A2], x[REG_A3], x[REG_A4], x[REG_A5] },
         .fid = x[REG_A6],
     };
-    struct sbiret ret = sbi_dispatch(vcpu, ext, &c);
+    const struct sbi_extension *e = sbi_extension_find(ext);
+    /* Counted first: a call that ends the VM prints its report. */
+    stats_count_full(&vcpu->stats, sbi_exit_cause(e, ext));
+    struct sbiret ret = sbi_dispatch(vcpu, e, ext, &c);
     x[REG_A0] = (uint64_t)ret.error;
     if (ext > SBI_EXT_LEGACY_LAST)
         x[REG_A1] = (uint64_t)ret.value;

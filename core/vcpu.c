@@ -29,10 +29,7 @@ void vcpu_ack_tlb_flush(struct vcpu *vcpu)
 {
     struct vm *vm = vcpu->vm;
     uint64_t gen = __atomic_load_n(&vm->flush_gen, __ATOMIC_ACQUIRE);
-    hfence_vvma_all();
-    /* hap: BAR mappings change the G-stage (iommu/passthrough/vpci.c). */
-    if (!vm_uses_shadows(vm))
-        hfence_gvma_all();
+    vm->mmu->flush_local_tlb(vcpu);
     /* Remote fence.i requests come this way too. */
     __asm__ volatile("fence.i" ::: "memory");
     __atomic_store_n(&vcpu->flush_ack, gen, __ATOMIC_RELEASE);
@@ -183,7 +180,6 @@ void vcpu_account_instret(struct vcpu *vcpu, uint64_t now_entry)
 
 static void hart_enter_vcpu(struct hart *hart, struct vcpu *vcpu)
 {
-    extern char hart_stacks[];
     vcpu->regs.host_sp = ptr_to_pa(hart_stacks) + ((paddr_t)(hart->hartid + 1) << HART_STACK_SHIFT);
     vcpu->regs.host_tp = ptr_to_pa(hart);
     vcpu->requests &= ~VCPU_REQ_VSSIP;

@@ -11,36 +11,12 @@
 #include "core/mmu/mmu.h"
 #include "core/platform.h"
 #include "core/vm.h"
+#include "core/pool.h"
 #include "iommu/passthrough/vpci.h"
-#include "mm/frame.h"
 
 struct vm vms[CONFIG_MAX_VMS];
 unsigned vm_count;
-struct frame_pool umbra_pool;
-/* The pool has no lock of its own: boot is single-threaded, but once the
- * harts run, G-stage tables for BARs a guest maps come from it on any hart. */
-static struct spinlock umbra_pool_lock;
-
-paddr_t umbra_pool_alloc_page(void *unused)
-{
-    (void)unused;
-    spin_lock(&umbra_pool_lock);
-    paddr_t page = frame_alloc_page(&umbra_pool);
-    spin_unlock(&umbra_pool_lock);
-    return page;
-}
 static struct spinlock vm_end_lock;
-
-bool vm_gpa_range_to_hpa(const struct vm *vm, gpaddr_t gpa, uint64_t len, paddr_t *hpa)
-{
-    if (gpa < GUEST_RAM_BASE)
-        return false;
-    uint64_t off = gpa - GUEST_RAM_BASE;
-    if (off > vm->ram_size || len > vm->ram_size - off)
-        return false;
-    *hpa = vm->ram_hpa + off;
-    return true;
-}
 
 static int vm_fail(char *err, size_t errlen, const struct vm_config *c, const char *what)
 {
@@ -61,10 +37,13 @@ static bool staged_image_ok(const struct image_ref *img)
 static int vm_setup_memory(struct vm *vm, const struct vm_config *c, char *err, size_t errlen)
 {
     vm->ram_size = c->mem;
-    vm->ram_hpa = frame_alloc(&umbra_pool, c->mem, MIB(2));
-    if (!vm->ram_hpa)
+    /* One contiguous block today; the guest-memory map is what everything
+     * else reads, so backing RAM page by page changes only this. */
+    paddr_t hpa = frame_alloc(&umbra_pool, c->mem, MIB(2));
+    guest_mem_init(&vm->mem);
+    if (!hpa || guest_mem_add_contiguous(&vm->mem, GUEST_RAM_BASE, c->mem, hpa) != 0)
         return vm_fail(err, errlen, c, "not enough host memory for its RAM");
-    return vm->mmu->on_vm_create ? vm->mmu->on_vm_create(vm, err, errlen) : 0;
+    return vm->mmu->on_vm_create(vm, err, errlen);
 }
 
 /* Where the initrd goes: like QEMU's loader, far enough above the kernel
@@ -79,42 +58,36 @@ static gpaddr_t vm_initrd_gpa(const struct vm *vm, uint64_t size)
 
 static int vm_load_images(struct vm *vm, const struct vm_config *c, char *err, size_t errlen)
 {
-    paddr_t dst = 0;
+    static uint8_t dtb_buf[GUEST_DTB_MAX];   /* VMs are created one at a time, at boot */
     if (!staged_image_ok(&c->kernel) || !staged_image_ok(&c->initrd))
         return vm_fail(err, errlen, c, "a staged image lies outside the staging area");
     /* Like QEMU, the DTB goes at the top of RAM on a 2 MiB boundary. */
     vm->dtb_gpa = ALIGN_DOWN(GUEST_RAM_BASE + vm->ram_size - GUEST_DTB_MAX, MIB(2));
     if (c->kernel.size > vm->dtb_gpa - GUEST_RAM_BASE - GUEST_KERNEL_OFFSET)
         return vm_fail(err, errlen, c, "the kernel image does not fit in its RAM");
-    if (!vm_gpa_range_to_hpa(vm, GUEST_RAM_BASE + GUEST_KERNEL_OFFSET, c->kernel.size, &dst))
+    if (!guest_mem_write(&vm->mem, GUEST_RAM_BASE + GUEST_KERNEL_OFFSET, pa_to_ptr(c->kernel.addr), c->kernel.size))
         return vm_fail(err, errlen, c, "the kernel image does not fit in its RAM");
-    memcpy(pa_to_ptr(dst), pa_to_ptr(c->kernel.addr), c->kernel.size);
     gpaddr_t initrd_gpa = 0;
     if (c->initrd.size) {
         initrd_gpa = vm_initrd_gpa(vm, c->initrd.size);
         if (initrd_gpa < GUEST_RAM_BASE + GUEST_KERNEL_OFFSET + ALIGN_UP(c->kernel.size, PAGE_SIZE))
             return vm_fail(err, errlen, c, "kernel and initrd do not fit in its RAM together");
-        if (!vm_gpa_range_to_hpa(vm, initrd_gpa, c->initrd.size, &dst))
+        if (!guest_mem_write(&vm->mem, initrd_gpa, pa_to_ptr(c->initrd.addr), c->initrd.size))
             return vm_fail(err, errlen, c, "the initrd does not fit in its RAM");
-        memcpy(pa_to_ptr(dst), pa_to_ptr(c->initrd.addr), c->initrd.size);
     }
-    if (!vm_gpa_range_to_hpa(vm, vm->dtb_gpa, GUEST_DTB_MAX, &dst))
-        return vm_fail(err, errlen, c, "no room for its device tree");
     struct guest_dtb_params dtb = {
         .bootargs = c->append, .ncpus = c->cpus, .ram_base = GUEST_RAM_BASE,
         .ram_size = vm->ram_size, .timebase_hz = platform.timebase_hz, .host_isa = platform.isa,
-        /* Shadows are Sv39 (hap passes on whatever the hardware offers). */
-        .mmu_type = c->mode == MM_MODE_HAP ? platform.mmu_type : "riscv,sv39",
+        /* The mode says what it offers (shadows: Sv39; hap: the hardware's). */
+        .mmu_type = vm->mmu->guest_mmu_type ? vm->mmu->guest_mmu_type : platform.mmu_type,
         .initrd_start = initrd_gpa, .initrd_size = c->initrd.size,
     };
-    if (vm->vpci.ndevs) {
-        dtb.pci_ecam_base = VPCI_ECAM_GPA;
-        dtb.pci_ecam_size = VPCI_ECAM_SIZE;
-        dtb.pci_mem_base = VPCI_MEM_GPA;
-        dtb.pci_mem_size = VPCI_MEM_SIZE;
-    }
-    if (guest_dtb_build(&dtb, pa_to_ptr(dst), GUEST_DTB_MAX) < 0)
+    vpci_dtb_params(vm, &dtb);
+    int len = guest_dtb_build(&dtb, dtb_buf, GUEST_DTB_MAX);
+    if (len < 0)
         return vm_fail(err, errlen, c, "its device tree does not fit (bootargs too long?)");
+    if (!guest_mem_write(&vm->mem, vm->dtb_gpa, dtb_buf, (uint64_t)len))
+        return vm_fail(err, errlen, c, "no room for its device tree");
     return 0;
 }
 
@@ -143,8 +116,6 @@ int vm_create(struct vm *vm, unsigned index, const struct vm_config *c, unsigned
         vcpu->id = i;
         vcpu->hart_index = first_hart + i;
         vcpu->state = VCPU_STOPPED;
-        vcpu->regs.shadow_index = (uint64_t)SHADOW_NO_ROOT;
-        vcpu->pinned_root = SHADOW_NO_ROOT;
         harts[first_hart + i].vcpu = vcpu;
     }
     /* vCPU 0 boots the guest, like the boot hart of a real machine; the
@@ -165,15 +136,12 @@ static void vm_print_report(struct vm *vm)
     for (unsigned i = 0; i < vm->ncpus; i++)
         stats_merge(&total, &vm->vcpus[i].stats);
     struct stats_run_info info = {
-        .vm_name = vm->config->name, .mode = mm_mode_name(vm->config->mode),
+        .vm_name = vm->config->name, .mode = vm->mmu->name,
         .cpus = vm->ncpus, .mem = vm->ram_size, .status = vm->status, .end_reason = vm->end_reason,
         .sptbuf_size = -1,
     };
-    if (vm->mmu->on_report)
-        vm->mmu->on_report(vm, &total, &info.sptbuf_size);
-    total.mm[MM_IOMMU_COMMANDS] += vm->vpci.iommu_commands;
-    total.mm[MM_IOMMU_FAULTS] += __atomic_load_n(&vm->vpci.iommu_faults, __ATOMIC_RELAXED);
-    total.mm[MM_BAR_MAPS] += vm->vpci.bar_maps;
+    vm->mmu->on_report(vm, &total, &info.sptbuf_size);
+    vpci_report(vm, &total);
     size_t n = 0, cap = sizeof(buf);
     /* Each formatter returns the length it wanted; clamping keeps n inside
      * buf even if a report ever outgrows it (it is cut, not overrun). */

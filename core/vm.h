@@ -4,51 +4,28 @@
  * Each vCPU is pinned to its own physical hart for its whole life (like Bao),
  * so a hart's trap stack is empty whenever its guest runs and every trap
  * starts on a fresh stack; the guest's register state lives in the vCPU.
+ * What a mode keeps per VM lives with the mode (core/mmu/), what passthrough
+ * keeps with passthrough (iommu/passthrough/): this header knows neither.
  */
 #ifndef UMBRA_CORE_VM_H
 #define UMBRA_CORE_VM_H
 
+#include "arch/riscv/layout.h"
+#include "arch/riscv/vcpu_regs.h"
 #include "core/lib/base.h"
 #include "core/portable/config.h"
 #include "core/portable/stats.h"
 #include "core/spinlock.h"
-#include "iommu/passthrough/vpci.h"
-#include "mm/pt.h"
-#include "mm/shadow.h"
-#include "mm/sptbuf.h"
-#include "arch/riscv/layout.h"
+#include "mm/guest_mem.h"
+
+/* Each layer keeps its own per-VM state; a VM only points at it. */
+struct mmu_ops;
+struct vpci;
 
 #define MAX_VCPUS_PER_VM 8
 #define GUEST_RAM_BASE 0x80000000ull
 #define GUEST_KERNEL_OFFSET 0x200000ull
 #define GUEST_DTB_MAX 0x4000ull
-
-/*
- * The register frame that arch/riscv/trap.S saves and restores.  Its layout
- * is a contract with the assembly, which takes every offset from the
- * generated build/gen/asm_offsets.h (arch/riscv/asm_offsets.c).
- */
-struct vcpu_regs {
-    uint64_t gpr[32];        /* x0..x31; gpr[0] is unused */
-    uint64_t sepc;
-    uint64_t sstatus;
-    uint64_t hstatus;
-    uint64_t host_sp;        /* top of this hart's trap stack */
-    uint64_t host_tp;        /* this hart's struct hart */
-    uint64_t instret_entry;  /* instret read first thing on trap entry */
-    uint64_t instret_resume; /* instret read last thing before sret */
-    /* Shadow modes: the fast path reads and writes these. */
-    uint64_t sptbuf;         /* struct sptbuf * of this vCPU, 0 = no fast path */
-    uint64_t guest_satp;     /* satp as the guest wrote it (what it reads back) */
-    uint64_t shadow_index;   /* the shadow root vsatp currently runs */
-    uint64_t fast_instret;   /* instructions spent on the fast path, not yet accounted */
-    uint64_t fast_satp_hits; /* satp writes the fast path handled */
-    uint64_t shadow_lock;    /* &vm->shadow_lock: the fast path takes it too */
-};
-
-
-/* Register numbers of the SBI calling convention. */
-enum { REG_RA = 1, REG_SP = 2, REG_A0 = 10, REG_A1, REG_A2, REG_A3, REG_A4, REG_A5, REG_A6, REG_A7 };
 
 /* vCPU life cycle, as the guest sees it through SBI HSM. */
 enum vcpu_state {
@@ -75,8 +52,6 @@ struct vcpu {
     gpaddr_t start_pc;       /* for hart_start */
     uint64_t start_opaque;
     struct exit_stats stats; /* only this vCPU's hart writes it */
-    struct sptbuf sptbuf;    /* ssp: this vCPU's SPT base buffer */
-    int pinned_root;         /* the shadow root this vCPU holds a pin on (SHADOW_NO_ROOT) */
     volatile uint64_t flush_ack; /* the last vm.flush_gen this hart's TLB was flushed for */
     uint64_t instret_prev_entry;
     /* The trap being handled (copied from the CSRs on entry). */
@@ -86,21 +61,18 @@ _Static_assert(offsetof(struct vcpu, regs) == 0, "trap.S expects regs first");
 
 enum vm_state { VM_RUNNING, VM_ENDING, VM_ENDED };
 
-struct mmu_ops;
-
 struct vm {
     unsigned index;
     const struct vm_config *config;
-    const struct mmu_ops *mmu;     /* how this VM's memory is virtualized */
-    bool has_devices;              /* vpci.ndevs > 0, kept near the top for the exit path */
-    struct shadow_vm shadow;       /* tsp/ssp */
+    const struct mmu_ops *mmu;     /* how this VM's memory is virtualized (core/mmu/mmu.h) */
+    bool has_devices;              /* vpci != NULL, kept near the top for the exit path */
     volatile enum vm_state state;
     int status;              /* 0 = clean shutdown */
     const char *end_reason;
     uint16_t vmid;
-    struct pt gstage;
-    paddr_t ram_hpa;         /* guest RAM is one contiguous host block */
+    /* Guest RAM: [GUEST_RAM_BASE, + ram_size), reached only through mem. */
     uint64_t ram_size;
+    struct guest_mem mem;
     gpaddr_t dtb_gpa;
     unsigned ncpus;
     struct vcpu vcpus[MAX_VCPUS_PER_VM];
@@ -108,15 +80,10 @@ struct vm {
     char line[160];
     size_t line_len;
     struct spinlock lock;
-    /* Shadow modes: guards the shared shadow trees, every vCPU's SPT base
-     * buffer and shadow_index, and the pins (core/mmu/mode_shadow.c). */
-    struct sleeplock shadow_lock;
     struct sleeplock shootdown_lock; /* one vm_shootdown at a time */
     volatile uint64_t flush_gen;   /* shootdowns requested so far (vm_shootdown) */
     volatile unsigned long flush_waiter; /* hart id of the vCPU waiting for the acks */
-    uint64_t remote_flushes;       /* shadow changes that needed a vm_shootdown */
-    uint64_t sptbufs_checked;      /* shadow.roots_freed when the buffers were last checked */
-    struct vpci vpci;              /* assigned PCI functions (iommu/passthrough/vpci.c) */
+    struct vpci *vpci;             /* assigned PCI functions (iommu/passthrough/vpci.c), or NULL */
 };
 
 /* A physical hart Umbra runs on. */
@@ -129,13 +96,20 @@ struct hart {
 extern struct hart harts[MAX_HARTS];
 extern unsigned hart_count;
 extern struct vm vms[CONFIG_MAX_VMS];
-extern paddr_t umbra_staging;   /* images staged by the runner live above this */
-extern unsigned umbra_trace_flags; /* CONFIG_TRACE_* from the configuration */
 extern unsigned vm_count;
 
-/* One zeroed page of Umbra's frame pool, safe from any hart once they run
- * (a pt_alloc_fn; the argument is unused). */
-paddr_t umbra_pool_alloc_page(void *unused);
+/* The guest's integer register r as the trap left it (x0 reads 0, and a
+ * write to it is dropped), for every emulation that decodes an instruction. */
+static inline uint64_t vcpu_reg(const struct vcpu *vcpu, unsigned r)
+{
+    return r ? vcpu->regs.gpr[r] : 0;
+}
+
+static inline void vcpu_set_reg(struct vcpu *vcpu, unsigned r, uint64_t value)
+{
+    if (r)
+        vcpu->regs.gpr[r] = value;
+}
 
 static inline struct hart *hart_self(void)
 {
@@ -143,10 +117,6 @@ static inline struct hart *hart_self(void)
     __asm__("mv %0, tp" : "=r"(h));
     return h;
 }
-
-/* Guest-physical to host-physical for a range that must lie wholly in RAM;
- * returns false (and touches nothing) for anything else. */
-bool vm_gpa_range_to_hpa(const struct vm *vm, gpaddr_t gpa, uint64_t len, paddr_t *hpa);
 
 int vm_create(struct vm *vm, unsigned index, const struct vm_config *config,
               unsigned first_hart, char *err, size_t errlen);

@@ -21,7 +21,7 @@ trap_entry:
     sd      t0, 5*8(sp)
     csrr    t0, instret
     sd      t0, VCPU_REGS_INSTRET_ENTRY(sp)
-    ld      t0, VCPU_REGS_SPTBUF(sp)    /* ssp with a buffer: try the fast path */
+    ld      t0, VCPU_REGS_FAST(sp)      /* ssp with a buffer: try the fast path */
     bnez    t0, fast_satp_write
 trap_save_all:
     sd      x1, 1*8(sp)
@@ -114,7 +114,9 @@ vcpu_resume:
 
 /*
  * The ssp fast path: a guest "csrw satp, rs1" (trapped by hstatus.VTVM)
- * whose value is in this vCPU's SPT base buffer.  It saves only t0-t3,
+ * whose value is in this vCPU's SPT base buffer.  All it reads and writes
+ * of the mode is behind one pointer, vcpu_regs.fast (struct shadow_cpu,
+ * core/mmu/mode_shadow.h; offsets from build/gen/asm_offsets.h).  It saves only t0-t3,
  * finds rs1's value, scans the buffer and, on a hit, loads the buffered
  * shadow into vsatp and returns straight to the guest.  Anything else (a
  * different trap, another instruction, satp = Bare, a miss) restores what
@@ -158,18 +160,18 @@ fast_have_value:
     beqz    t1, fast_restore_t2
     sd      t3, 28*8(sp)
     /* The VM's shadow lock: another vCPU may be freeing a root or editing
-     * this buffer (core/mmu/mode_shadow.c).  One try: a holder may be waiting
-     * for this hart to answer a shootdown, which only the general path
-     * does, so when the lock is taken the general path waits for it. */
-    ld      t0, VCPU_REGS_SHADOW_LOCK(sp)
+     * this buffer (core/mmu/mode_shadow.c).  One try: a holder may be
+     * waiting for this hart to answer a shootdown, which only the general
+     * path does, so when the lock is taken the general path waits for it. */
+    ld      t2, VCPU_REGS_FAST(sp)      /* t2 = struct shadow_cpu */
+    ld      t0, FAST_LOCK(t2)
     lr.w.aq t3, (t0)
     bnez    t3, fast_restore_t3
-    li      t2, SHADOW_LOCK_FAST
-    sc.w    t3, t2, (t0)
+    li      t3, SHADOW_LOCK_FAST
+    sc.w    t3, t3, (t0)
     bnez    t3, fast_restore_t3
-    ld      t0, VCPU_REGS_SPTBUF(sp)
-    ld      t2, SPTBUF_OFF_SIZE(t0)
-    addi    t0, t0, SPTBUF_OFF_ENTRIES
+    addi    t0, t2, FAST_SPTBUF_ENTRIES
+    ld      t2, FAST_SPTBUF_SIZE(t2)
     slli    t2, t2, SPTBUF_ENTRY_SHIFT
     add     t2, t2, t0                  /* end of the entries in use */
 1:  bgeu    t0, t2, fast_miss
@@ -180,31 +182,31 @@ fast_have_value:
 fast_hit:                               /* t0 = entry, t1 = guest satp */
     ld      t2, SPTBUF_ENTRY_OFF_SATP(t0)
     csrw    vsatp, t2
-    sd      t1, VCPU_REGS_GUEST_SATP(sp)
+    ld      t3, VCPU_REGS_FAST(sp)      /* t3 = struct shadow_cpu */
+    sd      t1, FAST_GUEST_SATP(t3)
     ld      t2, SPTBUF_ENTRY_OFF_ROOT(t0)
-    sd      t2, VCPU_REGS_SHADOW_INDEX(sp)
-    ld      t3, VCPU_REGS_SPTBUF(sp)
-    ld      t2, SPTBUF_OFF_CLOCK(t3)    /* LRU: stamp the entry */
+    sd      t2, FAST_SHADOW_INDEX(t3)
+    ld      t2, FAST_SPTBUF_CLOCK(t3)   /* LRU: stamp the entry */
     addi    t2, t2, 1
-    sd      t2, SPTBUF_OFF_CLOCK(t3)
+    sd      t2, FAST_SPTBUF_CLOCK(t3)
     sd      t2, SPTBUF_ENTRY_OFF_LRU(t0)
-    ld      t2, SPTBUF_OFF_HITS(t3)
+    ld      t2, FAST_SPTBUF_HITS(t3)
     addi    t2, t2, 1
-    sd      t2, SPTBUF_OFF_HITS(t3)
-    ld      t2, VCPU_REGS_FAST_SATP_HITS(sp)
+    sd      t2, FAST_SPTBUF_HITS(t3)
+    ld      t2, FAST_SATP_HITS(t3)
     addi    t2, t2, 1
-    sd      t2, VCPU_REGS_FAST_SATP_HITS(sp)
-    ld      t2, VCPU_REGS_SHADOW_LOCK(sp)
+    sd      t2, FAST_SATP_HITS(t3)
+    ld      t2, FAST_LOCK(t3)
     amoswap.w.rl zero, zero, (t2)
     csrr    t2, sepc
     addi    t2, t2, 4
     csrw    sepc, t2
     csrr    t2, instret                 /* all of this was Umbra's work */
-    ld      t3, VCPU_REGS_INSTRET_ENTRY(sp)
-    sub     t2, t2, t3
-    ld      t3, VCPU_REGS_FAST_INSTRET(sp)
-    add     t3, t3, t2
-    sd      t3, VCPU_REGS_FAST_INSTRET(sp)
+    ld      t0, VCPU_REGS_INSTRET_ENTRY(sp)
+    sub     t2, t2, t0
+    ld      t0, VCPU_REGS_FAST_INSTRET(sp)
+    add     t0, t0, t2
+    sd      t0, VCPU_REGS_FAST_INSTRET(sp)
     ld      t0, 5*8(sp)
     ld      t1, 6*8(sp)
     ld      t2, 7*8(sp)
@@ -212,7 +214,8 @@ fast_hit:                               /* t0 = entry, t1 = guest satp */
     csrrw   sp, sscratch, sp
     sret
 fast_miss:                              /* the general path takes the lock again */
-    ld      t0, VCPU_REGS_SHADOW_LOCK(sp)
+    ld      t0, VCPU_REGS_FAST(sp)
+    ld      t0, FAST_LOCK(t0)
     amoswap.w.rl zero, zero, (t0)
 fast_restore_t3:
     ld      t3, 28*8(sp)
@@ -231,7 +234,7 @@ fast_read_reg:
     .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
     .if \n == 2
     csrr    t1, sscratch
-    .elseif \n >= 5 && \n <= 7
+    .elseif (\n >= 5 && \n <= 7)
     ld      t1, \n*8(sp)
     .else
     mv      t1, x\n

@@ -11,6 +11,7 @@
 #include "arch/riscv/csr.h"
 #include "core/lib/fmt.h"
 #include "core/mmu/mmu.h"
+#include "core/vm.h"
 
 #define HEDELEG_GUEST ((1ull << CAUSE_FETCH_MISALIGNED) | (1ull << CAUSE_FETCH_ACCESS) |      \
                        (1ull << CAUSE_ILLEGAL_INSTRUCTION) | (1ull << CAUSE_BREAKPOINT) |     \
@@ -18,10 +19,6 @@
                        (1ull << CAUSE_STORE_MISALIGNED) | (1ull << CAUSE_STORE_ACCESS) |      \
                        (1ull << CAUSE_ECALL_U) | (1ull << CAUSE_FETCH_PAGE_FAULT) |           \
                        (1ull << CAUSE_LOAD_PAGE_FAULT) | (1ull << CAUSE_STORE_PAGE_FAULT))
-/* Shadow modes take the guest's page faults: most are Umbra's own (a shadow
- * entry missing), the rest are injected back. */
-#define HEDELEG_PAGE_FAULTS ((1ull << CAUSE_FETCH_PAGE_FAULT) | (1ull << CAUSE_LOAD_PAGE_FAULT) | \
-                             (1ull << CAUSE_STORE_PAGE_FAULT))
 #define HIDELEG_GUEST ((1ull << IRQ_VS_SOFT) | (1ull << IRQ_VS_TIMER) | (1ull << IRQ_VS_EXT))
 
 /* henvcfg bits a native kernel gets from OpenSBI's menvcfg, kept only when
@@ -56,10 +53,13 @@ void vcpu_arch_probe_hart(void)
 unsigned vcpu_arch_vmid_bits(void) { return vmid_bits; }
 unsigned vcpu_arch_vs_asid_bits(void) { return vs_asid_bits; }
 
-static void vcpu_arch_load_csrs(struct vcpu *vcpu)
+/* Returns whether the mode wants hstatus.VTVM. */
+static bool vcpu_arch_load_csrs(struct vcpu *vcpu)
 {
-    bool shadows = vm_uses_shadows(vcpu->vm);
-    csr_write(hedeleg, shadows ? HEDELEG_GUEST & ~HEDELEG_PAGE_FAULTS : HEDELEG_GUEST);
+    struct mmu_entry_csrs mode;
+    vcpu->vm->mmu->entry_csrs(vcpu, &mode);
+    /* The mode may take some causes back (shadow modes: page faults). */
+    csr_write(hedeleg, HEDELEG_GUEST & ~mode.hedeleg_take);
     csr_write(hideleg, HIDELEG_GUEST);
     csr_write(hcounteren, 0xFFFFFFFFull);
     csr_write(henvcfg, henvcfg_guest);
@@ -75,16 +75,16 @@ static void vcpu_arch_load_csrs(struct vcpu *vcpu)
     csr_write(vstval, 0);
     csr_write(vsatp, 0);
     csr_write(CSR_VSTIMECMP, ~0ull);
-    /* Shadows translate straight to host-physical: no G-stage, VMID 0. */
-    csr_write(hgatp, shadows ? 0 : pt_hgatp(&vcpu->vm->gstage, vcpu->vm->vmid));
+    csr_write(hgatp, mode.hgatp);
     hfence_gvma_all();
     hfence_vvma_all();
+    return mode.vtvm;
 }
 
 _Noreturn void vcpu_arch_enter(struct vcpu *vcpu, gpaddr_t start_pc, uint64_t opaque)
 {
     struct vcpu_regs *r = &vcpu->regs;
-    vcpu_arch_load_csrs(vcpu);
+    bool vtvm = vcpu_arch_load_csrs(vcpu);
     memset(r->gpr, 0, sizeof(r->gpr));
     r->gpr[REG_A0] = vcpu->id;
     r->gpr[REG_A1] = opaque;
@@ -92,11 +92,11 @@ _Noreturn void vcpu_arch_enter(struct vcpu *vcpu, gpaddr_t start_pc, uint64_t op
     /* SPP=1: sret lands in VS.  FS is the HS-level enable that, together with
      * the guest's own vsstatus.FS, lets the guest use the FPU. */
     r->sstatus = SSTATUS_SPP | SSTATUS_FS_DIRTY;
-    /* VTVM: the guest's satp accesses and sfence.vma trap in shadow modes. */
-    r->hstatus = HSTATUS_SPV | HSTATUS_SPVP | (vm_uses_shadows(vcpu->vm) ? HSTATUS_VTVM : 0);
+    /* VTVM: the guest's satp accesses and sfence.vma trap (shadow modes). */
+    r->hstatus = HSTATUS_SPV | HSTATUS_SPVP | (vtvm ? HSTATUS_VTVM : 0);
     r->fast_instret = 0;
-    if (vcpu->vm->mmu->on_vcpu_start)
-        vcpu->vm->mmu->on_vcpu_start(vcpu);
+    r->fast = NULL;
+    vcpu->vm->mmu->on_vcpu_start(vcpu);
     vcpu_resume(r);
 }
 
@@ -135,7 +135,7 @@ void vcpu_arch_set_timer(uint64_t stime_value)
 void vcpu_arch_flush_guest_tlb(uint64_t va, uint64_t size, long asid)
 {
     /* Past a few dozen pages one full fence is cheaper than a loop of them. */
-    bool all = size > 64 * PAGE_SIZE;
+    bool all = size > VCPU_ARCH_FENCE_PAGES_MAX * PAGE_SIZE;
     if (all) {
         if (asid < 0)
             hfence_vvma_all();
@@ -149,4 +149,15 @@ void vcpu_arch_flush_guest_tlb(uint64_t va, uint64_t size, long asid)
         else
             hfence_vvma_va_asid(page, (uint64_t)asid);
     }
+}
+
+struct access_ctx vcpu_arch_access_ctx(const struct vcpu *vcpu, enum access_type type)
+{
+    uint64_t vsstatus = csr_read(vsstatus);
+    return (struct access_ctx){
+        .type = type,
+        .user = !(vcpu->regs.sstatus & SSTATUS_SPP),
+        .sum = (vsstatus & SSTATUS_SUM) != 0,
+        .mxr = (vsstatus & SSTATUS_MXR) != 0,
+    };
 }

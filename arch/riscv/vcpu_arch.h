@@ -6,7 +6,14 @@
 #ifndef UMBRA_ARCH_VCPU_ARCH_H
 #define UMBRA_ARCH_VCPU_ARCH_H
 
-#include "core/vm.h"
+#include "arch/riscv/vcpu_regs.h"
+#include "mm/gwalk.h"
+
+struct vcpu;
+
+/* Past this many pages one whole fence is cheaper than a loop of them (for
+ * the hardware's TLB and for the shadow modes' sync alike). */
+#define VCPU_ARCH_FENCE_PAGES_MAX 64
 
 /* Probe what the hart supports (henvcfg bits, VMID width); once per hart. */
 void vcpu_arch_probe_hart(void);
@@ -22,6 +29,10 @@ void vcpu_arch_raise_vssip(void);
 void vcpu_arch_set_timer(uint64_t stime_value);
 /* Flush this hart's VS-stage translations for the running VM (hgatp's VMID). */
 void vcpu_arch_flush_guest_tlb(uint64_t va, uint64_t size, long asid);
+
+/* What the guest's own translation would allow the access it trapped on:
+ * its privilege (sstatus.SPP) and its vsstatus.SUM/MXR. */
+struct access_ctx vcpu_arch_access_ctx(const struct vcpu *vcpu, enum access_type type);
 
 extern void vcpu_resume(struct vcpu_regs *regs) __attribute__((noreturn));
 

@@ -1,35 +1,72 @@
 /*
  * mmu.h — the one interface behind which each memory-virtualization mode
- * sits.  hap needs almost nothing (the hardware's G-stage does the work);
- * tsp and ssp implement every hook (core/mmu/mode_shadow.c).  A NULL hook means
- * the mode never gets that event.
+ * sits (hap: core/mmu/mode_hap.c; tsp and ssp: core/mmu/mode_shadow.c).
+ * Everything a mode decides goes through these hooks, and no code outside
+ * the mode files asks which mode a VM is in.  Every hook is set in every
+ * mode: a mode that never gets an event says so in its hook (returns false,
+ * and the dispatcher treats the trap as hardware would treat it there).
+ *
+ * Who counts an exit: exactly one function counts each exit, the one that
+ * knows its final cause.  The dispatcher (core/exit.c) counts what scause
+ * alone decides (interrupts, SBI calls, illegal instructions, unexpected
+ * traps).  A hook that takes an exit (on_virtual_instruction,
+ * on_page_fault, on_gstage_fault) counts it under the cause it classified
+ * it as (satp_write hit/miss, sfence_*, hidden_fault, mmio, ...).  Hooks
+ * that run as part of some other exit (on_remote_fence inside an
+ * sbi_rfence exit, map_device inside an mmio exit) count nothing.
  */
 #ifndef UMBRA_CORE_MMU_H
 #define UMBRA_CORE_MMU_H
 
 #include "core/vm.h"
 
+/* What a mode wants in the hart's CSRs while its guest runs. */
+struct mmu_entry_csrs {
+    uint64_t hedeleg_take;   /* causes Umbra takes instead of delegating them to the guest */
+    bool vtvm;               /* trap the guest's satp accesses and sfence.vma */
+    uint64_t hgatp;
+};
+
 struct mmu_ops {
-    enum mm_mode mode;
+    const char *name;
+    /* The MMU the guest's device tree offers (NULL: the host's own). */
+    const char *guest_mmu_type;
     /* Build the VM's translation structures once its RAM exists. */
     int (*on_vm_create)(struct vm *vm, char *err, size_t errlen);
     /* The vCPU is about to enter the guest from a clean state. */
     void (*on_vcpu_start)(struct vcpu *vcpu);
-    void (*on_satp_write)(struct vcpu *vcpu, uint64_t value);
-    uint64_t (*on_satp_read)(struct vcpu *vcpu);
-    /* sfence.vma executed by the guest, or an SBI remote fence naming this
-     * vCPU (has_va/has_asid mirror rs1/rs2 != x0).  The caller counts the exit. */
-    void (*on_sfence)(struct vcpu *vcpu, bool has_va, uint64_t va, bool has_asid, uint16_t asid);
-    /* A page fault (cause 12, 13 or 15) from the guest. */
-    void (*on_page_fault)(struct vcpu *vcpu);
-    /* Add the mode's counters to the VM's report. */
+    void (*entry_csrs)(const struct vcpu *vcpu, struct mmu_entry_csrs *out);
+    /* The satp value the guest's own translation uses now (to fetch the
+     * instruction it trapped on). */
+    uint64_t (*guest_satp)(const struct vcpu *vcpu);
+    /* A virtual-instruction trap from VS-mode (insn = the instruction):
+     * true if it was the mode's (a trapped satp access or sfence.vma),
+     * handled and counted; false and nothing done otherwise. */
+    bool (*on_virtual_instruction)(struct vcpu *vcpu, uint32_t insn);
+    /* A page fault (cause 12, 13 or 15): false if the mode delegates them. */
+    bool (*on_page_fault)(struct vcpu *vcpu);
+    /* A guest-page fault (cause 20, 21 or 23): false if the mode has no
+     * G-stage (the trap is then unexpected). */
+    bool (*on_gstage_fault)(struct vcpu *vcpu);
+    /* This hart's part of an SBI remote sfence.vma: `targets` (bit i =
+     * vCPU i, never empty) names the vCPUs of self's VM it covers; the
+     * caller shoots down the other harts.  asid < 0: every ASID. */
+    void (*on_remote_fence)(struct vcpu *self, unsigned long targets, uint64_t va, uint64_t size,
+                            long asid);
+    /* This hart answers a shootdown: drop what the VM's translations may
+     * have left in its TLB. */
+    void (*flush_local_tlb)(struct vcpu *vcpu);
+    /* Map or unmap device memory (a BAR) at [gpa, gpa + size) -> hpa, for
+     * every vCPU of the VM.  map_device: false (nothing mapped) if the
+     * mode has no room or memory for it. */
+    bool (*map_device)(struct vcpu *vcpu, gpaddr_t gpa, paddr_t hpa, uint64_t size);
+    void (*unmap_device)(struct vcpu *vcpu, gpaddr_t gpa, uint64_t size);
+    /* Add the mode's counters to the VM's report; *sptbuf_size is the SPT
+     * base buffer's size, or -1 for a mode without one. */
     void (*on_report)(struct vm *vm, struct exit_stats *total, int *sptbuf_size);
 };
 
+/* The mode selector: the interface of each mode named in the config. */
 const struct mmu_ops *mmu_ops_for(enum mm_mode mode);
-extern const struct mmu_ops mmu_hap_ops, mmu_tsp_ops, mmu_ssp_ops;
-
-/* Does this VM use shadow paging (hgatp Bare, VS page faults to Umbra)? */
-static inline bool vm_uses_shadows(const struct vm *vm) { return vm->config->mode != MM_MODE_HAP; }
 
 #endif

@@ -1,14 +1,38 @@
 /*
- * mmu_hap.c — hap: the hardware's two-stage translation does the work.
+ * mode_hap.c — hap: the hardware's two-stage translation does the work.
  * Umbra only builds the VM's Sv39x4 G-stage table (all of its RAM, mapped
- * once at creation with 2 MiB leaves where alignment allows); the guest's
- * satp, sfence.vma and page faults never leave the guest.
+ * once at creation with 2 MiB leaves where alignment allows, and the BARs
+ * of its devices while the guest has them mapped); the guest's satp,
+ * sfence.vma and page faults never leave the guest.
  */
+#include "arch/riscv/csr.h"
+#include "arch/riscv/vcpu_arch.h"
 #include "core/lib/fmt.h"
-#include "core/mmu/mmu.h"
-#include "mm/frame.h"
+#include "core/mmio.h"
+#include "core/mmu/modes.h"
+#include "core/pool.h"
+#include "mm/pt.h"
 
-extern struct frame_pool umbra_pool;
+/* Each VM's G-stage table (by vm->index): hap's only per-VM state. */
+static struct pt hap_gstage[CONFIG_MAX_VMS];
+
+static struct pt *gstage_of(const struct vm *vm) { return &hap_gstage[vm->index]; }
+
+/* U: the G-stage treats every access as a user access.  A and D: set up
+ * front so the walker never has to. */
+#define GSTAGE_RAM_PERM (PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D)
+#define GSTAGE_DEVICE_PERM (PTE_R | PTE_W | PTE_U | PTE_A | PTE_D)
+
+static bool gstage_map_ram(struct vm *vm)
+{
+    for (unsigned i = 0; i < vm->mem.count; i++) {
+        const struct guest_mem_region *r = &vm->mem.regions[i];
+        if (r->kind != GUEST_MEM_CONTIGUOUS ||
+            pt_map(gstage_of(vm), r->gpa, r->hpa, r->size, GSTAGE_RAM_PERM) != 0)
+            return false;
+    }
+    return true;
+}
 
 static int hap_vm_create(struct vm *vm, char *err, size_t errlen)
 {
@@ -17,11 +41,8 @@ static int hap_vm_create(struct vm *vm, char *err, size_t errlen)
     if (!root) {
         what = "not enough host memory for its G-stage table";
     } else {
-        pt_init(&vm->gstage, PT_SV39X4, root, umbra_pool_alloc_page, NULL);
-        /* U: the G-stage treats every access as a user access.  A and D:
-         * set up front so the walker never has to. */
-        if (pt_map(&vm->gstage, GUEST_RAM_BASE, vm->ram_hpa, vm->ram_size,
-                   PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D) != 0)
+        pt_init(gstage_of(vm), PT_SV39X4, root, umbra_pool_alloc_page, NULL);
+        if (!gstage_map_ram(vm))
             what = "cannot build its G-stage table";
     }
     if (what)
@@ -29,16 +50,144 @@ static int hap_vm_create(struct vm *vm, char *err, size_t errlen)
     return what ? -1 : 0;
 }
 
-const struct mmu_ops mmu_hap_ops = {
-    .mode = MM_MODE_HAP,
-    .on_vm_create = hap_vm_create,
-};
+static void hap_vcpu_start(struct vcpu *vcpu) { (void)vcpu; }
 
-const struct mmu_ops *mmu_ops_for(enum mm_mode mode)
+static void hap_entry_csrs(const struct vcpu *vcpu, struct mmu_entry_csrs *out)
 {
-    switch (mode) {
-    case MM_MODE_TSP: return &mmu_tsp_ops;
-    case MM_MODE_SSP: return &mmu_ssp_ops;
-    default:          return &mmu_hap_ops;
+    out->hedeleg_take = 0;
+    out->vtvm = false;
+    out->hgatp = pt_hgatp(gstage_of(vcpu->vm), vcpu->vm->vmid);
+}
+
+static uint64_t hap_guest_satp(const struct vcpu *vcpu)
+{
+    (void)vcpu;
+    return csr_read(vsatp);
+}
+
+/* With VTVM clear no satp access or sfence.vma ever traps. */
+static bool hap_virtual_instruction(struct vcpu *vcpu, uint32_t insn)
+{
+    (void)vcpu;
+    (void)insn;
+    return false;
+}
+
+/* Page faults are delegated to the guest. */
+static bool hap_page_fault(struct vcpu *vcpu)
+{
+    (void)vcpu;
+    return false;
+}
+
+/* The access fault a bare machine raises for the same access. */
+static uint64_t access_fault_for(uint64_t guest_page_fault)
+{
+    switch (guest_page_fault) {
+    case CAUSE_FETCH_GUEST_PAGE_FAULT: return CAUSE_FETCH_ACCESS;
+    case CAUSE_LOAD_GUEST_PAGE_FAULT:  return CAUSE_LOAD_ACCESS;
+    default:                           return CAUSE_STORE_ACCESS;
     }
 }
+
+/* The page fault of the same access type. */
+static uint64_t page_fault_for(uint64_t guest_page_fault)
+{
+    switch (guest_page_fault) {
+    case CAUSE_FETCH_GUEST_PAGE_FAULT: return CAUSE_FETCH_PAGE_FAULT;
+    case CAUSE_LOAD_GUEST_PAGE_FAULT:  return CAUSE_LOAD_PAGE_FAULT;
+    default:                           return CAUSE_STORE_PAGE_FAULT;
+    }
+}
+
+/* htinst pseudo-instructions (H extension): the guest-page fault happened
+ * on an implicit VS-stage page-table access, a read (0x2000/0x3000) or an
+ * A/D write (0x2020/0x3020), not on the guest's own load or store. */
+static bool htinst_is_walk_access(uint64_t htinst)
+{
+    return htinst == 0x2000 || htinst == 0x3000 || htinst == 0x2020 || htinst == 0x3020;
+}
+
+/*
+ * A G-stage fault means the guest touched a guest-physical address that is
+ * neither its RAM nor a mapped BAR of its devices.  A load or store to an
+ * emulated device is performed (counted as mmio).  Anything else gets what
+ * QEMU gives natively for a hole in the physical map: an access fault for
+ * its own access, and — QEMU's walker treats a PTE it cannot read like an
+ * invalid one — a page fault when its page-table walk reads outside RAM.
+ * stval stays the virtual address it was translating.
+ */
+static bool hap_gstage_fault(struct vcpu *vcpu)
+{
+    gpaddr_t gpa = (vcpu->htval << 2) | (vcpu->stval & 3);
+    bool walk = htinst_is_walk_access(vcpu->htinst);
+    if (!walk && vcpu->scause != CAUSE_FETCH_GUEST_PAGE_FAULT && mmio_emulate(vcpu, gpa))
+        return true;
+    stats_count_full(&vcpu->stats, EXIT_GSTAGE_FAULT);
+    uint64_t cause = walk ? page_fault_for(vcpu->scause) : access_fault_for(vcpu->scause);
+    vcpu_arch_inject_exception(vcpu, cause, vcpu->stval);
+    return true;
+}
+
+static void hap_remote_fence(struct vcpu *self, unsigned long targets, uint64_t va, uint64_t size, long asid)
+{
+    if (targets & (1ul << self->id))
+        vcpu_arch_flush_guest_tlb(va, size, asid);
+}
+
+/* Device mappings change the G-stage, so a shootdown flushes it too. */
+static void hap_flush_local_tlb(struct vcpu *vcpu)
+{
+    (void)vcpu;
+    hfence_vvma_all();
+    hfence_gvma_all();
+}
+
+/* The G-stage changed; no hart of the VM may keep an old translation.
+ * (Other vCPUs flush the G-stage too when they answer the shootdown.) */
+static void gstage_flush_everywhere(struct vm *vm)
+{
+    hfence_gvma_all();
+    vm_shootdown(vm, ~0ul);
+}
+
+static bool hap_map_device(struct vcpu *vcpu, gpaddr_t gpa, paddr_t hpa, uint64_t size)
+{
+    struct pt *g = gstage_of(vcpu->vm);
+    if (pt_map(g, gpa, hpa, size, GSTAGE_DEVICE_PERM) != 0) {
+        pt_unmap(g, gpa, size);    /* whatever part was mapped */
+        return false;
+    }
+    gstage_flush_everywhere(vcpu->vm);
+    return true;
+}
+
+static void hap_unmap_device(struct vcpu *vcpu, gpaddr_t gpa, uint64_t size)
+{
+    pt_unmap(gstage_of(vcpu->vm), gpa, size);
+    gstage_flush_everywhere(vcpu->vm);
+}
+
+static void hap_report(struct vm *vm, struct exit_stats *total, int *sptbuf_size)
+{
+    (void)vm;
+    (void)total;
+    *sptbuf_size = -1;
+}
+
+const struct mmu_ops mmu_hap_ops = {
+    .name = "hap",
+    .guest_mmu_type = NULL,
+    .on_vm_create = hap_vm_create,
+    .on_vcpu_start = hap_vcpu_start,
+    .entry_csrs = hap_entry_csrs,
+    .guest_satp = hap_guest_satp,
+    .on_virtual_instruction = hap_virtual_instruction,
+    .on_page_fault = hap_page_fault,
+    .on_gstage_fault = hap_gstage_fault,
+    .on_remote_fence = hap_remote_fence,
+    .flush_local_tlb = hap_flush_local_tlb,
+    .map_device = hap_map_device,
+    .unmap_device = hap_unmap_device,
+    .on_report = hap_report,
+};

@@ -1,6 +1,7 @@
 /*
- * mmu_shadow.c — tsp and ssp: how the hypervisor drives the shadow core
- * (mm/shadow.c) from guest events.
+ * mode_shadow.c — tsp and ssp: how the hypervisor drives the shadow core
+ * (mm/shadow.c) from guest events.  Its functions are named mode_shadow_*,
+ * tsp_* and ssp_*; shadow_* is the core library's, so grep finds one layer.
  *
  * Both modes run with hgatp = Bare and vsatp = a shadow root, trap the
  * guest's satp accesses and sfence.vma (hstatus.VTVM) and take its page
@@ -11,18 +12,39 @@
  *        resync exactly what they cover, and satp writes that hit the SPT
  *        base buffer never get here (arch/riscv/trap.S handles them).
  */
+#include "core/mmu/mode_shadow.h"
 #include "arch/riscv/csr.h"
-#include "arch/riscv/sbi_call.h"
 #include "arch/riscv/vcpu_arch.h"
 #include "core/console.h"
 #include "core/lib/fmt.h"
-#include "core/portable/insn.h"
 #include "core/mmio.h"
-#include "core/mmu/mmu.h"
-#include "core/platform.h"
-#include "mm/frame.h"
+#include "core/mmu/modes.h"
+#include "core/pool.h"
+#include "core/lib/pci.h"
+#include "mm/shadow.h"
 
-extern struct frame_pool umbra_pool;
+/* What the shadow modes keep per VM (by vm->index). */
+struct mode_shadow_vm {
+    struct shadow_vm core;         /* the shadow trees (mm/shadow.c) */
+    /* Guards the trees, every vCPU's SPT base buffer, shadow_index and pin. */
+    struct sleeplock lock;
+    uint64_t remote_flushes;       /* shadow changes that needed a vm_shootdown */
+    uint64_t sptbufs_checked;      /* core.roots_freed when the buffers were last checked */
+    struct shadow_cpu cpus[MAX_VCPUS_PER_VM];
+};
+
+static struct mode_shadow_vm mode_shadow_vms[CONFIG_MAX_VMS];
+
+/* Every memory BAR of every function a VM may be given needs a slot. */
+_Static_assert(SHADOW_MAX_PASSTHROUGH >= CONFIG_MAX_PCI_PER_VM * PCI_MAX_BARS, "passthrough slots");
+
+static struct mode_shadow_vm *smv_of(const struct vm *vm) { return &mode_shadow_vms[vm->index]; }
+static struct shadow_vm *shadows_of(const struct vm *vm) { return &mode_shadow_vms[vm->index].core; }
+static struct shadow_cpu *scpu_of(const struct vcpu *vcpu) { return &mode_shadow_vms[vcpu->vm->index].cpus[vcpu->id]; }
+
+/* The causes a shadow mode takes back from the guest: its page faults. */
+#define SHADOW_TAKEN_CAUSES \
+    (RV_BIT(CAUSE_FETCH_PAGE_FAULT) | RV_BIT(CAUSE_LOAD_PAGE_FAULT) | RV_BIT(CAUSE_STORE_PAGE_FAULT))
 
 /* Hardware ASID 0 stays unused: shadows get 1..SHADOW_MAX_ROOTS.  Each hart
  * only ever runs one VM's vCPU, so VMs need not split the ASID space. */
@@ -42,7 +64,7 @@ static bool mm_tracing(const struct vm *vm)
 /* The shadow core's only hardware effect (see shadow_flush_fn): this hart's
  * TLB, and every other hart's when the core says so.  hgatp is Bare (VMID 0)
  * on every hart of a shadow-mode VM. */
-static void shadow_flush(void *arg, uint16_t hw_asid, uint64_t va, bool all, bool every_hart)
+static void mode_shadow_flush(void *arg, uint16_t hw_asid, uint64_t va, bool all, bool every_hart)
 {
     if (all)
         hfence_vvma_asid(hw_asid);
@@ -51,36 +73,47 @@ static void shadow_flush(void *arg, uint16_t hw_asid, uint64_t va, bool all, boo
     if (every_hart) {
         struct vm *vm = arg;
         if (vm_shootdown(vm, ~0ul))
-            vm->remote_flushes++;
+            smv_of(vm)->remote_flushes++;
     }
 }
 
-static void shadow_pins_refresh(void *arg);
+static void mode_shadow_pins_refresh(void *arg);
 
-static int shadow_vm_create(struct vm *vm, char *err, size_t errlen)
+static void mode_shadow_cpus_init(struct vm *vm)
+{
+    struct mode_shadow_vm *smv = smv_of(vm);
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        smv->cpus[i].shadow_index = (uint64_t)SHADOW_NO_ROOT;
+        smv->cpus[i].pinned_root = SHADOW_NO_ROOT;
+        smv->cpus[i].lock = ptr_to_pa((const void *)&smv->lock.locked);
+    }
+}
+
+static int mode_shadow_vm_create(struct vm *vm, bool write_protect, char *err, size_t errlen)
 {
     const struct vm_config *c = vm->config;
+    mode_shadow_cpus_init(vm);
     /* Every shadow root has its own hardware ASID (SHADOW_FIRST_HW_ASID ..
      * + SHADOW_MAX_ROOTS - 1); fewer ASID bits would make shadows share
      * TLB tags.  (Flushing on every switch instead is not built.) */
     if (SHADOW_FIRST_HW_ASID + SHADOW_MAX_ROOTS > 1u << vcpu_arch_vs_asid_bits()) {
         fmt_snprintf(err, errlen, "vm %s: mode %s needs %u-bit VS ASIDs, this hart has %u",
-                     c->name, mm_mode_name(c->mode), 8u, vcpu_arch_vs_asid_bits());
+                     c->name, vm->mmu->name, 8u, vcpu_arch_vs_asid_bits());
         return -1;
     }
     uint64_t pool = c->shadow_pool ? c->shadow_pool : MAX(ALIGN_UP(c->mem / 8, PAGE_SIZE), KIB(64));
     struct shadow_config cfg = {
-        .write_protect = c->mode == MM_MODE_TSP,
+        .write_protect = write_protect,
         /* 2 MiB shadow leaves where the guest has them; tsp keeps 4 KiB ones
          * wherever a protected page table lies inside (mm/shadow.c). */
         .superpages = true,
         .first_hw_asid = SHADOW_FIRST_HW_ASID,
         /* KVM gives up on a shadowed page after 3 writes; 4 keeps a PTE
          * update with its A/D follow-ups from counting as a flood. */
-        .write_flood_limit = c->mode == MM_MODE_TSP ? 4 : 0,
-        .flush = shadow_flush,
+        .write_flood_limit = write_protect ? 4 : 0,
+        .flush = mode_shadow_flush,
         .flush_arg = vm,
-        .refresh_pins = shadow_pins_refresh,
+        .refresh_pins = mode_shadow_pins_refresh,
     };
     uint64_t meta = ALIGN_UP(shadow_meta_bytes_for(&cfg, c->mem, pool), PAGE_SIZE);
     paddr_t pool_base = frame_alloc(&umbra_pool, pool, PAGE_SIZE);
@@ -90,18 +123,21 @@ static int shadow_vm_create(struct vm *vm, char *err, size_t errlen)
                      c->name, (unsigned long long)(pool >> 10));
         return -1;
     }
-    struct guest_mem mem = { .base = GUEST_RAM_BASE, .size = vm->ram_size, .hpa = vm->ram_hpa };
-    shadow_vm_init(&vm->shadow, &mem, &cfg, pool_base, pool, pa_to_ptr(meta_base), meta);
+    shadow_vm_init(shadows_of(vm), &vm->mem, GUEST_RAM_BASE, vm->ram_size, &cfg, pool_base, pool,
+                   pa_to_ptr(meta_base), meta);
     /* Every vCPU pins the root it runs on, and a new root needs a free or
      * unpinned slot besides: too small a pool could leave none. */
-    if (vm->shadow.max_roots <= (int)c->cpus + 1) {
+    if (shadows_of(vm)->max_roots <= (int)c->cpus + 1) {
         fmt_snprintf(err, errlen, "vm %s: a %llu KiB shadow pool holds %d shadow roots, too few for %u vCPUs "
-                     "(raise --shadow-mem)", c->name, (unsigned long long)(pool >> 10), vm->shadow.max_roots,
+                     "(raise --shadow-mem)", c->name, (unsigned long long)(pool >> 10), shadows_of(vm)->max_roots,
                      c->cpus);
         return -1;
     }
     return 0;
 }
+
+static int tsp_vm_create(struct vm *vm, char *err, size_t errlen) { return mode_shadow_vm_create(vm, true, err, errlen); }
+static int ssp_vm_create(struct vm *vm, char *err, size_t errlen) { return mode_shadow_vm_create(vm, false, err, errlen); }
 
 /*
  * Locking.  One lock per VM guards the shared shadow trees, every vCPU's SPT
@@ -113,13 +149,13 @@ static int shadow_vm_create(struct vm *vm, char *err, size_t errlen)
 /* Pins follow shadow_index, which the fast path moves without touching the
  * pins; the core asks for this before it decides what it may free
  * (shadow_config.refresh_pins), with the lock held. */
-static void shadow_pins_refresh(void *arg)
+static void mode_shadow_pins_refresh(void *arg)
 {
     struct vm *vm = arg;
-    struct shadow_vm *s = &vm->shadow;
+    struct shadow_vm *s = shadows_of(vm);
     for (unsigned i = 0; i < vm->ncpus; i++) {
-        struct vcpu *v = &vm->vcpus[i];
-        int now = (int)v->regs.shadow_index;
+        struct shadow_cpu *v = &smv_of(vm)->cpus[i];
+        int now = (int)v->shadow_index;
         if (now == v->pinned_root)
             continue;
         if (v->pinned_root != SHADOW_NO_ROOT)
@@ -140,47 +176,47 @@ static bool sptbuf_entry_live(uint64_t key, uint64_t root_index, const void *ctx
 
 static void sptbufs_revalidate(struct vm *vm)
 {
-    const struct shadow_vm *s = &vm->shadow;
-    vm->sptbufs_checked = s->roots_freed;
-    for (unsigned v = 0; v < vm->ncpus; v++) {
-        struct vcpu *vcpu = &vm->vcpus[v];
-        sptbuf_keep_if(&vcpu->sptbuf, sptbuf_entry_live, s);
-    }
+    struct mode_shadow_vm *smv = smv_of(vm);
+    smv->sptbufs_checked = smv->core.roots_freed;
+    for (unsigned v = 0; v < vm->ncpus; v++)
+        sptbuf_keep_if(&smv->cpus[v].sptbuf, sptbuf_entry_live, &smv->core);
 }
 
 /* The shadow lock is a sleeplock (core/spinlock.h): its holder may wait for
  * a shootdown, and the fast path in trap.S takes it too. */
 /* With one vCPU only its own hart ever touches the VM's shadow state, so
  * the lock (about 40 instructions per exit) is skipped. */
-static struct shadow_vm *shadow_lock(struct vcpu *vcpu)
+static struct shadow_vm *mode_shadow_lock(struct vcpu *vcpu)
 {
     if (vcpu->vm->ncpus > 1)
-        sleeplock_acquire(&vcpu->vm->shadow_lock, vcpu);
-    return &vcpu->vm->shadow;
+        sleeplock_acquire(&smv_of(vcpu->vm)->lock, vcpu);
+    return shadows_of(vcpu->vm);
 }
 
-static void shadow_unlock(struct vcpu *vcpu)
+static void mode_shadow_unlock(struct vcpu *vcpu)
 {
     /* Only after a root slot was freed (checked here: this runs every exit). */
-    if (vcpu->vm->sptbufs_checked != vcpu->vm->shadow.roots_freed)
+    struct mode_shadow_vm *smv = smv_of(vcpu->vm);
+    if (smv->sptbufs_checked != smv->core.roots_freed)
         sptbufs_revalidate(vcpu->vm);
     if (vcpu->vm->ncpus > 1)
-        sleeplock_release(&vcpu->vm->shadow_lock);
+        sleeplock_release(&smv->lock);
 }
 
 /* Run the shadow for guest_satp on this hart; returns whether it was built.
  * Called with the shadow lock held. */
-static bool shadow_switch_to(struct vcpu *vcpu, uint64_t guest_satp)
+static bool mode_shadow_switch_to(struct vcpu *vcpu, uint64_t guest_satp)
 {
-    struct shadow_vm *s = &vcpu->vm->shadow;
+    struct shadow_vm *s = shadows_of(vcpu->vm);
+    struct shadow_cpu *sc = scpu_of(vcpu);
     bool built;
-    int idx = shadow_root_get(s, guest_satp, (int)vcpu->regs.shadow_index, &built);
+    int idx = shadow_root_get(s, guest_satp, (int)sc->shadow_index, &built);
     uint64_t vsatp = shadow_root_vsatp(s, idx);
-    vcpu->regs.guest_satp = guest_satp;
-    vcpu->regs.shadow_index = (uint64_t)idx;
+    sc->guest_satp = guest_satp;
+    sc->shadow_index = (uint64_t)idx;
     csr_write(vsatp, vsatp);
     if (guest_satp)
-        sptbuf_insert(&vcpu->sptbuf, guest_satp, vsatp, (unsigned)idx);
+        sptbuf_insert(&sc->sptbuf, guest_satp, vsatp, (unsigned)idx);
     mm_trace(vcpu->vm, "satp <- 0x%lx (root gpa 0x%lx asid %lu): shadow %d %s, vsatp 0x%lx",
              guest_satp, (uint64_t)((guest_satp & SATP_PPN_MASK) << 12),
              (uint64_t)((guest_satp >> SATP_ASID_SHIFT) & SATP_ASID_MASK), idx,
@@ -188,20 +224,22 @@ static bool shadow_switch_to(struct vcpu *vcpu, uint64_t guest_satp)
     return built;
 }
 
-static void shadow_vcpu_start(struct vcpu *vcpu)
+static void mode_shadow_vcpu_start(struct vcpu *vcpu, unsigned sptbuf_entries)
 {
-    unsigned entries = vcpu->vm->config->mode == MM_MODE_SSP ? vcpu->vm->config->sptbuf : 0;
-    shadow_lock(vcpu);
-    sptbuf_init(&vcpu->sptbuf, entries);
-    vcpu->regs.shadow_lock = ptr_to_pa((const void *)&vcpu->vm->shadow_lock.locked);
+    struct shadow_cpu *sc = scpu_of(vcpu);
+    mode_shadow_lock(vcpu);
+    sptbuf_init(&sc->sptbuf, sptbuf_entries);
     /* The guest starts with satp = Bare: it runs on the physical shadow. */
-    vcpu->regs.shadow_index = (uint64_t)SHADOW_NO_ROOT;
-    shadow_switch_to(vcpu, 0);
+    sc->shadow_index = (uint64_t)SHADOW_NO_ROOT;
+    mode_shadow_switch_to(vcpu, 0);
     /* The fast path cannot print, so tracing keeps every satp write visible. */
-    bool fast = entries && !mm_tracing(vcpu->vm);
-    vcpu->regs.sptbuf = fast ? ptr_to_pa(&vcpu->sptbuf) : 0;
-    shadow_unlock(vcpu);
+    bool fast = sptbuf_entries && !mm_tracing(vcpu->vm);
+    vcpu->regs.fast = fast ? sc : NULL;
+    mode_shadow_unlock(vcpu);
 }
+
+static void tsp_vcpu_start(struct vcpu *vcpu) { mode_shadow_vcpu_start(vcpu, 0); }
+static void ssp_vcpu_start(struct vcpu *vcpu) { mode_shadow_vcpu_start(vcpu, vcpu->vm->config->sptbuf); }
 
 /* satp is WARL: Bare and Sv39 stick (Bare with ASID and PPN cleared); other
  * modes leave it unchanged, as on a machine that only offers Sv39 to S-mode. */
@@ -218,7 +256,7 @@ static bool satp_legal(uint64_t value, uint64_t *legal)
     return true;
 }
 
-static void shadow_satp_write(struct vcpu *vcpu, uint64_t value)
+static void mode_shadow_satp_write(struct vcpu *vcpu, uint64_t value)
 {
     uint64_t legal;
     if (!satp_legal(value, &legal)) {
@@ -228,18 +266,19 @@ static void shadow_satp_write(struct vcpu *vcpu, uint64_t value)
     }
     /* With the buffer on, a full exit is its miss (or a hit the fast path
      * could not take: tracing, or a csrrw that also reads satp). */
-    shadow_lock(vcpu);
-    if (vcpu->sptbuf.size && legal)
-        (void)sptbuf_lookup(&vcpu->sptbuf, legal);
-    bool built = shadow_switch_to(vcpu, legal);
-    shadow_unlock(vcpu);
+    mode_shadow_lock(vcpu);
+    struct sptbuf *buf = &scpu_of(vcpu)->sptbuf;
+    if (buf->size && legal)
+        (void)sptbuf_lookup(buf, legal);
+    bool built = mode_shadow_switch_to(vcpu, legal);
+    mode_shadow_unlock(vcpu);
     stats_count_full(&vcpu->stats, built ? EXIT_SATP_WRITE_MISS : EXIT_SATP_WRITE_HIT);
 }
 
-static uint64_t shadow_satp_read(struct vcpu *vcpu)
+static uint64_t mode_shadow_satp_read(struct vcpu *vcpu)
 {
     stats_count_full(&vcpu->stats, EXIT_SATP_READ);
-    return vcpu->regs.guest_satp;
+    return scpu_of(vcpu)->guest_satp;
 }
 
 /* "sfence.vma 0x1000, 3" / "sfence.vma x0, x0": the fence as the guest wrote it. */
@@ -280,16 +319,132 @@ static void tsp_sfence(struct vcpu *vcpu, bool has_va, uint64_t va, bool has_asi
 
 static void ssp_sfence(struct vcpu *vcpu, bool has_va, uint64_t va, bool has_asid, uint16_t asid)
 {
-    struct shadow_vm *s = shadow_lock(vcpu);
+    struct shadow_vm *s = mode_shadow_lock(vcpu);
     uint64_t dropped = s->stats.entries_dropped;
     shadow_sfence(s, has_va, va, has_asid, asid);
     guest_fence_local(has_va, va);
-    shadow_unlock(vcpu);
+    mode_shadow_unlock(vcpu);
     if (mm_tracing(vcpu->vm)) {
         char what[48];
         sfence_text(what, sizeof(what), has_va, va, has_asid, asid);
         mm_trace(vcpu->vm, "%s: dropped %lu shadow entries", what, s->stats.entries_dropped - dropped);
     }
+}
+
+/* The hardware side and the sync of one fence, per mode. */
+typedef void mode_shadow_fence_fn(struct vcpu *vcpu, bool has_va, uint64_t va, bool has_asid, uint16_t asid);
+
+static enum exit_cause sfence_cause(bool has_va, bool has_asid)
+{
+    if (has_va)
+        return has_asid ? EXIT_SFENCE_VA_ASID : EXIT_SFENCE_VA;
+    return has_asid ? EXIT_SFENCE_ASID : EXIT_SFENCE_ALL;
+}
+
+/* sfence.vma trapped by hstatus.VTVM. */
+static void mode_shadow_sfence_exit(struct vcpu *vcpu, mode_shadow_fence_fn *fence, unsigned rs1, unsigned rs2)
+{
+    bool has_va = rs1 != 0, has_asid = rs2 != 0;
+    stats_count_full(&vcpu->stats, sfence_cause(has_va, has_asid));
+    fence(vcpu, has_va, vcpu_reg(vcpu, rs1), has_asid, (uint16_t)(vcpu_reg(vcpu, rs2) & SATP_ASID_MASK));
+    vcpu->regs.sepc += 4;
+}
+
+/* A Zicsr instruction on satp trapped by hstatus.VTVM: the guest's satp is
+ * the mode's to keep; vsatp holds a shadow.  A csrrs/csrrc that sets or
+ * clears nothing only reads. */
+static void mode_shadow_satp_exit(struct vcpu *vcpu, const struct csr_insn *ci)
+{
+    uint64_t old = scpu_of(vcpu)->guest_satp;
+    uint64_t src = ci->imm ? ci->rs1_or_uimm : vcpu_reg(vcpu, ci->rs1_or_uimm);
+    bool writes;
+    uint64_t value = csr_apply(ci, old, src, &writes);
+    uint64_t read = writes ? old : mode_shadow_satp_read(vcpu);
+    if (writes)
+        mode_shadow_satp_write(vcpu, value);
+    vcpu_set_reg(vcpu, ci->rd, read);
+    vcpu->regs.sepc += 4;
+}
+
+/* Is a virtual-instruction trap from VS one of the mode's own (VTVM)? */
+static bool mode_shadow_virtual_instruction(struct vcpu *vcpu, uint32_t insn, mode_shadow_fence_fn *fence)
+{
+    unsigned rs1, rs2;
+    struct csr_insn ci;
+    if (insn_decode_sfence_vma(insn, &rs1, &rs2)) {
+        mode_shadow_sfence_exit(vcpu, fence, rs1, rs2);
+        return true;
+    }
+    if (insn_decode_csr(insn, &ci) && ci.csr == CSR_SATP) {
+        mode_shadow_satp_exit(vcpu, &ci);
+        return true;
+    }
+    return false;
+}
+
+static bool tsp_virtual_instruction(struct vcpu *vcpu, uint32_t insn)
+{
+    return mode_shadow_virtual_instruction(vcpu, insn, tsp_sfence);
+}
+
+static bool ssp_virtual_instruction(struct vcpu *vcpu, uint32_t insn)
+{
+    return mode_shadow_virtual_instruction(vcpu, insn, ssp_sfence);
+}
+
+/* An SBI remote sfence.vma is the same shadow sync the guest's own
+ * sfence.vma would drive, page by page or whole.  The VM's vCPUs share its
+ * shadows, so one sync (which also flushes this hart) serves every vCPU
+ * the fence names. */
+static void mode_shadow_remote_fence(struct vcpu *self, mode_shadow_fence_fn *fence, uint64_t va, uint64_t size, long asid)
+{
+    bool has_asid = asid >= 0;
+    if (size > VCPU_ARCH_FENCE_PAGES_MAX * PAGE_SIZE) {
+        fence(self, false, 0, has_asid, (uint16_t)asid);
+        return;
+    }
+    /* Every page the range touches, from the one holding va. */
+    for (uint64_t page = ALIGN_DOWN(va, PAGE_SIZE); page < va + size; page += PAGE_SIZE)
+        fence(self, true, page, has_asid, (uint16_t)asid);
+}
+
+static void tsp_remote_fence(struct vcpu *self, unsigned long targets, uint64_t va, uint64_t size, long asid)
+{
+    (void)targets;
+    mode_shadow_remote_fence(self, tsp_sfence, va, size, asid);
+}
+
+static void ssp_remote_fence(struct vcpu *self, unsigned long targets, uint64_t va, uint64_t size, long asid)
+{
+    (void)targets;
+    mode_shadow_remote_fence(self, ssp_sfence, va, size, asid);
+}
+
+/* hgatp is Bare: only VS-stage entries to drop. */
+static void mode_shadow_flush_local_tlb(struct vcpu *vcpu)
+{
+    (void)vcpu;
+    hfence_vvma_all();
+}
+
+static void mode_shadow_entry_csrs(const struct vcpu *vcpu, struct mmu_entry_csrs *out)
+{
+    (void)vcpu;
+    out->hedeleg_take = SHADOW_TAKEN_CAUSES;
+    out->vtvm = true;
+    out->hgatp = 0;   /* shadows translate straight to host-physical: no G-stage, VMID 0 */
+}
+
+static uint64_t mode_shadow_guest_satp(const struct vcpu *vcpu)
+{
+    return scpu_of(vcpu)->guest_satp;
+}
+
+/* No G-stage: hgatp is Bare, so a guest-page fault cannot happen. */
+static bool mode_shadow_gstage_fault(struct vcpu *vcpu)
+{
+    (void)vcpu;
+    return false;
 }
 
 static enum access_type access_of(uint64_t cause)
@@ -301,51 +456,13 @@ static enum access_type access_of(uint64_t cause)
     }
 }
 
-/* What the guest's own translation of va would allow it (the trapped
- * instruction's privilege and the guest's SUM/MXR). */
-static struct access_ctx guest_access(const struct vcpu *vcpu, enum access_type type)
-{
-    uint64_t vsstatus = csr_read(vsstatus);
-    return (struct access_ctx){
-        .type = type,
-        .user = !(vcpu->regs.sstatus & SSTATUS_SPP),
-        .sum = (vsstatus & SSTATUS_SUM) != 0,
-        .mxr = (vsstatus & SSTATUS_MXR) != 0,
-    };
-}
-
-static uint64_t guest_reg(const struct vcpu *vcpu, unsigned r)
-{
-    return r ? vcpu->regs.gpr[r] : 0;
-}
-
-static void guest_set_reg(struct vcpu *vcpu, unsigned r, uint64_t value)
-{
-    if (r)
-        vcpu->regs.gpr[r] = value;
-}
-
-/* size (1, 2, 4, 8) naturally aligned bytes of guest RAM at gpa. */
-static uint64_t guest_gpa_read(const struct shadow_vm *s, gpaddr_t gpa, unsigned size)
-{
-    paddr_t hpa;
-    if (!guest_mem_hpa(&s->mem, gpa, size, &hpa))
-        return 0;
-    switch (size) {
-    case 1:  return *(volatile uint8_t *)pa_to_ptr(hpa);
-    case 2:  return *(volatile uint16_t *)pa_to_ptr(hpa);
-    case 4:  return *(volatile uint32_t *)pa_to_ptr(hpa);
-    default: return *(volatile uint64_t *)pa_to_ptr(hpa);
-    }
-}
-
 /* The guest-physical address of a store to guest-virtual va (the guest's
  * own translation; the fault already proved it permits the store). */
 static bool guest_store_gpa(struct vcpu *vcpu, uint64_t va, gpaddr_t *gpa)
 {
-    struct access_ctx ctx = guest_access(vcpu, ACCESS_STORE);
+    struct access_ctx ctx = vcpu_arch_access_ctx(vcpu, ACCESS_STORE);
     struct walk w;
-    gwalk(&vcpu->vm->shadow.mem, vcpu->regs.guest_satp, va, &ctx, &w);
+    gwalk(&vcpu->vm->mem, scpu_of(vcpu)->guest_satp, va, &ctx, &w);
     *gpa = w.gpa;
     return w.result == WALK_OK;
 }
@@ -356,112 +473,165 @@ static bool guest_store_gpa(struct vcpu *vcpu, uint64_t va, gpaddr_t *gpa)
  * which keeps shadows coherent with every byte that lands in a page table. */
 static uint64_t guest_va_access(struct vcpu *vcpu, uint64_t va, unsigned size, const uint64_t *store)
 {
-    struct shadow_vm *s = &vcpu->vm->shadow;
+    struct shadow_vm *s = shadows_of(vcpu->vm);
     uint64_t value = 0;
     for (unsigned i = 0; i < size; i++) {
         gpaddr_t gpa;
-        paddr_t hpa;
-        if (!guest_store_gpa(vcpu, va + i, &gpa) || !guest_mem_hpa(&s->mem, gpa, 1, &hpa))
+        uint64_t byte;
+        if (!guest_store_gpa(vcpu, va + i, &gpa) || !guest_mem_load(&vcpu->vm->mem, gpa, 1, &byte))
             continue;
-        value |= (uint64_t)*(volatile uint8_t *)pa_to_ptr(hpa) << (8 * i);
+        value |= byte << (8 * i);
         if (store)
             shadow_guest_pt_write(s, gpa, (*store >> (8 * i)) & 0xff, 1);
     }
     return value;
 }
 
+/* The store's value and, for an AMO or SC, what its rd receives. */
+static void tsp_store_result(struct vcpu *vcpu, const struct store_insn *si, uint64_t old)
+{
+    if (si->kind == STORE_AMO)
+        vcpu_set_reg(vcpu, si->rd, amo_result(si->size, old));
+    else if (si->kind == STORE_SC)
+        /* Succeeds: the store was atomic with respect to every other vCPU
+         * (they write this page only through Umbra, under the lock).  What
+         * cannot be checked is whether another vCPU stored here between
+         * the guest's LR and this SC; Linux updates PTEs with AMOs, not
+         * LR/SC, so none of the guests shipped does that. */
+        vcpu_set_reg(vcpu, si->rd, 0);
+}
+
 /*
- * tsp: the guest stored to one of its page tables.  Decode the store (from
- * htinst when the hardware transformed it, else from guest memory), do it
- * through the shadow core so every shadow stays coherent, and step over it.
- * The common case, an aligned store within one page, is one shadow write;
- * anything else goes byte by byte.
+ * tsp: the guest stored to one of its page tables.  Decode the store (the
+ * one decoder of core/mmio.c), do it through the shadow core so every
+ * shadow stays coherent, and step over it.  The common case, an aligned
+ * store within one page, is one shadow write; anything else goes byte by
+ * byte.
  */
 static void tsp_emulate_store(struct vcpu *vcpu, const struct shadow_fault *f)
 {
-    struct store_insn si;
-    uint32_t insn = 0;
-    uint64_t va;
-    if (insn_decode_transformed_store(vcpu->htinst, &si)) {
-        va = vcpu->stval - insn_transformed_addr_offset(vcpu->htinst);
-    } else if (vcpu_fetch_insn(vcpu, &insn) && insn_decode_store(insn, &si)) {
-        va = guest_reg(vcpu, si.rs1) + (uint64_t)si.offset;
-    } else {
+    struct trapped_access a;
+    if (!vcpu_decode_access(vcpu, &a) || a.is_load) {
         /* Only a store, AMO or SC can fault this way; anything else means
          * the guest changed its code under us.  Retrying is what hardware
          * would effectively do. */
         kprintf("umbra: vm %s: cannot decode the store at pc 0x%lx (0x%x)\n",
-                vcpu->vm->config->name, vcpu->regs.sepc, insn);
+                vcpu->vm->config->name, vcpu->regs.sepc, a.insn);
         return;
     }
-    struct shadow_vm *s = &vcpu->vm->shadow;
-    bool simple = IS_ALIGNED(va, si.size) && va == vcpu->stval;
-    uint64_t src = guest_reg(vcpu, si.rs2);
-    uint64_t old = simple ? guest_gpa_read(s, f->walk.gpa, si.size)
-                          : guest_va_access(vcpu, va, si.size, NULL);
-    uint64_t value = si.kind == STORE_AMO ? amo_compute(si.amo, si.size, old, src)
-                                          : store_insn_value(&si, src);
+    const struct store_insn *si = &a.st;
+    struct shadow_vm *s = shadows_of(vcpu->vm);
+    bool simple = IS_ALIGNED(a.va, si->size) && a.va == vcpu->stval;
+    uint64_t src = vcpu_reg(vcpu, si->rs2), old = 0;
+    if (simple)
+        (void)guest_mem_load(&vcpu->vm->mem, f->walk.gpa, si->size, &old);   /* 0 outside RAM */
+    else
+        old = guest_va_access(vcpu, a.va, si->size, NULL);
+    uint64_t value = si->kind == STORE_AMO ? amo_compute(si->amo, si->size, old, src)
+                                           : store_insn_value(si, src);
     uint64_t floods = s->stats.wp_unshadowed;
     if (simple)
-        shadow_guest_pt_write(s, f->walk.gpa, value, si.size);
+        shadow_guest_pt_write(s, f->walk.gpa, value, si->size);
     else
-        guest_va_access(vcpu, va, si.size, &value);
+        guest_va_access(vcpu, a.va, si->size, &value);
     if (s->stats.wp_unshadowed != floods)
         mm_trace(vcpu->vm, "wp: write flood at gpa 0x%lx: the frame is no longer shadowed",
                  ALIGN_DOWN(f->walk.gpa, PAGE_SIZE));
-    if (si.kind == STORE_AMO)
-        guest_set_reg(vcpu, si.rd, amo_result(si.size, old));
-    else if (si.kind == STORE_SC)
-        /* Succeeds: the store above was atomic with respect to every other
-         * vCPU (they write this page only through Umbra, under the lock).
-         * What cannot be checked is whether another vCPU stored here
-         * between the guest's LR and this SC; Linux updates PTEs with
-         * AMOs, not LR/SC, so none of the guests shipped does that. */
-        guest_set_reg(vcpu, si.rd, 0);
-    vcpu->regs.sepc += si.length;
-    mm_trace(vcpu->vm, "wp: store%u to page table at va 0x%lx: 0x%lx -> 0x%lx", si.size * 8, va,
+    tsp_store_result(vcpu, si, old);
+    vcpu->regs.sepc += si->length;
+    mm_trace(vcpu->vm, "wp: store%u to page table at va 0x%lx: 0x%lx -> 0x%lx", si->size * 8, a.va,
              old, value);
 }
 
-static void shadow_page_fault_exit(struct vcpu *vcpu)
+static void mode_shadow_count_fault(struct vcpu *vcpu, const struct shadow_fault *f, const struct access_ctx *ctx)
 {
-    struct access_ctx ctx = guest_access(vcpu, access_of(vcpu->scause));
-    struct shadow_fault f;
-    struct shadow_vm *s = shadow_lock(vcpu);
-    shadow_page_fault(s, (int)vcpu->regs.shadow_index, vcpu->stval, &ctx, &f);
-    /* Under the lock: the emulated store and the shadow updates it makes
-     * must not interleave with another vCPU's. */
-    if (f.kind == SHADOW_FAULT_WRITE_PROTECT)
-        tsp_emulate_store(vcpu, &f);
-    shadow_unlock(vcpu);
-    switch (f.kind) {
+    switch (f->kind) {
     case SHADOW_FAULT_HIDDEN:
     case SHADOW_FAULT_AD_UPDATE:
-        stats_count_full(&vcpu->stats, f.kind == SHADOW_FAULT_HIDDEN ? EXIT_HIDDEN_FAULT : EXIT_AD_UPDATE);
+        stats_count_full(&vcpu->stats, f->kind == SHADOW_FAULT_HIDDEN ? EXIT_HIDDEN_FAULT : EXIT_AD_UPDATE);
         mm_trace(vcpu->vm, "%s: %s va 0x%lx -> gpa 0x%lx -> hpa 0x%lx, shadow pte 0x%lx%s%s",
-                 f.kind == SHADOW_FAULT_HIDDEN ? "hidden fault" : "A/D update",
-                 ctx.type == ACCESS_FETCH ? "fetch" : ctx.type == ACCESS_LOAD ? "load" : "store",
-                 vcpu->stval, f.walk.gpa, f.hpa, f.shadow_pte, f.walk.need_a ? ", set A" : "",
-                 f.walk.need_d ? ", set D" : "");
+                 f->kind == SHADOW_FAULT_HIDDEN ? "hidden fault" : "A/D update",
+                 ctx->type == ACCESS_FETCH ? "fetch" : ctx->type == ACCESS_LOAD ? "load" : "store",
+                 vcpu->stval, f->walk.gpa, f->hpa, f->shadow_pte, f->walk.need_a ? ", set A" : "",
+                 f->walk.need_d ? ", set D" : "");
         break;
     case SHADOW_FAULT_WRITE_PROTECT:
         stats_count_full(&vcpu->stats, EXIT_WP_FAULT);
         break;
     case SHADOW_FAULT_GUEST:
         /* A load or store whose translation lands on an emulated device. */
-        if ((f.inject_cause == CAUSE_LOAD_ACCESS || f.inject_cause == CAUSE_STORE_ACCESS) &&
-            mmio_emulate(vcpu, f.walk.gpa))
+        if ((f->inject_cause == CAUSE_LOAD_ACCESS || f->inject_cause == CAUSE_STORE_ACCESS) &&
+            mmio_emulate(vcpu, f->walk.gpa))
             break;
         stats_count_full(&vcpu->stats, EXIT_GUEST_FAULT_INJECTED);
-        mm_trace(vcpu->vm, "guest fault: cause %lu at va 0x%lx injected", f.inject_cause, vcpu->stval);
-        vcpu_arch_inject_exception(vcpu, f.inject_cause, vcpu->stval);
+        mm_trace(vcpu->vm, "guest fault: cause %lu at va 0x%lx injected", f->inject_cause, vcpu->stval);
+        vcpu_arch_inject_exception(vcpu, f->inject_cause, vcpu->stval);
         break;
     }
 }
 
-static void shadow_report(struct vm *vm, struct exit_stats *t, int *sptbuf_size)
+static bool mode_shadow_page_fault_exit(struct vcpu *vcpu)
 {
-    const struct shadow_stats *st = &vm->shadow.stats;
+    struct access_ctx ctx = vcpu_arch_access_ctx(vcpu, access_of(vcpu->scause));
+    struct shadow_fault f;
+    struct shadow_vm *s = mode_shadow_lock(vcpu);
+    shadow_page_fault(s, (int)scpu_of(vcpu)->shadow_index, vcpu->stval, &ctx, &f);
+    /* Under the lock: the emulated store and the shadow updates it makes
+     * must not interleave with another vCPU's. */
+    if (f.kind == SHADOW_FAULT_WRITE_PROTECT)
+        tsp_emulate_store(vcpu, &f);
+    mode_shadow_unlock(vcpu);
+    mode_shadow_count_fault(vcpu, &f, &ctx);
+    return true;
+}
+
+/* ---- device memory ---------------------------------------------------- */
+
+static int passthrough_slot(const struct shadow_vm *s, gpaddr_t gpa)
+{
+    for (unsigned i = 0; i < SHADOW_MAX_PASSTHROUGH; i++)
+        if (s->passthrough[i].size && s->passthrough[i].gpa == gpa)
+            return (int)i;
+    return -1;
+}
+
+static int free_passthrough_slot(const struct shadow_vm *s)
+{
+    for (unsigned i = 0; i < SHADOW_MAX_PASSTHROUGH; i++)
+        if (!s->passthrough[i].size)
+            return (int)i;
+    return -1;
+}
+
+/* The lock is taken even with one vCPU: the VM's vCPUs may be many, and a
+ * BAR moves rarely.  Emptying the shadows flushes every hart (mode_shadow_flush). */
+static bool mode_shadow_map_device(struct vcpu *vcpu, gpaddr_t gpa, paddr_t hpa, uint64_t size)
+{
+    struct mode_shadow_vm *smv = smv_of(vcpu->vm);
+    sleeplock_acquire(&smv->lock, vcpu);
+    int slot = free_passthrough_slot(&smv->core);
+    bool ok = slot >= 0 && shadow_passthrough_set(&smv->core, (unsigned)slot, gpa, size, hpa) == 0;
+    sleeplock_release(&smv->lock);
+    return ok;
+}
+
+static void mode_shadow_unmap_device(struct vcpu *vcpu, gpaddr_t gpa, uint64_t size)
+{
+    (void)size;
+    struct mode_shadow_vm *smv = smv_of(vcpu->vm);
+    sleeplock_acquire(&smv->lock, vcpu);
+    int slot = passthrough_slot(&smv->core, gpa);
+    if (slot >= 0)
+        shadow_passthrough_set(&smv->core, (unsigned)slot, 0, 0, 0);
+    sleeplock_release(&smv->lock);
+}
+
+/* ---- report ------------------------------------------------------------ */
+
+static void mode_shadow_report(struct vm *vm, struct exit_stats *t)
+{
+    const struct mode_shadow_vm *smv = smv_of(vm);
+    const struct shadow_stats *st = &smv->core.stats;
     t->mm[MM_SHADOW_PAGES_PEAK] += st->pages_peak;
     t->mm[MM_SHADOW_ROOTS_BUILT] += st->roots_built;
     t->mm[MM_SHADOW_ROOTS_RECLAIMED] += st->roots_reclaimed;
@@ -472,35 +642,54 @@ static void shadow_report(struct vm *vm, struct exit_stats *t, int *sptbuf_size)
     t->mm[MM_ENTRIES_DROPPED] += st->entries_dropped;
     t->mm[MM_WP_EMULATED] += st->wp_emulated;
     t->mm[MM_WP_UNSHADOWED] += st->wp_unshadowed;
-    t->mm[MM_REMOTE_FLUSHES] += vm->remote_flushes;
-    *sptbuf_size = vm->config->mode == MM_MODE_SSP ? (int)vm->config->sptbuf : -1;
+    t->mm[MM_REMOTE_FLUSHES] += smv->remote_flushes;
     for (unsigned i = 0; i < vm->ncpus; i++) {
-        const struct vcpu *v = &vm->vcpus[i];
-        t->mm[MM_SPTBUF_HITS] += v->sptbuf.hits;
-        t->mm[MM_SPTBUF_MISSES] += v->sptbuf.misses;
-        t->mm[MM_SPTBUF_EVICTIONS] += v->sptbuf.evictions;
-        t->fast[EXIT_SATP_WRITE_HIT] += v->regs.fast_satp_hits;
+        const struct shadow_cpu *c = &smv->cpus[i];
+        t->mm[MM_SPTBUF_HITS] += c->sptbuf.hits;
+        t->mm[MM_SPTBUF_MISSES] += c->sptbuf.misses;
+        t->mm[MM_SPTBUF_EVICTIONS] += c->sptbuf.evictions;
+        t->fast[EXIT_SATP_WRITE_HIT] += c->fast_satp_hits;
     }
 }
 
+static void tsp_report(struct vm *vm, struct exit_stats *t, int *sptbuf_size)
+{
+    mode_shadow_report(vm, t);
+    *sptbuf_size = -1;
+}
+
+static void ssp_report(struct vm *vm, struct exit_stats *t, int *sptbuf_size)
+{
+    mode_shadow_report(vm, t);
+    *sptbuf_size = (int)vm->config->sptbuf;
+}
+
+#define SHADOW_MODE_COMMON                           \
+    .guest_mmu_type = "riscv,sv39",                  \
+    .entry_csrs = mode_shadow_entry_csrs,                 \
+    .guest_satp = mode_shadow_guest_satp,                 \
+    .on_page_fault = mode_shadow_page_fault_exit,         \
+    .on_gstage_fault = mode_shadow_gstage_fault,          \
+    .flush_local_tlb = mode_shadow_flush_local_tlb,       \
+    .map_device = mode_shadow_map_device,                 \
+    .unmap_device = mode_shadow_unmap_device
+
 const struct mmu_ops mmu_tsp_ops = {
-    .mode = MM_MODE_TSP,
-    .on_vm_create = shadow_vm_create,
-    .on_vcpu_start = shadow_vcpu_start,
-    .on_satp_write = shadow_satp_write,
-    .on_satp_read = shadow_satp_read,
-    .on_sfence = tsp_sfence,
-    .on_page_fault = shadow_page_fault_exit,
-    .on_report = shadow_report,
+    .name = "tsp",
+    SHADOW_MODE_COMMON,
+    .on_vm_create = tsp_vm_create,
+    .on_vcpu_start = tsp_vcpu_start,
+    .on_virtual_instruction = tsp_virtual_instruction,
+    .on_remote_fence = tsp_remote_fence,
+    .on_report = tsp_report,
 };
 
 const struct mmu_ops mmu_ssp_ops = {
-    .mode = MM_MODE_SSP,
-    .on_vm_create = shadow_vm_create,
-    .on_vcpu_start = shadow_vcpu_start,
-    .on_satp_write = shadow_satp_write,
-    .on_satp_read = shadow_satp_read,
-    .on_sfence = ssp_sfence,
-    .on_page_fault = shadow_page_fault_exit,
-    .on_report = shadow_report,
+    .name = "ssp",
+    SHADOW_MODE_COMMON,
+    .on_vm_create = ssp_vm_create,
+    .on_vcpu_start = ssp_vcpu_start,
+    .on_virtual_instruction = ssp_virtual_instruction,
+    .on_remote_fence = ssp_remote_fence,
+    .on_report = ssp_report,
 };

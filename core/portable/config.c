@@ -361,7 +361,7 @@ static bool parse_pci_address(struct slice v, uint16_t *bdf)
 }
 
 /* The VM (index) that already has bdf, or -1. */
-static int pci_owner(const struct umbra_config *cfg, uint16_t bdf)
+static int config_pci_owner(const struct umbra_config *cfg, uint16_t bdf)
 {
     for (unsigned i = 0; i < cfg->nvms; i++)
         for (unsigned j = 0; j < cfg->vms[i].npci; j++)
@@ -378,7 +378,7 @@ static int add_pci(struct parser *p, struct slice v)
     if (!parse_pci_address(v, &bdf))
         return parser_fail(p, p->line, "bad PCI address '%s' (want BB:DD.F in hex, e.g. 00:02.0)",
                            slice_quote(q, sizeof(q), v));
-    int owner = pci_owner(p->cfg, bdf);
+    int owner = config_pci_owner(p->cfg, bdf);
     if (owner >= 0)
         return parser_fail(p, p->line, "PCI function %s is already assigned to VM '%s'",
                            slice_quote(q, sizeof(q), v), p->cfg->vms[owner].name);
@@ -406,6 +406,18 @@ static const struct key_handler vm_keys[] = {
     { "kernel", set_kernel }, { "initrd", set_initrd }, { "append", set_append },
     { "sptbuf", set_sptbuf }, { "shadow_pool", set_shadow_pool }, { "pci", add_pci },
 };
+
+/* "vm", then the global keys, then the per-VM keys (config.h). */
+const char *config_key_name(unsigned i)
+{
+    if (i == 0)
+        return "vm";
+    i--;
+    if (i < ARRAY_SIZE(global_keys))
+        return global_keys[i].key;
+    i -= (unsigned)ARRAY_SIZE(global_keys);
+    return i < ARRAY_SIZE(vm_keys) ? vm_keys[i].key : NULL;
+}
 
 static const struct key_handler *find_key(const struct key_handler *table, size_t n, struct slice key)
 {

@@ -20,6 +20,8 @@
  *     kernel=0xADDR,0xSIZE staged kernel image (required)
  *     initrd=0xADDR,0xSIZE staged initrd (optional)
  *     append=TEXT          guest command line (up to 1023 chars)
+ *     sptbuf=N             ssp's SPT base buffer entries, 0..64 (default 16)
+ *     shadow_pool=BYTES    tsp/ssp shadow-table pool (default RAM / 8, >= 64 KiB)
  *     pci=BB:DD.F          assign the host PCI function (hex bus:device.function)
  *                          to this VM; may repeat, up to CONFIG_MAX_PCI_PER_VM
  *
@@ -89,5 +91,9 @@ struct umbra_config {
  * without kernel) name the line of that VM's vm=.
  */
 int config_parse(const char *text, size_t len, struct umbra_config *out, char *err, size_t errlen);
+
+/* The i-th key the parser accepts (i = 0, 1, ...; NULL past the last), for
+ * the test that every key is documented. */
+const char *config_key_name(unsigned i);
 
 #endif

@@ -12,8 +12,7 @@
  */
 #define USER_SAVED (13 * 8)         /* ra, s0..s11 */
 #define USER_FRAME ((USER_SAVED + 15) / 16 * 16)
-#define SSTATUS_SPIE (1 << 5)
-#define SSTATUS_SPP (1 << 8)
+#include "core/lib/riscv.h"   /* SSTATUS_SPIE, SSTATUS_SPP */
 
     .text
     .balign 4

@@ -5,19 +5,20 @@
  * device.
  */
 #include "iommu/passthrough/vpci.h"
-#include "arch/riscv/csr.h"
 #include "core/console.h"
 #include "core/lib/fmt.h"
+#include "core/mmio.h"
 #include "core/mmu/mmu.h"
-#include "iommu/hostbridge/pci_host.h"
+#include "core/pool.h"
+#include "core/portable/guest_dtb.h"
 #include "core/vm.h"
 #include "iommu/driver/iommu.h"
-#include "mm/frame.h"
+#include "iommu/hostbridge/pci_host.h"
 
-extern struct frame_pool umbra_pool;
-
-/* In the shadow modes every memory BAR of every function needs a slot. */
-_Static_assert(SHADOW_MAX_PASSTHROUGH >= CONFIG_MAX_PCI_PER_VM * PCI_MAX_BARS, "passthrough slots");
+/* Each VM's passthrough state (by vm->index); vm->vpci points here once
+ * the VM has devices. */
+static struct vpci vpci_of_vm[CONFIG_MAX_VMS];
+static const struct mmio_ops vpci_ecam_ops;
 
 static int vpci_fail(char *err, size_t errlen, const struct vm *vm, uint16_t bdf, const char *what)
 {
@@ -69,7 +70,7 @@ static int assign_function(struct vm *vm, uint16_t bdf, struct pci_window *w, ch
         return vpci_fail(err, errlen, vm, bdf, "no such function on the host's PCI bus 0");
     if (f->class_code >> 16 == 0x06)
         return vpci_fail(err, errlen, vm, bdf, "a bridge cannot be assigned");
-    struct vpci_dev *d = &vm->vpci.devs[vm->vpci.ndevs];
+    struct vpci_dev *d = &vm->vpci->devs[vm->vpci->ndevs];
     gpaddr_t addr[PCI_MAX_BARS];
     if (!initial_guest_bars(f, w, addr))
         return vpci_fail(err, errlen, vm, bdf, "its BARs do not fit in the VM's 1 GiB PCI window");
@@ -77,10 +78,8 @@ static int assign_function(struct vm *vm, uint16_t bdf, struct pci_window *w, ch
     if (rc != PCI_OK)
         return vpci_fail(err, errlen, vm, bdf, pci_strerror(rc));
     d->func = f;
-    for (unsigned i = 0; i < PCI_MAX_BARS; i++)
-        d->shadow_slot[i] = -1;
     host_command_sync(d);
-    vm->vpci.ndevs++;
+    vm->vpci->ndevs++;
     return 0;
 }
 
@@ -91,13 +90,17 @@ static int dma_table_init(struct vm *vm, char *err, size_t errlen)
     paddr_t root = frame_alloc(&umbra_pool, KIB(16), KIB(16));
     if (!root)
         return vpci_fail(err, errlen, vm, vm->config->pci[0], "not enough host memory for its DMA table");
-    pt_init(&vm->vpci.dma, PT_SV39X4, root, umbra_pool_alloc_page, NULL);
-    if (pt_map(&vm->vpci.dma, GUEST_RAM_BASE, vm->ram_hpa, vm->ram_size, IOMMU_GSTAGE_LEAF_PERM) != 0)
-        return vpci_fail(err, errlen, vm, vm->config->pci[0], "cannot build its DMA table");
+    pt_init(&vm->vpci->dma, PT_SV39X4, root, umbra_pool_alloc_page, NULL);
+    for (unsigned i = 0; i < vm->mem.count; i++) {
+        const struct guest_mem_region *r = &vm->mem.regions[i];
+        if (r->kind != GUEST_MEM_CONTIGUOUS ||
+            pt_map(&vm->vpci->dma, r->gpa, r->hpa, r->size, IOMMU_GSTAGE_LEAF_PERM) != 0)
+            return vpci_fail(err, errlen, vm, vm->config->pci[0], "cannot build its DMA table");
+    }
     int gscid = iommu_gscid(root);
     if (gscid < 0)
         return vpci_fail(err, errlen, vm, vm->config->pci[0], "no GSCID left for its DMA table");
-    vm->vpci.gscid = (uint16_t)gscid;
+    vm->vpci->gscid = (uint16_t)gscid;
     return 0;
 }
 
@@ -123,6 +126,9 @@ int vpci_vm_init(struct vm *vm, char *err, size_t errlen)
     if (!iommu.ready)
         return vpci_fail(err, errlen, vm, c->pci[0],
                          "no IOMMU to confine its DMA (run QEMU with iommu-sys=on: umbra-run --iommu)");
+    vm->vpci = &vpci_of_vm[vm->index];
+    if (mmio_register(vm, VPCI_ECAM_GPA, VPCI_ECAM_SIZE, &vpci_ecam_ops, vm->vpci) != 0)
+        return vpci_fail(err, errlen, vm, c->pci[0], "no room for its config space in the device registry");
     struct pci_window window;
     pci_window_init(&window, VPCI_MEM_GPA, VPCI_MEM_SIZE);
     for (unsigned i = 0; i < c->npci; i++)
@@ -130,16 +136,16 @@ int vpci_vm_init(struct vm *vm, char *err, size_t errlen)
             return -1;
     if (dma_table_init(vm, err, errlen) != 0)
         return -1;
-    for (unsigned i = 0; i < vm->vpci.ndevs; i++) {
+    for (unsigned i = 0; i < vm->vpci->ndevs; i++) {
         char why[96];
-        if (iommu_attach(vm->vpci.devs[i].func->bdf, vm->vpci.dma.root, vm->vpci.gscid,
-                         &vm->vpci.iommu_commands, why, sizeof(why)) != 0)
+        if (iommu_attach(vm->vpci->devs[i].func->bdf, vm->vpci->dma.root, vm->vpci->gscid,
+                         &vm->vpci->iommu_commands, why, sizeof(why)) != 0)
             return vpci_fail(err, errlen, vm, c->pci[i], why);
-        log_assignment(vm, &vm->vpci.devs[i]);
+        log_assignment(vm, &vm->vpci->devs[i]);
     }
     vm->has_devices = true;
     kprintf("umbra: vm %s: DMA confined to its RAM: IOMMU second stage at host 0x%lx, GSCID %u, "
-            "%lu IOMMU commands\n", c->name, vm->vpci.dma.root, vm->vpci.gscid, vm->vpci.iommu_commands);
+            "%lu IOMMU commands\n", c->name, vm->vpci->dma.root, vm->vpci->gscid, vm->vpci->iommu_commands);
     return 0;
 }
 
@@ -170,62 +176,18 @@ static bool overlaps_mapped(const struct vpci *v, gpaddr_t gpa, uint64_t size)
     return false;
 }
 
-/* hap: the G-stage changed; no hart of the VM may keep an old translation.
- * (Other vCPUs flush the G-stage too when they answer the shootdown.) */
-static void gstage_flush_everywhere(struct vm *vm)
-{
-    hfence_gvma_all();
-    vm_shootdown(vm, ~0ul);
-}
-
-static bool bar_map_hap(struct vm *vm, gpaddr_t gpa, paddr_t hpa, uint64_t size)
-{
-    if (pt_map(&vm->gstage, gpa, hpa, size, PTE_R | PTE_W | PTE_U | PTE_A | PTE_D) != 0) {
-        pt_unmap(&vm->gstage, gpa, size);    /* whatever part was mapped */
-        return false;
-    }
-    gstage_flush_everywhere(vm);
-    return true;
-}
-
-static int free_shadow_slot(const struct vm *vm)
-{
-    for (unsigned i = 0; i < SHADOW_MAX_PASSTHROUGH; i++)
-        if (!vm->shadow.passthrough[i].size)
-            return (int)i;
-    return -1;
-}
-
+/* Every mode maps device memory through its own hook (mmu_ops.map_device). */
 static bool bar_map(struct vcpu *vcpu, struct vpci_dev *d, unsigned i, gpaddr_t gpa)
 {
-    struct vm *vm = vcpu->vm;
     const struct pci_vbar *b = &d->vf.bar[i];
-    if (overlaps_mapped(&vm->vpci, gpa, b->size))
+    if (overlaps_mapped(vcpu->vm->vpci, gpa, b->size))
         return false;
-    if (!vm_uses_shadows(vm))
-        return bar_map_hap(vm, gpa, b->host_addr, b->size);
-    sleeplock_acquire(&vm->shadow_lock, vcpu);
-    int slot = free_shadow_slot(vm);
-    bool ok = slot >= 0 && shadow_passthrough_set(&vm->shadow, (unsigned)slot, gpa, b->size, b->host_addr) == 0;
-    sleeplock_release(&vm->shadow_lock);
-    if (ok)
-        d->shadow_slot[i] = slot;
-    return ok;
+    return vcpu->vm->mmu->map_device(vcpu, gpa, b->host_addr, b->size);
 }
 
 static void bar_unmap(struct vcpu *vcpu, struct vpci_dev *d, unsigned i)
 {
-    struct vm *vm = vcpu->vm;
-    if (!vm_uses_shadows(vm)) {
-        pt_unmap(&vm->gstage, d->mapped[i], d->vf.bar[i].size);
-        gstage_flush_everywhere(vm);
-    } else {
-        /* Emptying the shadows flushes every hart (core/mmu/mode_shadow.c). */
-        sleeplock_acquire(&vm->shadow_lock, vcpu);
-        shadow_passthrough_set(&vm->shadow, (unsigned)d->shadow_slot[i], 0, 0, 0);
-        sleeplock_release(&vm->shadow_lock);
-        d->shadow_slot[i] = -1;
-    }
+    vcpu->vm->mmu->unmap_device(vcpu, d->mapped[i], d->vf.bar[i].size);
     d->mapped[i] = 0;
 }
 
@@ -234,7 +196,7 @@ static void bar_unmap(struct vcpu *vcpu, struct vpci_dev *d, unsigned i)
  * trading places both end up mapped. */
 static void bars_sync(struct vcpu *vcpu)
 {
-    struct vpci *v = &vcpu->vm->vpci;
+    struct vpci *v = vcpu->vm->vpci;
     for (unsigned k = 0; k < v->ndevs; k++)
         for (unsigned i = 0; i < PCI_MAX_BARS; i++)
             if (v->devs[k].mapped[i] && v->devs[k].mapped[i] != bar_target(&v->devs[k], i)) {
@@ -258,16 +220,11 @@ static void bars_sync(struct vcpu *vcpu)
 
 /* ---- config space ------------------------------------------------------- */
 
-bool vpci_owns(const struct vm *vm, gpaddr_t gpa)
-{
-    return vm->vpci.ndevs && gpa >= VPCI_ECAM_GPA && gpa - VPCI_ECAM_GPA < VPCI_ECAM_SIZE;
-}
-
 static struct vpci_dev *dev_at(struct vm *vm, uint16_t bdf)
 {
-    for (unsigned i = 0; i < vm->vpci.ndevs; i++)
-        if (vm->vpci.devs[i].func->bdf == bdf)
-            return &vm->vpci.devs[i];
+    for (unsigned i = 0; i < vm->vpci->ndevs; i++)
+        if (vm->vpci->devs[i].func->bdf == bdf)
+            return &vm->vpci->devs[i];
     return NULL;
 }
 
@@ -279,17 +236,18 @@ static uint32_t config_read32(struct vm *vm, uint64_t off, unsigned size)
     return pci_vconf_read(&d->vf, (unsigned)(off & 0xfff), size);
 }
 
-uint64_t vpci_config_read(struct vcpu *vcpu, gpaddr_t gpa, unsigned size)
+/* A guest config read of 1, 2, 4 or 8 bytes at offset `off` of its ECAM. */
+static uint64_t vpci_config_read(struct vcpu *vcpu, void *dev, uint64_t off, unsigned size)
 {
+    (void)dev;
     struct vm *vm = vcpu->vm;
-    uint64_t off = gpa - VPCI_ECAM_GPA;
     uint64_t value = UINT64_MAX;     /* a misaligned 8-byte read: all ones */
-    sleeplock_acquire(&vm->vpci.lock, vcpu);
+    sleeplock_acquire(&vm->vpci->lock, vcpu);
     if (size < 8)
         value = config_read32(vm, off, size);
     else if (IS_ALIGNED(off, 8))
         value = config_read32(vm, off, 4) | (uint64_t)config_read32(vm, off + 4, 4) << 32;
-    sleeplock_release(&vm->vpci.lock);
+    sleeplock_release(&vm->vpci->lock);
     return value;
 }
 
@@ -305,26 +263,52 @@ static void config_write32(struct vcpu *vcpu, uint64_t off, unsigned size, uint3
         bars_sync(vcpu);
 }
 
-void vpci_config_write(struct vcpu *vcpu, gpaddr_t gpa, unsigned size, uint64_t value)
+static void vpci_config_write(struct vcpu *vcpu, void *dev, uint64_t off, unsigned size, uint64_t value)
 {
+    (void)dev;
     struct vm *vm = vcpu->vm;
-    uint64_t off = gpa - VPCI_ECAM_GPA;
-    sleeplock_acquire(&vm->vpci.lock, vcpu);
+    sleeplock_acquire(&vm->vpci->lock, vcpu);
     if (size == 8 && IS_ALIGNED(off, 8)) {
         config_write32(vcpu, off, 4, (uint32_t)value);
         config_write32(vcpu, off + 4, 4, (uint32_t)(value >> 32));
     } else if (size < 8) {
         config_write32(vcpu, off, size, (uint32_t)value);
     }
-    sleeplock_release(&vm->vpci.lock);
+    sleeplock_release(&vm->vpci->lock);
 }
+
+/* The VM's config space, an emulated device in its registry. */
+static const struct mmio_ops vpci_ecam_ops = {
+    .read = vpci_config_read,
+    .write = vpci_config_write,
+};
 
 void vpci_vm_end(struct vm *vm)
 {
-    for (unsigned i = 0; i < vm->vpci.ndevs; i++)
-        pci_cfg_write_command(&pci_host_ops, vm->vpci.devs[i].func->bdf, PCI_COMMAND_INTX_DISABLE);
-    if (vm->vpci.ndevs)
-        vpci_poll_faults(true);
+    if (!vm->vpci)
+        return;
+    for (unsigned i = 0; i < vm->vpci->ndevs; i++)
+        pci_cfg_write_command(&pci_host_ops, vm->vpci->devs[i].func->bdf, PCI_COMMAND_INTX_DISABLE);
+    vpci_poll_faults(true);
+}
+
+void vpci_dtb_params(const struct vm *vm, struct guest_dtb_params *dtb)
+{
+    if (!vm->vpci)
+        return;
+    dtb->pci_ecam_base = VPCI_ECAM_GPA;
+    dtb->pci_ecam_size = VPCI_ECAM_SIZE;
+    dtb->pci_mem_base = VPCI_MEM_GPA;
+    dtb->pci_mem_size = VPCI_MEM_SIZE;
+}
+
+void vpci_report(const struct vm *vm, struct exit_stats *total)
+{
+    if (!vm->vpci)
+        return;
+    total->mm[MM_IOMMU_COMMANDS] += vm->vpci->iommu_commands;
+    total->mm[MM_IOMMU_FAULTS] += __atomic_load_n(&vm->vpci->iommu_faults, __ATOMIC_RELAXED);
+    total->mm[MM_BAR_MAPS] += vm->vpci->bar_maps;
 }
 
 /* ---- IOMMU faults ------------------------------------------------------- */
@@ -335,7 +319,7 @@ void vpci_vm_end(struct vm *vm)
 
 static void fault_log(struct vm *vm, const struct iommu_fault *f)
 {
-    struct vpci *v = &vm->vpci;
+    struct vpci *v = vm->vpci;
     gpaddr_t page = ALIGN_DOWN(f->iotval, PAGE_SIZE);
     if ((v->fault_lines && page == v->last_fault_page) || v->fault_lines > FAULT_LINES_PER_VM)
         return;
@@ -353,10 +337,10 @@ static void fault_report(const struct iommu_fault *f)
 {
     for (unsigned i = 0; i < vm_count; i++) {
         struct vm *vm = &vms[i];
-        for (unsigned k = 0; k < vm->vpci.ndevs; k++) {
-            if (vm->vpci.devs[k].func->bdf != f->did)
+        for (unsigned k = 0; vm->vpci && k < vm->vpci->ndevs; k++) {
+            if (vm->vpci->devs[k].func->bdf != f->did)
                 continue;
-            __atomic_add_fetch(&vm->vpci.iommu_faults, 1, __ATOMIC_RELAXED);
+            __atomic_add_fetch(&vm->vpci->iommu_faults, 1, __ATOMIC_RELAXED);
             fault_log(vm, f);
             return;
         }

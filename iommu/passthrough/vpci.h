@@ -7,8 +7,10 @@
  * What the VM sees: an ECAM host bridge at VPCI_ECAM_GPA holding bus 0
  * only, in its DTB like QEMU virt's own, with each assigned function at the
  * same device/function number as on the host and nothing else.  Its config
- * space is emulated (core/lib/pci.c's pci_vfunc): every access traps (the ECAM
- * window is never mapped) and is answered by Umbra.  BARs start at
+ * space is emulated (iommu/pci/vfunc.c): the ECAM window is an emulated
+ * device in the VM's registry (core/mmio.h), so every access traps and is
+ * answered here.  BARs are mapped and unmapped through the VM's mode
+ * (mmu_ops.map_device), the same call in every mode.  BARs start at
  * addresses Umbra picks in the VM's 32-bit window (VPCI_MEM_GPA), and the
  * guest may move them anywhere inside it, as a driver for bare QEMU
  * assigns BARs itself; a BAR is mapped while the guest has memory decoding
@@ -20,8 +22,8 @@
  * records a fault that Umbra counts for the VM.  Bus mastering on the real
  * device follows the guest's command register.
  */
-#ifndef UMBRA_CORE_VPCI_H
-#define UMBRA_CORE_VPCI_H
+#ifndef UMBRA_IOMMU_VPCI_H
+#define UMBRA_IOMMU_VPCI_H
 
 #include "core/lib/base.h"
 #include "core/portable/config.h"
@@ -38,7 +40,6 @@ struct vpci_dev {
     const struct pci_func *func;         /* the host's view */
     struct pci_vfunc vf;                 /* the VM's view */
     gpaddr_t mapped[PCI_MAX_BARS];       /* guest address BAR i is mapped at; 0 = not mapped */
-    int shadow_slot[PCI_MAX_BARS];       /* shadow modes: its passthrough slot, -1 = none */
 };
 
 struct vpci {
@@ -64,11 +65,15 @@ struct vcpu;
  * endpoint, or no IOMMU to confine its DMA). */
 int vpci_vm_init(struct vm *vm, char *err, size_t errlen);
 
-/* Is gpa in the VM's emulated config space? */
-bool vpci_owns(const struct vm *vm, gpaddr_t gpa);
-/* A guest config read or write of 1, 2, 4 or 8 bytes at gpa (vpci_owns). */
-uint64_t vpci_config_read(struct vcpu *vcpu, gpaddr_t gpa, unsigned size);
-void vpci_config_write(struct vcpu *vcpu, gpaddr_t gpa, unsigned size, uint64_t value);
+/* The VM's devices in its device tree: its host bridge's ECAM and BAR
+ * window (nothing for a VM without devices). */
+struct guest_dtb_params;
+void vpci_dtb_params(const struct vm *vm, struct guest_dtb_params *dtb);
+
+/* Add the VM's passthrough counters (IOMMU commands and faults, BAR maps)
+ * to its report. */
+struct exit_stats;
+void vpci_report(const struct vm *vm, struct exit_stats *total);
 
 /* The VM has ended (its vCPUs are off their harts): silence its devices —
  * bus mastering and decoding off — and count their last faults. */

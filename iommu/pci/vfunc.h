@@ -17,7 +17,8 @@
 /* Vendor-specific capabilities only: virtio's modern transport finds its
  * registers through them, they are read-only by nature, and hiding
  * MSI/MSI-X/PM keeps a guest from enabling features Umbra does not emulate
- * (it delivers INTx only), so its driver falls back to INTx. */
+ * (it delivers no device interrupt at all: INTx is off on the real device
+ * and the guests shipped poll), so a driver does without them. */
 #define PCI_VFUNC_CAPS_DEFAULT PCI_CAP_ALLOW(PCI_CAP_ID_VNDR)
 
 struct pci_vbar {

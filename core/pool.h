@@ -1,0 +1,18 @@
+/*
+ * pool.h — Umbra's own memory: the frame pool every VM's RAM, page tables
+ * and shadow pools come from (core/pool.c owns it), and the staging area
+ * where the runner put the images.
+ */
+#ifndef UMBRA_CORE_POOL_H
+#define UMBRA_CORE_POOL_H
+
+#include "mm/frame.h"
+
+extern struct frame_pool umbra_pool;
+extern paddr_t umbra_staging;   /* images staged by the runner live above this */
+
+/* One zeroed page of the pool, safe from any hart once they run (a
+ * pt_alloc_fn; the argument is unused). */
+paddr_t umbra_pool_alloc_page(void *unused);
+
+#endif
