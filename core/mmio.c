@@ -8,14 +8,9 @@
 #include "iommu/passthrough/vpci.h"
 #include "mm/gwalk.h"
 
-static struct guest_mem vm_guest_mem(const struct vm *vm)
-{
-    return (struct guest_mem){ .base = GUEST_RAM_BASE, .size = vm->ram_size, .hpa = vm->ram_hpa };
-}
-
 bool vcpu_fetch_insn(struct vcpu *vcpu, uint32_t *insn)
 {
-    struct guest_mem mem = vm_guest_mem(vcpu->vm);
+    const struct guest_mem *mem = &vcpu->vm->mem;
     uint64_t satp = vm_uses_shadows(vcpu->vm) ? vcpu->regs.guest_satp : csr_read(vsatp);
     /* gwalk knows Bare and Sv39 only; a hap guest may use Sv48/57.  (QEMU
      * fills htinst for these traps, so this path is rarely needed.) */
@@ -32,8 +27,8 @@ bool vcpu_fetch_insn(struct vcpu *vcpu, uint32_t *insn)
     for (unsigned i = 0; i < 2; i++) {
         struct walk w;
         paddr_t hpa;
-        gwalk(&mem, satp, vcpu->regs.sepc + 2 * i, &ctx, &w);
-        if (w.result != WALK_OK || !guest_mem_hpa(&mem, w.gpa, 2, &hpa))
+        gwalk(mem, satp, vcpu->regs.sepc + 2 * i, &ctx, &w);
+        if (w.result != WALK_OK || !guest_mem_hpa(mem, w.gpa, 2, &hpa))
             return false;
         half[i] = *(volatile uint16_t *)pa_to_ptr(hpa);
         if (i == 0 && insn_length(half[0]) == 2) {

@@ -64,6 +64,9 @@ static int vm_setup_memory(struct vm *vm, const struct vm_config *c, char *err, 
     vm->ram_hpa = frame_alloc(&umbra_pool, c->mem, MIB(2));
     if (!vm->ram_hpa)
         return vm_fail(err, errlen, c, "not enough host memory for its RAM");
+    guest_mem_init(&vm->mem);
+    if (guest_mem_add_contiguous(&vm->mem, GUEST_RAM_BASE, vm->ram_size, vm->ram_hpa) != 0)
+        return vm_fail(err, errlen, c, "its RAM cannot be mapped");
     return vm->mmu->on_vm_create ? vm->mmu->on_vm_create(vm, err, errlen) : 0;
 }
 

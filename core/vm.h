@@ -101,6 +101,7 @@ struct vm {
     struct pt gstage;
     paddr_t ram_hpa;         /* guest RAM is one contiguous host block */
     uint64_t ram_size;
+    struct guest_mem mem;    /* its GPA -> HPA map (for now one contiguous region) */
     gpaddr_t dtb_gpa;
     unsigned ncpus;
     struct vcpu vcpus[MAX_VCPUS_PER_VM];

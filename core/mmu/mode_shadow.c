@@ -90,8 +90,8 @@ static int shadow_vm_create(struct vm *vm, char *err, size_t errlen)
                      c->name, (unsigned long long)(pool >> 10));
         return -1;
     }
-    struct guest_mem mem = { .base = GUEST_RAM_BASE, .size = vm->ram_size, .hpa = vm->ram_hpa };
-    shadow_vm_init(&vm->shadow, &mem, &cfg, pool_base, pool, pa_to_ptr(meta_base), meta);
+    shadow_vm_init(&vm->shadow, &vm->mem, GUEST_RAM_BASE, vm->ram_size, &cfg, pool_base, pool,
+                   pa_to_ptr(meta_base), meta);
     /* Every vCPU pins the root it runs on, and a new root needs a free or
      * unpinned slot besides: too small a pool could leave none. */
     if (vm->shadow.max_roots <= (int)c->cpus + 1) {
@@ -329,7 +329,7 @@ static void guest_set_reg(struct vcpu *vcpu, unsigned r, uint64_t value)
 static uint64_t guest_gpa_read(const struct shadow_vm *s, gpaddr_t gpa, unsigned size)
 {
     paddr_t hpa;
-    if (!guest_mem_hpa(&s->mem, gpa, size, &hpa))
+    if (!guest_mem_hpa(s->mem, gpa, size, &hpa))
         return 0;
     switch (size) {
     case 1:  return *(volatile uint8_t *)pa_to_ptr(hpa);
@@ -345,7 +345,7 @@ static bool guest_store_gpa(struct vcpu *vcpu, uint64_t va, gpaddr_t *gpa)
 {
     struct access_ctx ctx = guest_access(vcpu, ACCESS_STORE);
     struct walk w;
-    gwalk(&vcpu->vm->shadow.mem, vcpu->regs.guest_satp, va, &ctx, &w);
+    gwalk(vcpu->vm->shadow.mem, vcpu->regs.guest_satp, va, &ctx, &w);
     *gpa = w.gpa;
     return w.result == WALK_OK;
 }
@@ -361,7 +361,7 @@ static uint64_t guest_va_access(struct vcpu *vcpu, uint64_t va, unsigned size, c
     for (unsigned i = 0; i < size; i++) {
         gpaddr_t gpa;
         paddr_t hpa;
-        if (!guest_store_gpa(vcpu, va + i, &gpa) || !guest_mem_hpa(&s->mem, gpa, 1, &hpa))
+        if (!guest_store_gpa(vcpu, va + i, &gpa) || !guest_mem_hpa(s->mem, gpa, 1, &hpa))
             continue;
         value |= (uint64_t)*(volatile uint8_t *)pa_to_ptr(hpa) << (8 * i);
         if (store)
