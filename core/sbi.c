@@ -186,16 +186,14 @@ static struct sbiret sbi_srst(struct vcpu *self, const struct sbi_call_args *c)
     return sbi_ok(0);
 }
 
-/* DBCN write: the guest's bytes, copied out of its RAM a piece at a time. */
+/* DBCN write: the guest's bytes, straight from its RAM, one
+ * host-contiguous piece at a time. */
 static void dbcn_write(struct vm *vm, gpaddr_t gpa, uint64_t len)
 {
-    char piece[64];
-    for (uint64_t done = 0; done < len; done += sizeof(piece)) {
-        uint64_t n = MIN(len - done, sizeof(piece));
-        if (!guest_mem_read(&vm->mem, gpa + done, piece, n))
-            return;
-        console_guest_write(vm, piece, n);
-    }
+    paddr_t hpa;
+    uint64_t n;
+    for (; len && guest_mem_piece(&vm->mem, gpa, len, &hpa, &n); gpa += n, len -= n)
+        console_guest_write(vm, pa_to_ptr(hpa), n);
 }
 
 static struct sbiret sbi_dbcn(struct vcpu *self, const struct sbi_call_args *c)
@@ -269,14 +267,15 @@ struct sbi_extension {
     bool legacy;
 };
 
+/* Searched in order: the calls a running kernel makes most come first. */
 static const struct sbi_extension sbi_extensions[] = {
-    { SBI_EXT_BASE,   EXIT_SBI_BASE,   sbi_base,   false },
     { SBI_EXT_TIME,   EXIT_SBI_TIME,   sbi_time,   false },
-    { SBI_EXT_IPI,    EXIT_SBI_IPI,    sbi_ipi,    false },
-    { SBI_EXT_RFENCE, EXIT_SBI_RFENCE, sbi_rfence, false },
-    { SBI_EXT_HSM,    EXIT_SBI_HSM,    sbi_hsm,    false },
-    { SBI_EXT_SRST,   EXIT_SBI_SRST,   sbi_srst,   false },
     { SBI_EXT_DBCN,   EXIT_SBI_DBCN,   sbi_dbcn,   false },
+    { SBI_EXT_RFENCE, EXIT_SBI_RFENCE, sbi_rfence, false },
+    { SBI_EXT_IPI,    EXIT_SBI_IPI,    sbi_ipi,    false },
+    { SBI_EXT_HSM,    EXIT_SBI_HSM,    sbi_hsm,    false },
+    { SBI_EXT_BASE,   EXIT_SBI_BASE,   sbi_base,   false },
+    { SBI_EXT_SRST,   EXIT_SBI_SRST,   sbi_srst,   false },
     { SBI_EXT_LEGACY_SET_TIMER, EXIT_SBI_LEGACY, NULL, true },
     { SBI_EXT_LEGACY_PUTCHAR,   EXIT_SBI_LEGACY, NULL, true },
     { SBI_EXT_LEGACY_GETCHAR,   EXIT_SBI_LEGACY, NULL, true },

@@ -56,6 +56,7 @@ struct vcpu {
     uint64_t instret_prev_entry;
     /* The trap being handled (copied from the CSRs on entry). */
     uint64_t scause, stval, htval, htinst;
+    void *mmu_cpu;           /* the mode's own per-vCPU state: only the mode looks inside */
 };
 _Static_assert(offsetof(struct vcpu, regs) == 0, "trap.S expects regs first");
 
@@ -84,6 +85,7 @@ struct vm {
     volatile uint64_t flush_gen;   /* shootdowns requested so far (vm_shootdown) */
     volatile unsigned long flush_waiter; /* hart id of the vCPU waiting for the acks */
     struct vpci *vpci;             /* assigned PCI functions (iommu/passthrough/vpci.c), or NULL */
+    void *mmu_state;               /* the mode's own per-VM state: only the mode looks inside */
 };
 
 /* A physical hart Umbra runs on. */

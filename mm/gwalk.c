@@ -5,8 +5,9 @@
  * that every shadow entry Umbra builds, and every fault it injects, is what
  * the hardware walker would have produced from the same guest tables:
  *   - the VA must be sign-extended from bit 38;
- *   - each PTE is read from guest RAM; a table outside RAM is a page fault
- *     (as QEMU raises it; the spec would allow an access fault);
+ *   - each PTE is read from guest RAM through the map; a PTE outside RAM,
+ *     or on a page not backed yet, is a page fault (as QEMU raises it for
+ *     a table outside RAM; the spec would allow an access fault);
  *   - V=0, W without R, or any of bits 63:54 set is a page fault (the guest
  *     is offered neither Svnapot nor Svpbmt, so N and PBMT are reserved);
  *   - a pointer with A, D or U set, or a pointer at level 0, is a page fault;
@@ -32,10 +33,16 @@ static uint64_t level_bytes(unsigned level)
 }
 
 /* A guest PTE read the way the hardware walker reads it: one 8-byte load
- * that another hart may be changing at the same time. */
-static pte_t guest_pte_read(paddr_t hpa)
+ * that another hart may be changing at the same time (what guest_mem_load
+ * does too; spelled out here to keep the walk's inner loop call-free).
+ * False when the PTE is not backed RAM. */
+static bool guest_pte_read(const struct guest_mem *mem, gpaddr_t gpa, pte_t *pte)
 {
-    return __atomic_load_n((const pte_t *)pa_to_ptr(hpa), __ATOMIC_RELAXED);
+    paddr_t hpa;
+    if (!guest_mem_hpa(mem, gpa, sizeof(pte_t), &hpa))
+        return false;
+    *pte = __atomic_load_n((const pte_t *)pa_to_ptr(hpa), __ATOMIC_RELAXED);
+    return true;
 }
 
 /* Does this leaf grant the access?  (Step 5 of the spec's algorithm.) */
@@ -85,13 +92,12 @@ void gwalk(const struct guest_mem *mem, uint64_t satp, uint64_t va, const struct
     for (int level = SV39_LEVELS - 1; level >= 0; level--) {
         out->table_gpa[out->depth++] = table;
         gpaddr_t pte_gpa = table + 8ull * pt_index(PT_SV39, va, (unsigned)level);
-        paddr_t pte_hpa;
+        pte_t pte;
         /* A PTE outside RAM: the privileged spec calls for an access
          * fault, but QEMU's walker (our native reference) treats a PTE it
          * cannot read like an invalid one, so the guest gets a page fault. */
-        if (!guest_mem_hpa(mem, pte_gpa, sizeof(pte_t), &pte_hpa))
+        if (!guest_pte_read(mem, pte_gpa, &pte))
             return;
-        pte_t pte = guest_pte_read(pte_hpa);
         if (!(pte & PTE_V) || ((pte & PTE_W) && !(pte & PTE_R)) || (pte & PTE_HIGH_BITS))
             return;
         if (!(pte & PTE_RWX)) {

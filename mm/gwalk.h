@@ -2,29 +2,15 @@
  * gwalk.h — a software walk of a guest's Sv39 page tables, exactly as the
  * hardware walker would do it: the reference that shadow paging fills its
  * shadows from, and the oracle host tests compare shadows against.
- * Portable; reads guest memory through the VM's GPA->HPA map only.
+ * Portable; reads guest memory through the VM's GPA->HPA map only
+ * (mm/guest_mem.h).
  */
 #ifndef UMBRA_MM_GWALK_H
 #define UMBRA_MM_GWALK_H
 
 #include "core/lib/base.h"
 #include "core/lib/pte.h"
-
-/* A VM's RAM: guest-physical [base, base + size) lives at host-physical hpa. */
-struct guest_mem {
-    gpaddr_t base;
-    uint64_t size;
-    paddr_t hpa;
-};
-
-/* The host-physical address of [gpa, gpa + len) if all of it is RAM. */
-static inline bool guest_mem_hpa(const struct guest_mem *m, gpaddr_t gpa, uint64_t len, paddr_t *hpa)
-{
-    if (gpa < m->base || gpa - m->base > m->size || len > m->size - (gpa - m->base))
-        return false;
-    *hpa = m->hpa + (gpa - m->base);
-    return true;
-}
+#include "mm/guest_mem.h"
 
 enum access_type { ACCESS_LOAD, ACCESS_STORE, ACCESS_FETCH };
 

@@ -13,35 +13,33 @@
  *   - the shadow tables of one root form a tree (every table was allocated
  *     for exactly one parent entry), at most three levels deep, whatever
  *     loops the guest builds in its own tables;
- *   - every shadow leaf maps guest RAM only and never has G set;
+ *   - every shadow leaf maps backed guest RAM, at the host address the VM's
+ *     map (s->mem) gave when it was filled, or a passthrough range; it never
+ *     has G set;
  *   - shadow leaves are 4 KiB, or 2 MiB with cfg.superpages; never 1 GiB, so
  *     every valid root entry is a pointer;
  *   - under write_protect every shadow table that mirrors a guest table holds
  *     one reference (pt_refs) on that guest frame, a frame with references
- *     has no writable shadow leaf anywhere, and every writable shadow leaf is
- *     on its guest frame's reverse-map chain (wr_heads / wr_next), so the
- *     moment a frame becomes a page table its writable leaves can be found
- *     without scanning the pool.  The chains cost 4 bytes per shadow PTE
- *     slot (2 KiB per pool page) and 4 bytes per guest frame, and exist
- *     only with write_protect (see shadow_meta_bytes_for).
- *   - with write_protect, shadow leaves are always 4 KiB: write protection
- *     works per 4 KiB guest frame and a 2 MiB writable leaf would have to be
- *     split whenever any of its frames became a page table.
+ *     has no writable shadow leaf anywhere, and every writable RAM leaf (and
+ *     no other) is on its guest frame's reverse-map chain (wr_heads /
+ *     wr_next; a 2 MiB leaf on its chunk's first frame's), so the moment a
+ *     frame becomes a page table its writable leaves can be found without
+ *     scanning the pool.  The chains cost 4 bytes per shadow PTE slot
+ *     (2 KiB per pool page) and 4 bytes per guest frame, and exist only
+ *     with write_protect (see shadow_meta_bytes_for).
+ *   - with write_protect, no writable 2 MiB leaf covers a protected frame:
+ *     write protection works per 4 KiB guest frame, so a chunk holding a
+ *     protected frame (chunk_protected) is mapped in 4 KiB leaves.
  */
 #include "mm/shadow.h"
 #include "core/lib/fmt.h"
+#include "core/lib/riscv.h"
 #include "mm/pt.h"
 
 #define PTE_RWX (PTE_R | PTE_W | PTE_X)
 #define SHADOW_ROOT_LEVEL 2
 #define GUEST_TABLE_NONE (~0ull)       /* not page aligned: matches no guest table */
 #define AD_UPDATE_RETRIES 16
-#define CAUSE_FETCH_ACCESS 1
-#define CAUSE_LOAD_ACCESS 5
-#define CAUSE_STORE_ACCESS 7
-#define CAUSE_FETCH_PAGE 12
-#define CAUSE_LOAD_PAGE 13
-#define CAUSE_STORE_PAGE 15
 
 struct shadow_page_meta {
     bool in_use;
@@ -100,37 +98,44 @@ static uint64_t entry_va(const struct shadow_page_meta *m, unsigned idx)
     return sign_extend_va(m->base_va + idx * level_bytes(m->level));
 }
 
-static uint64_t guest_frame_of_gpa(const struct shadow_vm *s, gpaddr_t gpa)
+/* Does the per-frame bookkeeping cover the frame holding gpa?  (Enough
+ * where gpa is known to be RAM, or where only that bookkeeping matters.) */
+static bool frame_in_range(const struct shadow_vm *s, gpaddr_t gpa)
 {
-    return (gpa - s->mem.base) / PAGE_SIZE;
+    return gpa - s->ram_gpa < s->ram_size;
 }
 
-/* The guest frame a shadow leaf maps (leaves only ever map guest RAM). */
-static uint64_t guest_frame_of_leaf(const struct shadow_vm *s, pte_t leaf)
+/* Index of a guest frame in the per-frame arrays (gpa inside the range). */
+static uint64_t guest_frame_of_gpa(const struct shadow_vm *s, gpaddr_t gpa)
 {
-    return (pte_to_pa(leaf) - s->mem.hpa) / PAGE_SIZE;
+    return (gpa - s->ram_gpa) / PAGE_SIZE;
+}
+
+static gpaddr_t gpa_of_guest_frame(const struct shadow_vm *s, uint64_t frame)
+{
+    return s->ram_gpa + frame * PAGE_SIZE;
+}
+
+/* The host address of [gpa, gpa + len) if it is RAM shadows may map:
+ * backed and host-contiguous in the map, and inside the indexed range (so
+ * that its frames have bookkeeping even if the map grew after init). */
+static bool ram_hpa(const struct shadow_vm *s, gpaddr_t gpa, uint64_t len, paddr_t *hpa)
+{
+    uint64_t off = gpa - s->ram_gpa;
+    return off < s->ram_size && len <= s->ram_size - off && guest_mem_hpa(s->mem, gpa, len, hpa);
 }
 
 static bool gpa_in_ram(const struct shadow_vm *s, gpaddr_t gpa, uint64_t len)
 {
     paddr_t hpa;
-    return guest_mem_hpa(&s->mem, gpa, len, &hpa);
-}
-
-/* Does this shadow leaf map guest RAM (rather than passed-through device
- * memory)?  Only RAM leaves take part in write protection. */
-static bool leaf_maps_ram(const struct shadow_vm *s, pte_t leaf)
-{
-    paddr_t pa = pte_to_pa(leaf);
-    return pa >= s->mem.hpa && pa - s->mem.hpa < s->mem.size;
+    return ram_hpa(s, gpa, len, &hpa);
 }
 
 /* The passthrough range holding gpa, or NULL. */
-static const struct guest_mem *passthrough_of(const struct shadow_vm *s, gpaddr_t gpa)
+static const struct shadow_range *passthrough_of(const struct shadow_vm *s, gpaddr_t gpa)
 {
-    paddr_t hpa;
     for (unsigned i = 0; i < SHADOW_MAX_PASSTHROUGH; i++)
-        if (s->passthrough[i].size && guest_mem_hpa(&s->passthrough[i], gpa, 1, &hpa))
+        if (s->passthrough[i].size && gpa - s->passthrough[i].gpa < s->passthrough[i].size)
             return &s->passthrough[i];
     return NULL;
 }
@@ -195,29 +200,58 @@ static void hash_remove(struct shadow_vm *s, paddr_t page)
 
 /* ---- reverse map of writable leaves (write_protect) -------------------- */
 
-/* Reverse-map links are per shadow PTE slot: slot = page number * 512 +
- * index; a link holds slot + 1 (0 ends a chain). */
+/*
+ * Reverse-map links are per shadow PTE slot: slot = page number * 512 +
+ * index; a link holds slot + 1.  wr_heads[frame] is the first link of the
+ * frame's chain (0: empty).  wr_next[slot] is 0 while the slot is on no
+ * chain, else the next link or, in the chain's last slot, RMAP_END | frame.
+ * So a linked leaf finds its own guest frame by following its chain, with
+ * no host-to-guest translation of its HPA (a scan in a paged map), and
+ * "is on a chain" tells a RAM leaf from a passthrough one.
+ */
+#define RMAP_END (1u << 31)
+
 static uint32_t slot_ref(const struct shadow_vm *s, paddr_t table, unsigned idx)
 {
     return ((page_number(s, table) << 9) | idx) + 1;
 }
 
+static bool rmap_linked(const struct shadow_vm *s, paddr_t table, unsigned idx)
+{
+    return s->wr_next[slot_ref(s, table, idx) - 1] != 0;
+}
+
 static void rmap_link(struct shadow_vm *s, paddr_t table, unsigned idx, uint64_t frame)
 {
     uint32_t ref = slot_ref(s, table, idx);
-    s->wr_next[ref - 1] = s->wr_heads[frame];
+    uint32_t head = s->wr_heads[frame];
+    s->wr_next[ref - 1] = head ? head : RMAP_END | (uint32_t)frame;
     s->wr_heads[frame] = ref;
 }
 
-static void rmap_unlink(struct shadow_vm *s, paddr_t table, unsigned idx, uint64_t frame)
+/* The frame whose chain holds link ref: the tag at the chain's end. */
+static uint64_t rmap_frame_of(const struct shadow_vm *s, uint32_t ref)
+{
+    uint32_t next;
+    while (!((next = s->wr_next[ref - 1]) & RMAP_END)) {
+        ASSERT(next != 0); /* a chain that ends without naming its frame */
+        ref = next;
+    }
+    return next & ~RMAP_END;
+}
+
+static void rmap_unlink(struct shadow_vm *s, paddr_t table, unsigned idx)
 {
     uint32_t target = slot_ref(s, table, idx);
+    uint64_t frame = rmap_frame_of(s, target);
     uint32_t *link = &s->wr_heads[frame];
     while (*link != target) {
-        ASSERT(*link != 0); /* a writable leaf missing from its chain */
+        ASSERT(*link != 0 && !(*link & RMAP_END)); /* a writable leaf missing from its chain */
         link = &s->wr_next[*link - 1];
     }
     *link = s->wr_next[target - 1];
+    if (s->wr_heads[frame] & RMAP_END)
+        s->wr_heads[frame] = 0; /* it was the only one */
     s->wr_next[target - 1] = 0;
 }
 
@@ -230,13 +264,16 @@ static void rmap_revoke_writes(struct shadow_vm *s, uint64_t frame)
         uint32_t n = (ref - 1) >> 9, idx = (ref - 1) & 511;
         const struct shadow_page_meta *m = &s->meta[n];
         pte_t *e = &table_entries(page_of_number(s, n))[idx];
-        ASSERT((*e & PTE_V) && (*e & PTE_W) && guest_frame_of_leaf(s, *e) == frame);
+        paddr_t frame_hpa;
+        ASSERT((*e & PTE_V) && (*e & PTE_W) && ram_hpa(s, gpa_of_guest_frame(s, frame), PAGE_SIZE, &frame_hpa) &&
+               pte_to_pa(*e) == frame_hpa);
         *e &= ~(PTE_W | PTE_D);
         flush_va_on(s, m->root, entry_va(m, idx), true);
         s->stats.wp_revoked++;
         uint32_t next = s->wr_next[ref - 1];
         s->wr_next[ref - 1] = 0;
-        ref = next;
+        ASSERT(next != 0 && (!(next & RMAP_END) || (next & ~RMAP_END) == frame));
+        ref = (next & RMAP_END) ? 0 : next;
     }
 }
 
@@ -310,8 +347,9 @@ static uint64_t entry_clear(struct shadow_vm *s, paddr_t table, unsigned idx)
     *e = 0;
     if (pte_is_pointer(old))
         return 1 + table_free(s, pte_to_pa(old));
-    if (s->cfg.write_protect && (old & PTE_W) && leaf_maps_ram(s, old))
-        rmap_unlink(s, table, idx, guest_frame_of_leaf(s, old));
+    /* Writable RAM leaves are on a chain; passthrough ones never are. */
+    if (s->cfg.write_protect && (old & PTE_W) && rmap_linked(s, table, idx))
+        rmap_unlink(s, table, idx);
     return 1;
 }
 
@@ -503,22 +541,43 @@ uint64_t shadow_meta_bytes_for(const struct shadow_config *cfg, uint64_t mem_siz
     return meta_layout_of(mem_size, pool_bytes, cfg->write_protect).total;
 }
 
-void shadow_vm_init(struct shadow_vm *s, const struct guest_mem *mem, const struct shadow_config *cfg,
-                    paddr_t pool_base, uint64_t pool_bytes, void *meta, uint64_t meta_bytes)
+/* Can the per-frame arrays over [ram_gpa, ram_gpa + ram_size) index every
+ * region of the map? */
+static bool map_inside_range(const struct guest_mem *mem, gpaddr_t ram_gpa, uint64_t ram_size)
 {
-    struct meta_layout l = meta_layout_of(mem->size, pool_bytes, cfg->write_protect);
+    for (unsigned i = 0; i < mem->count; i++) {
+        const struct guest_mem_region *r = &mem->regions[i];
+        if (r->gpa - ram_gpa >= ram_size || r->size > ram_size - (r->gpa - ram_gpa))
+            return false;
+    }
+    return true;
+}
+
+void shadow_vm_init(struct shadow_vm *s, const struct guest_mem *mem, gpaddr_t ram_gpa, uint64_t ram_size,
+                    const struct shadow_config *cfg, paddr_t pool_base, uint64_t pool_bytes, void *meta,
+                    uint64_t meta_bytes)
+{
+    struct meta_layout l = meta_layout_of(ram_size, pool_bytes, cfg->write_protect);
     ASSERT(meta_bytes >= l.total && IS_ALIGNED(ptr_to_pa(meta), 8));
-    ASSERT(IS_ALIGNED(mem->base | mem->size | mem->hpa, PAGE_SIZE) && mem->size > 0);
+    ASSERT(IS_ALIGNED(ram_gpa | ram_size, PAGE_SIZE) && ram_size > 0);
     /* The physical shadow maps GPA = VA, so RAM must sit in the lower half
      * of the Sv39 space. */
-    ASSERT(mem->base + mem->size <= (1ull << 38) && mem->base + mem->size > mem->base);
+    ASSERT(ram_gpa + ram_size <= (1ull << 38) && ram_gpa + ram_size > ram_gpa);
+    ASSERT(map_inside_range(mem, ram_gpa, ram_size));
+    /* chunk_protected counts per 2 MiB of the range, which must then be the
+     * guest's 2 MiB chunks that superpage leaves map. */
+    ASSERT(!(cfg->write_protect && cfg->superpages) || IS_ALIGNED(ram_gpa, MIB(2)));
+    /* Reverse-map chain ends name their frame in 31 bits. */
+    ASSERT(l.frames < RMAP_END);
     ASSERT(IS_ALIGNED(pool_base | pool_bytes, PAGE_SIZE));
     /* pt_refs counts tables per guest frame in 16 bits. */
     ASSERT(l.pages < UINT16_MAX);
     ASSERT((uint64_t)cfg->first_hw_asid + SHADOW_MAX_ROOTS <= (1u << 16));
 
     memset(s, 0, sizeof(*s));
-    s->mem = *mem;
+    s->mem = mem;
+    s->ram_gpa = ram_gpa;
+    s->ram_size = ram_size;
     s->cfg = *cfg;
     frame_pool_init(&s->pool, pool_base, pool_base + pool_bytes);
     uint64_t usable = (s->pool.end - s->pool.usable_base) / PAGE_SIZE;
@@ -552,7 +611,7 @@ static uint64_t access_fault_cause(enum access_type type)
 
 static uint64_t page_fault_cause(enum access_type type)
 {
-    return type == ACCESS_FETCH ? CAUSE_FETCH_PAGE : type == ACCESS_LOAD ? CAUSE_LOAD_PAGE : CAUSE_STORE_PAGE;
+    return type == ACCESS_FETCH ? CAUSE_FETCH_PAGE_FAULT : type == ACCESS_LOAD ? CAUSE_LOAD_PAGE_FAULT : CAUSE_STORE_PAGE_FAULT;
 }
 
 /* Set A/D in the guest PTE the way the hardware does: only if the PTE
@@ -560,7 +619,7 @@ static uint64_t page_fault_cause(enum access_type type)
 static bool guest_pte_cas(struct shadow_vm *s, gpaddr_t gpa, pte_t expected, pte_t desired)
 {
     paddr_t hpa;
-    bool in_ram = guest_mem_hpa(&s->mem, gpa, sizeof(pte_t), &hpa);
+    bool in_ram = guest_mem_hpa(s->mem, gpa, sizeof(pte_t), &hpa);
     ASSERT(in_ram); /* the walk just read it */
     return __atomic_compare_exchange_n((pte_t *)pa_to_ptr(hpa), &expected, desired, false, __ATOMIC_SEQ_CST,
                                        __ATOMIC_SEQ_CST);
@@ -575,7 +634,7 @@ static unsigned shadow_leaf_level(const struct shadow_vm *s, const struct walk *
         return 0;
     paddr_t hpa;
     gpaddr_t chunk = ALIGN_DOWN(w->gpa, MIB(2));
-    if (!guest_mem_hpa(&s->mem, chunk, MIB(2), &hpa) || !IS_ALIGNED(hpa, MIB(2)))
+    if (!ram_hpa(s, chunk, MIB(2), &hpa) || !IS_ALIGNED(hpa, MIB(2)))
         return 0;
     /* Write protection works per 4 KiB page table: a chunk holding one is
      * mapped in 4 KiB leaves, as KVM forbids large pages over protected ones. */
@@ -662,7 +721,7 @@ static bool guest_walk_unchanged(const struct shadow_vm *s, int idx, uint64_t va
                                  const struct walk *w)
 {
     struct walk again;
-    gwalk(&s->mem, s->roots[idx].guest_satp, va, ctx, &again);
+    gwalk(s->mem, s->roots[idx].guest_satp, va, ctx, &again);
     if (again.result != WALK_OK || again.leaf != w->leaf || again.gpa != w->gpa || again.depth != w->depth)
         return false;
     for (unsigned i = 0; i < w->depth; i++)
@@ -675,20 +734,27 @@ static bool guest_walk_unchanged(const struct shadow_vm *s, int idx, uint64_t va
 static void note_tables_used(struct shadow_vm *s, const struct walk *w)
 {
     for (unsigned i = 0; i < w->depth; i++)
-        if (gpa_in_ram(s, w->table_gpa[i], PAGE_SIZE))
+        if (frame_in_range(s, w->table_gpa[i])) /* the walk read it: RAM */
             s->flood[guest_frame_of_gpa(s, w->table_gpa[i])] = 0;
 }
 
-/* Install the shadow leaf for a permitted access to `region` (the VM's RAM,
- * or a passthrough range: 4 KiB leaves, never executable, no write
- * protection); FILL_RESTART if the pool forced this very shadow to be
- * emptied on the way. */
+/*
+ * Install the shadow leaf for a permitted access to the VM's RAM (device
+ * NULL) or to passthrough range `device` (4 KiB leaves, never executable,
+ * no write protection); hpa is where the walk's gpa lives.  FILL_RESTART if
+ * the pool forced this very shadow to be emptied on the way.
+ *
+ * The leaf's base is hpa rounded down to the leaf size: RAM and device
+ * ranges are backed in page-aligned pages, and a 2 MiB leaf is chosen only
+ * where the whole chunk is host-contiguous on a 2 MiB boundary.  So the map
+ * is asked once per fault, not again here.
+ */
 static enum fill_result shadow_fill(struct shadow_vm *s, int idx, uint64_t va, const struct access_ctx *ctx,
-                                    const struct guest_mem *region, struct shadow_fault *out)
+                                    const struct shadow_range *device, paddr_t hpa, struct shadow_fault *out)
 {
     const struct walk *w = &out->walk;
     bool bare = satp_is_bare(s->roots[idx].guest_satp);
-    bool ram = region == &s->mem;
+    bool ram = device == NULL;
     if (s->flood && s->cfg.write_flood_limit && !bare)
         note_tables_used(s, w);
     unsigned level = ram ? shadow_leaf_level(s, w, bare) : 0;
@@ -712,7 +778,7 @@ static enum fill_result shadow_fill(struct shadow_vm *s, int idx, uint64_t va, c
 
     uint64_t span = level_bytes(level);
     gpaddr_t gpa_base = ALIGN_DOWN(w->gpa, span);
-    paddr_t hpa_base = region->hpa + (gpa_base - region->base);
+    paddr_t hpa_base = ALIGN_DOWN(hpa, span);
     bool target_protected = ram && s->cfg.write_protect && s->pt_refs[guest_frame_of_gpa(s, w->gpa)] > 0;
     bool writable = (w->leaf & PTE_W) && (w->leaf & PTE_D) && !target_protected;
     uint64_t perm = (w->leaf & (PTE_R | (ram ? PTE_X : 0) | PTE_U)) | PTE_A | (writable ? PTE_W | PTE_D : 0);
@@ -730,14 +796,15 @@ static enum fill_result shadow_fill(struct shadow_vm *s, int idx, uint64_t va, c
     if (old & PTE_V)
         entry_clear(s, table, i);
     *e = pte_make_leaf(hpa_base, perm);
+    /* A 2 MiB leaf goes on its chunk's first frame's chain. */
     if (writable && s->cfg.write_protect && ram)
-        rmap_link(s, table, i, guest_frame_of_leaf(s, *e));
+        rmap_link(s, table, i, guest_frame_of_gpa(s, gpa_base));
     /* A fault on a present entry also means the hardware held a stale
      * copy: flush it even if the new entry is the same. */
     if (old & PTE_V)
         flush_dropped(s, idx, va, old);
 
-    out->hpa = region->hpa + (w->gpa - region->base);
+    out->hpa = hpa;
     out->shadow_pte = *e;
     if (ctx->type == ACCESS_STORE && target_protected)
         out->kind = SHADOW_FAULT_WRITE_PROTECT;
@@ -751,7 +818,7 @@ static bool guest_walk_and_update(struct shadow_vm *s, int idx, uint64_t va, con
 {
     struct walk *w = &out->walk;
     for (unsigned tries = 0;; tries++) {
-        gwalk(&s->mem, s->roots[idx].guest_satp, va, ctx, w);
+        gwalk(s->mem, s->roots[idx].guest_satp, va, ctx, w);
         if (w->result != WALK_OK) {
             out->kind = SHADOW_FAULT_GUEST;
             out->inject_cause = page_fault_cause(ctx->type);
@@ -784,23 +851,25 @@ void shadow_page_fault(struct shadow_vm *s, int idx, uint64_t va, const struct a
         return;
     /* Like the hardware, the A/D update happens before the physical access
      * that then faults (QEMU behaves the same way). */
-    const struct guest_mem *region = &s->mem;
-    if (!gpa_in_ram(s, out->walk.gpa, 1)) {
+    const struct shadow_range *device = NULL;
+    paddr_t hpa;
+    if (!ram_hpa(s, out->walk.gpa, 1, &hpa)) {
         /* Device memory is never executable (its PMA), as natively.  Its
          * shadow leaves carry no X either, so one whose guest leaf grants
          * no R (a load through MXR) could not be represented: such a load
          * gets the access fault of a hole. */
-        region = passthrough_of(s, out->walk.gpa);
-        if (!region || ctx->type == ACCESS_FETCH || !(out->walk.leaf & PTE_R)) {
+        device = passthrough_of(s, out->walk.gpa);
+        if (!device || ctx->type == ACCESS_FETCH || !(out->walk.leaf & PTE_R)) {
             out->kind = SHADOW_FAULT_GUEST;
             out->inject_cause = access_fault_cause(ctx->type);
             return;
         }
+        hpa = device->hpa + (out->walk.gpa - device->gpa);
     }
     /* One restart at most: after emptying this shadow the pool has room. */
-    enum fill_result r = shadow_fill(s, idx, va, ctx, region, out);
+    enum fill_result r = shadow_fill(s, idx, va, ctx, device, hpa, out);
     if (r == FILL_RESTART)
-        r = shadow_fill(s, idx, va, ctx, region, out);
+        r = shadow_fill(s, idx, va, ctx, device, hpa, out);
     ASSERT(r != FILL_RESTART);
     if (r == FILL_RACE)
         out->kind = SHADOW_FAULT_HIDDEN;   /* nothing installed: the access retries */
@@ -853,7 +922,7 @@ static void drop_mirrored_entry(struct shadow_vm *s, gpaddr_t guest_table, unsig
 static uint64_t pt_write_piece(struct shadow_vm *s, gpaddr_t gpa, uint64_t value, unsigned size)
 {
     paddr_t hpa;
-    if (!guest_mem_hpa(&s->mem, gpa, size, &hpa))
+    if (!guest_mem_hpa(s->mem, gpa, size, &hpa))
         return 0; /* not RAM: the caller raises the access fault */
     pte_t after;
     pte_t before = guest_pte_store(hpa, value, size, &after);
@@ -907,7 +976,7 @@ static paddr_t unshadowable_table_of(struct shadow_vm *s, gpaddr_t frame)
 static void note_pt_write(struct shadow_vm *s, gpaddr_t gpa)
 {
     gpaddr_t frame = ALIGN_DOWN(gpa, PAGE_SIZE);
-    if (!gpa_in_ram(s, frame, PAGE_SIZE))
+    if (!frame_in_range(s, frame))
         return;
     uint8_t *count = &s->flood[guest_frame_of_gpa(s, frame)];
     if (++*count < s->cfg.write_flood_limit)
@@ -939,7 +1008,7 @@ uint64_t shadow_guest_pt_write(struct shadow_vm *s, gpaddr_t gpa, uint64_t value
 
 bool shadow_gpa_protected(const struct shadow_vm *s, gpaddr_t gpa)
 {
-    if (!s->cfg.write_protect || !gpa_in_ram(s, gpa, 1))
+    if (!s->cfg.write_protect || !frame_in_range(s, gpa))
         return false;
     return s->pt_refs[guest_frame_of_gpa(s, gpa)] > 0;
 }
@@ -995,6 +1064,18 @@ void shadow_sfence(struct shadow_vm *s, bool has_va, uint64_t va, bool has_asid,
 
 /* ---- passthrough ------------------------------------------------------- */
 
+/* Does [gpa, gpa + size) (size > 0, not wrapping) overlap a RAM region of
+ * the map, backed or not? */
+static bool overlaps_ram(const struct shadow_vm *s, gpaddr_t gpa, uint64_t size)
+{
+    for (unsigned i = 0; i < s->mem->count; i++) {
+        const struct guest_mem_region *r = &s->mem->regions[i];
+        if (gpa <= r->gpa + (r->size - 1) && r->gpa <= gpa + (size - 1))
+            return true;
+    }
+    return false;
+}
+
 int shadow_passthrough_set(struct shadow_vm *s, unsigned slot, gpaddr_t gpa, uint64_t size, paddr_t hpa)
 {
     if (slot >= SHADOW_MAX_PASSTHROUGH)
@@ -1004,11 +1085,11 @@ int shadow_passthrough_set(struct shadow_vm *s, unsigned slot, gpaddr_t gpa, uin
          * GPA = VA) and clear of RAM and of every other range. */
         if (!IS_ALIGNED(gpa | size | hpa, PAGE_SIZE) || gpa + size < gpa || gpa + size > (1ull << 38))
             return -1;
-        if (gpa < s->mem.base + s->mem.size && s->mem.base < gpa + size)
+        if (overlaps_ram(s, gpa, size))
             return -1;
         for (unsigned i = 0; i < SHADOW_MAX_PASSTHROUGH; i++) {
-            const struct guest_mem *o = &s->passthrough[i];
-            if (i != slot && o->size && gpa < o->base + o->size && o->base < gpa + size)
+            const struct shadow_range *o = &s->passthrough[i];
+            if (i != slot && o->size && gpa < o->gpa + o->size && o->gpa < gpa + size)
                 return -1;
         }
     }
@@ -1018,7 +1099,7 @@ int shadow_passthrough_set(struct shadow_vm *s, unsigned slot, gpaddr_t gpa, uin
         for (int i = 0; i < s->max_roots; i++)
             if (s->roots[i].live)
                 s->stats.entries_dropped += root_empty(s, i);
-    s->passthrough[slot] = (struct guest_mem){ .base = gpa, .size = size, .hpa = hpa };
+    s->passthrough[slot] = (struct shadow_range){ .gpa = gpa, .size = size, .hpa = hpa };
     return 0;
 }
 

@@ -9,6 +9,14 @@
  * once the guest PTE is dirty (and, under write protection, never for a page
  * that is a guest page table), and never map outside the VM's RAM.
  *
+ * Guest RAM is whatever the VM's map (mm/guest_mem.h) says, looked up
+ * there for every leaf; the core keeps only a pointer to it.  Its
+ * per-guest-frame bookkeeping (tsp) is indexed over one guest-physical
+ * range given to shadow_vm_init, which every region of the map must lie
+ * inside.  A page of that RAM that is not backed is treated like a hole
+ * (an access fault): whoever backs RAM lazily must back a page before the
+ * guest's access reaches the core.
+ *
  * Portable: the hypervisor and host unit tests build the same code.  The
  * only hardware effect, flushing translations, goes through a callback.
  */
@@ -80,8 +88,18 @@ struct shadow_stats {
 /* Per-shadow-table-page bookkeeping (one per pool page; opaque to callers). */
 struct shadow_page_meta;
 
+/* A passthrough range: guest-physical [gpa, gpa + size) is host-physical
+ * [hpa, hpa + size) (size 0 = a free slot). */
+struct shadow_range {
+    gpaddr_t gpa;
+    uint64_t size;
+    paddr_t hpa;
+};
+
 struct shadow_vm {
-    struct guest_mem mem;
+    const struct guest_mem *mem;         /* the VM's map (not a copy: it must outlive s) */
+    gpaddr_t ram_gpa;                    /* the range per-frame bookkeeping covers: */
+    uint64_t ram_size;                   /*   [ram_gpa, ram_gpa + ram_size) */
     struct shadow_config cfg;
     struct frame_pool pool;              /* bounded: all shadow tables come from here */
     struct shadow_page_meta *meta;       /* indexed by (page - pool.base) / 4 KiB */
@@ -90,29 +108,41 @@ struct shadow_vm {
     uint16_t *chunk_protected;           /* tsp: per 2 MiB of RAM, protected frames inside it */
     uint32_t *hash_heads;                /* guest table frame -> shadow tables (tsp updates) */
     uint32_t *wr_heads;                  /* tsp: per guest frame, its writable shadow leaves */
-    uint32_t *wr_next;                   /* tsp: per shadow PTE slot, the next one in its chain */
+    uint32_t *wr_next;                   /* tsp: per shadow PTE slot, the next one in its chain
+                                            (the last one names the frame; 0 = on no chain) */
     uint32_t hash_mask;                  /* hash_heads has hash_mask + 1 buckets */
-    uint64_t frames;                     /* guest RAM frames (mem.size / 4 KiB) */
+    uint64_t frames;                     /* guest RAM frames (ram_size / 4 KiB) */
     int max_roots;                       /* live roots the pool can hold (<= SHADOW_MAX_ROOTS) */
     struct shadow_root roots[SHADOW_MAX_ROOTS];
     uint64_t clock;
     uint64_t roots_freed;                /* bumped whenever a root slot is freed, so
                                             callers caching root indexes can revalidate */
     uint64_t protections;                /* tsp: frames that became protected, ever */
-    struct guest_mem passthrough[SHADOW_MAX_PASSTHROUGH]; /* device memory ranges (size 0 = free) */
+    struct shadow_range passthrough[SHADOW_MAX_PASSTHROUGH]; /* device memory ranges (size 0 = free) */
     struct shadow_stats stats;
 };
 
 /*
- * Bytes of bookkeeping shadow_vm_init needs besides the pool, for a VM of
- * mem_size bytes and a pool of pool_bytes (the caller allocates both).
+ * Bytes of bookkeeping shadow_vm_init needs besides the pool, for a RAM
+ * range of mem_size bytes (its ram_size) and a pool of pool_bytes (the
+ * caller allocates both).
  */
 uint64_t shadow_meta_bytes(uint64_t mem_size, uint64_t pool_bytes);
 /* The same for one configuration: without write_protect the reverse map
  * and per-frame counts are not needed (about 2 KiB less per pool page). */
 uint64_t shadow_meta_bytes_for(const struct shadow_config *cfg, uint64_t mem_size, uint64_t pool_bytes);
-void shadow_vm_init(struct shadow_vm *s, const struct guest_mem *mem, const struct shadow_config *cfg,
-                    paddr_t pool_base, uint64_t pool_bytes, void *meta, uint64_t meta_bytes);
+/*
+ * Set up s for the VM whose RAM map is *mem (kept by pointer: it must stay
+ * valid, and may change only in ways that drop no page a shadow maps).
+ * Per-frame bookkeeping covers guest-physical [ram_gpa, ram_gpa + ram_size):
+ * page aligned, non-empty, inside Sv39's lower half (the physical shadow
+ * maps GPA = VA), 2 MiB aligned under write_protect with superpages (its
+ * per-2 MiB counts follow guest chunks), and holding every region of *mem.
+ * A map it cannot index panics (ASSERT): that is the caller's mistake.
+ */
+void shadow_vm_init(struct shadow_vm *s, const struct guest_mem *mem, gpaddr_t ram_gpa, uint64_t ram_size,
+                    const struct shadow_config *cfg, paddr_t pool_base, uint64_t pool_bytes, void *meta,
+                    uint64_t meta_bytes);
 
 /* The shadow for a guest satp value (found, or built empty); *built says
  * which.  Reclaims the least recently used shadow when all slots are live,

@@ -38,9 +38,11 @@ static struct mode_shadow_vm mode_shadow_vms[CONFIG_MAX_VMS];
 /* Every memory BAR of every function a VM may be given needs a slot. */
 _Static_assert(SHADOW_MAX_PASSTHROUGH >= CONFIG_MAX_PCI_PER_VM * PCI_MAX_BARS, "passthrough slots");
 
-static struct mode_shadow_vm *smv_of(const struct vm *vm) { return &mode_shadow_vms[vm->index]; }
-static struct shadow_vm *shadows_of(const struct vm *vm) { return &mode_shadow_vms[vm->index].core; }
-static struct shadow_cpu *scpu_of(const struct vcpu *vcpu) { return &mode_shadow_vms[vcpu->vm->index].cpus[vcpu->id]; }
+/* vm->mmu_state and vcpu->mmu_cpu point into mode_shadow_vms (set at
+ * creation): one load on every exit instead of index arithmetic. */
+static struct mode_shadow_vm *smv_of(const struct vm *vm) { return vm->mmu_state; }
+static struct shadow_vm *shadows_of(const struct vm *vm) { return &smv_of(vm)->core; }
+static struct shadow_cpu *scpu_of(const struct vcpu *vcpu) { return vcpu->mmu_cpu; }
 
 /* The causes a shadow mode takes back from the guest: its page faults. */
 #define SHADOW_TAKEN_CAUSES \
@@ -81,8 +83,10 @@ static void mode_shadow_pins_refresh(void *arg);
 
 static void mode_shadow_cpus_init(struct vm *vm)
 {
-    struct mode_shadow_vm *smv = smv_of(vm);
+    struct mode_shadow_vm *smv = &mode_shadow_vms[vm->index];
+    vm->mmu_state = smv;
     for (unsigned i = 0; i < vm->ncpus; i++) {
+        vm->vcpus[i].mmu_cpu = &smv->cpus[i];
         smv->cpus[i].shadow_index = (uint64_t)SHADOW_NO_ROOT;
         smv->cpus[i].pinned_root = SHADOW_NO_ROOT;
         smv->cpus[i].lock = ptr_to_pa((const void *)&smv->lock.locked);

@@ -380,10 +380,51 @@ static void test_bare(void)
     CHECK_EQ(w.gpa, RAM_BASE);
 }
 
+/* Tables in a paged map: each PTE is read from wherever its page lives,
+ * and a table on a page that is not backed is a page fault (as outside
+ * RAM).  The map puts guest page i of a 4-page region at host page 3 - i
+ * of `ram`, except page 2, which is not backed. */
+static void test_paged_map(void)
+{
+    struct guest_mem paged;
+    paddr_t frames[4];
+    const gpaddr_t base = 0x40000000;
+    for (unsigned i = 0; i < 4; i++)
+        frames[i] = i == 2 ? 0 : ptr_to_pa(ram) + (3 - i) * PAGE_SIZE;
+    guest_mem_init(&paged);
+    CHECK_EQ(guest_mem_add_paged(&paged, base, 4 * PAGE_SIZE, frames), 0);
+    ram_reset();
+    /* Root at guest page 0 (host page 3), level 1 at page 1 (host page 2),
+     * level 0 at page 3 (host page 0). */
+    gpte_set(RAM_BASE + 3 * PAGE_SIZE, 1, gptr(base + PAGE_SIZE));
+    gpte_set(RAM_BASE + 2 * PAGE_SIZE, 2, gptr(base + 3 * PAGE_SIZE));
+    gpte_set(RAM_BASE, 3, gleaf(0x12345000, PTE_R | PTE_A));
+    struct walk w;
+    gwalk(&paged, satp_of(base), mkva(1, 2, 3, 0x45), &LOAD_S, &w);
+    CHECK_EQ(w.result, WALK_OK);
+    CHECK_EQ(w.gpa, 0x12345045);
+    CHECK_EQ(w.leaf_pte_gpa, base + 3 * PAGE_SIZE + 3 * 8);
+    /* The contiguous map has no RAM there at all. */
+    CHECK_EQ(walk_result(satp_of(base), mkva(1, 2, 3, 0x45), &LOAD_S), WALK_PAGE_FAULT);
+    /* Level 0 on the page that is not backed. */
+    gpte_set(RAM_BASE + 2 * PAGE_SIZE, 2, gptr(base + 2 * PAGE_SIZE));
+    gwalk(&paged, satp_of(base), mkva(1, 2, 3, 0x45), &LOAD_S, &w);
+    CHECK_EQ(w.result, WALK_PAGE_FAULT);
+    CHECK_EQ(w.depth, 3);
+    CHECK_EQ(w.table_gpa[2], base + 2 * PAGE_SIZE);
+    /* Backing it makes the walk go on from there. */
+    frames[2] = ptr_to_pa(ram) + 5 * PAGE_SIZE;
+    gpte_set(RAM_BASE + 5 * PAGE_SIZE, 3, gleaf(0x777000, PTE_R | PTE_A));
+    gwalk(&paged, satp_of(base), mkva(1, 2, 3, 0x45), &LOAD_S, &w);
+    CHECK_EQ(w.result, WALK_OK);
+    CHECK_EQ(w.gpa, 0x777045);
+}
+
 void unit_main(void)
 {
     ram = aligned_alloc(PAGE_SIZE, RAM_SIZE);
-    mem = (struct guest_mem){ .base = RAM_BASE, .size = RAM_SIZE, .hpa = ptr_to_pa(ram) };
+    guest_mem_init(&mem);
+    CHECK_EQ(guest_mem_add_contiguous(&mem, RAM_BASE, RAM_SIZE, ptr_to_pa(ram)), 0);
     test_4k_translation();
     test_superpages();
     test_upper_half_and_canonical();
@@ -393,5 +434,6 @@ void unit_main(void)
     test_access_faults();
     test_loops();
     test_bare();
+    test_paged_map();
     free(ram);
 }
