@@ -53,7 +53,7 @@ bool mmio_owns(const struct vm *vm, gpaddr_t gpa)
 
 bool vcpu_fetch_insn(struct vcpu *vcpu, uint32_t *insn)
 {
-    struct access_ctx ctx = vcpu_arch_access_ctx(vcpu, ACCESS_FETCH);
+    struct access_ctx ctx = vcpu_arch_access_ctx(&vcpu->regs, ACCESS_FETCH);
     return guest_mem_fetch_insn(&vcpu->vm->mem, vcpu->vm->mmu->guest_satp(vcpu), vcpu->regs.sepc, &ctx, insn);
 }
 

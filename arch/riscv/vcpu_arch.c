@@ -150,14 +150,3 @@ void vcpu_arch_flush_guest_tlb(uint64_t va, uint64_t size, long asid)
             hfence_vvma_va_asid(page, (uint64_t)asid);
     }
 }
-
-struct access_ctx vcpu_arch_access_ctx(const struct vcpu *vcpu, enum access_type type)
-{
-    uint64_t vsstatus = csr_read(vsstatus);
-    return (struct access_ctx){
-        .type = type,
-        .user = !(vcpu->regs.sstatus & SSTATUS_SPP),
-        .sum = (vsstatus & SSTATUS_SUM) != 0,
-        .mxr = (vsstatus & SSTATUS_MXR) != 0,
-    };
-}

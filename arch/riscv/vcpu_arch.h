@@ -6,6 +6,7 @@
 #ifndef UMBRA_ARCH_VCPU_ARCH_H
 #define UMBRA_ARCH_VCPU_ARCH_H
 
+#include "arch/riscv/csr.h"
 #include "arch/riscv/vcpu_regs.h"
 #include "mm/gwalk.h"
 
@@ -31,8 +32,18 @@ void vcpu_arch_set_timer(uint64_t stime_value);
 void vcpu_arch_flush_guest_tlb(uint64_t va, uint64_t size, long asid);
 
 /* What the guest's own translation would allow the access it trapped on:
- * its privilege (sstatus.SPP) and its vsstatus.SUM/MXR. */
-struct access_ctx vcpu_arch_access_ctx(const struct vcpu *vcpu, enum access_type type);
+ * its privilege (the frame's sstatus.SPP) and its vsstatus.SUM/MXR.
+ * Inline: every shadow fault asks. */
+static inline struct access_ctx vcpu_arch_access_ctx(const struct vcpu_regs *regs, enum access_type type)
+{
+    uint64_t vsstatus = csr_read(vsstatus);
+    return (struct access_ctx){
+        .type = type,
+        .user = !(regs->sstatus & SSTATUS_SPP),
+        .sum = (vsstatus & SSTATUS_SUM) != 0,
+        .mxr = (vsstatus & SSTATUS_MXR) != 0,
+    };
+}
 
 extern void vcpu_resume(struct vcpu_regs *regs) __attribute__((noreturn));
 

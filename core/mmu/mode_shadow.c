@@ -464,7 +464,7 @@ static enum access_type access_of(uint64_t cause)
  * own translation; the fault already proved it permits the store). */
 static bool guest_store_gpa(struct vcpu *vcpu, uint64_t va, gpaddr_t *gpa)
 {
-    struct access_ctx ctx = vcpu_arch_access_ctx(vcpu, ACCESS_STORE);
+    struct access_ctx ctx = vcpu_arch_access_ctx(&vcpu->regs, ACCESS_STORE);
     struct walk w;
     gwalk(&vcpu->vm->mem, scpu_of(vcpu)->guest_satp, va, &ctx, &w);
     *gpa = w.gpa;
@@ -576,7 +576,7 @@ static void mode_shadow_count_fault(struct vcpu *vcpu, const struct shadow_fault
 
 static bool mode_shadow_page_fault_exit(struct vcpu *vcpu)
 {
-    struct access_ctx ctx = vcpu_arch_access_ctx(vcpu, access_of(vcpu->scause));
+    struct access_ctx ctx = vcpu_arch_access_ctx(&vcpu->regs, access_of(vcpu->scause));
     struct shadow_fault f;
     struct shadow_vm *s = mode_shadow_lock(vcpu);
     shadow_page_fault(s, (int)scpu_of(vcpu)->shadow_index, vcpu->stval, &ctx, &f);
