@@ -186,6 +186,15 @@ static struct sbiret sbi_srst(struct vcpu *self, const struct sbi_call_args *c)
     return sbi_ok(0);
 }
 
+/* A DBCN buffer: len bytes of RAM at gpa; an empty one anywhere from the
+ * start of RAM to just past its end (what the range check always allowed). */
+static bool dbcn_buffer_ok(const struct vm *vm, gpaddr_t gpa, uint64_t len)
+{
+    if (len)
+        return guest_mem_contains(&vm->mem, gpa, len);
+    return guest_mem_contains(&vm->mem, gpa, 1) || (gpa && guest_mem_contains(&vm->mem, gpa - 1, 1));
+}
+
 /* DBCN write: the guest's bytes, straight from its RAM, one
  * host-contiguous piece at a time. */
 static void dbcn_write(struct vm *vm, gpaddr_t gpa, uint64_t len)
@@ -201,9 +210,8 @@ static struct sbiret sbi_dbcn(struct vcpu *self, const struct sbi_call_args *c)
     uint64_t len = c->a[0];
     gpaddr_t gpa = c->a[1];
     /* On RV64, a1 holds the low 64 bits of the address and a2 the bits
-     * above them, which no guest-physical address has.  An empty range is
-     * fine where RAM is. */
-    bool in_ram = c->a[2] == 0 && guest_mem_contains(&self->vm->mem, gpa, MAX(len, 1));
+     * above them, which no guest-physical address has. */
+    bool in_ram = c->a[2] == 0 && dbcn_buffer_ok(self->vm, gpa, len);
     switch (c->fid) {
     case SBI_DBCN_WRITE:
         if (!in_ram)

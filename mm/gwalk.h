@@ -41,7 +41,6 @@ struct walk {
 };
 
 /* The Sv39 encoding of satp's MODE field values a guest may use. */
-#define SATP_MODE_BARE 0ull
 static inline bool satp_is_bare(uint64_t satp) { return (satp >> SATP_MODE_SHIFT) == SATP_MODE_BARE; }
 
 /*

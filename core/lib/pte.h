@@ -22,6 +22,7 @@ typedef uint64_t pte_t;
 #define PTES_PER_TABLE 512
 
 #define SATP_MODE_SHIFT 60
+#define SATP_MODE_BARE 0ull   /* the MODE field value, unshifted */
 #define SATP_MODE_SV39 (8ull << SATP_MODE_SHIFT)
 #define SATP_ASID_SHIFT 44
 #define SATP_ASID_MASK 0xffffull

@@ -7,9 +7,7 @@
 #include "core/lib/fmt.h"
 #include "core/spinlock.h"
 #include "core/platform.h"
-#include "mm/frame.h"
-
-extern struct frame_pool umbra_pool;
+#include "core/pool.h"
 
 struct iommu_state iommu;
 

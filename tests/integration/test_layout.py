@@ -78,6 +78,18 @@ def test_only_mode_files_know_the_mode():
     assert not bad, "code outside core/mmu/ tests the memory-virtualization mode:\n  " + "\n  ".join(bad)
 
 
+def test_globals_are_declared_in_headers():
+    """A global is owned by one file and declared in its header; a .c file
+    declaring another file's global itself (extern) bypasses that."""
+    bad = []
+    for p in sources("arch/**/*.c", "core/**/*.c", "mm/*.c", "iommu/**/*.c"):
+        with open(os.path.join(REPO, p)) as f:
+            for i, line in enumerate(f, 1):
+                if re.match(r"\s*extern\b", line):
+                    bad.append("%s:%d: %s" % (p, i, line.strip()))
+    assert not bad, "extern declarations in .c files (put them in the owner's header):\n  " + "\n  ".join(bad)
+
+
 def test_core_holds_no_pci_code():
     defines = re.compile(r"^[a-z][\w \*]*\b(v?pci_\w+)\s*\(", re.M)
     bad = [p for p in sources("core/*", "core/portable/*", "core/mmu/*") if "pci" in os.path.basename(p)]
@@ -93,5 +105,6 @@ TESTS = [
     ("lib_and_mm_are_self_contained", test_lib_and_mm_are_self_contained),
     ("arch_headers_and_assembly_stay_below_core", test_arch_headers_and_assembly_stay_below_core),
     ("only_mode_files_know_the_mode", test_only_mode_files_know_the_mode),
+    ("globals_are_declared_in_headers", test_globals_are_declared_in_headers),
     ("core_holds_no_pci_code", test_core_holds_no_pci_code),
 ]
