@@ -12,10 +12,15 @@ BUILD     := build
 PYTHON    ?= python3
 
 # Kbuild-style quiet output: $(call quiet,TAG,what) before a command.
+# `make test` builds with BUILD_QUIET=1: no line per step, so its test
+# output starts on the first screen (errors still print).
 V ?= 0
 ifeq ($(V),1)
 Q :=
 quiet =
+else ifeq ($(BUILD_QUIET),1)
+Q := @
+quiet = @
 else
 Q := @
 quiet = @printf '  %-8s %s\n' '$(1)' '$(2)';
@@ -109,7 +114,9 @@ $(BUILD)/tests/%.bin: tests/guests/%.S
 run: deps all
 	$(Q)tools/umbra-run --icount --kernel $(BUILD)/guests/hello.bin --mode hap --mem 64M --timeout 60
 
-test: deps all unit linux
+test: deps
+	@echo "  BUILD    umbra, guests, unit tests, Linux guest (one line per step: make all unit; commands: V=1)"
+	$(Q)$(MAKE) --no-print-directory $(if $(filter 1,$(V)),,-s BUILD_QUIET=1) all unit linux
 	$(Q)$(PYTHON) tests/run.py
 
 # The benchmark: every workload under every mode, the buffer sweep, the
