@@ -12,8 +12,6 @@
 #include "arch/riscv/sbi_call.h"
 
 struct platform platform;
-struct hart harts[MAX_HARTS];
-unsigned hart_count;
 
 static int probe_fail(char *err, size_t errlen, const char *what)
 {

@@ -16,6 +16,9 @@
 
 struct vm vms[CONFIG_MAX_VMS];
 unsigned vm_count;
+/* The harts Umbra runs on (platform_probe fills them from the DTB). */
+struct hart harts[MAX_HARTS];
+unsigned hart_count;
 static struct spinlock vm_end_lock;
 
 static int vm_fail(char *err, size_t errlen, const struct vm_config *c, const char *what)
