@@ -1,5 +1,5 @@
 # Umbra build.  `make` builds the hypervisor and the built-in guests,
-# `make run` boots the demo, `make test` runs every test (both install missing
+# `make run` runs the demo (one workload under every mode), `make test` runs every test (both install missing
 # dependencies first), `make debug` starts QEMU halted for gdb.
 # The build prints one line per step (`CC core/exit.c`); `make V=1` prints
 # the full commands.
@@ -59,7 +59,7 @@ TEST_GUESTS := $(patsubst tests/guests/%.S,$(BUILD)/tests/%.bin,$(wildcard tests
 QEMU      ?= qemu-system-riscv64
 OPENSBI   ?= /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
 
-.PHONY: all deps run test unit debug clean test-guests fuzz bench
+.PHONY: all deps run hello test unit debug clean test-guests fuzz bench
 all: $(BUILD)/umbra.elf guests test-guests
 
 GUESTS :=
@@ -111,7 +111,14 @@ $(BUILD)/tests/%.bin: tests/guests/%.S
 		-Wl,--no-warn-rwx-segments -o $(@:.bin=.elf) $<
 	$(Q)$(HYP_OBJCOPY) -O binary $(@:.bin=.elf) $@
 
-run: deps all
+# The main demo: one tinyos workload natively and under every mode, side by
+# side (tools/umbra-demo).  `make hello` boots the smallest guest alone.
+run: deps
+	@echo "  BUILD    umbra and the guests (one line per step: make all; commands: V=1)"
+	$(Q)$(MAKE) --no-print-directory $(if $(filter 1,$(V)),,-s BUILD_QUIET=1) all
+	$(Q)tools/umbra-demo
+
+hello: deps all
 	$(Q)tools/umbra-run --icount --kernel $(BUILD)/guests/hello.bin --mode hap --mem 64M --timeout 60
 
 test: deps
