@@ -46,11 +46,6 @@ static const struct mmio_region *region_at(const struct vm *vm, gpaddr_t gpa)
     return NULL;
 }
 
-bool mmio_owns(const struct vm *vm, gpaddr_t gpa)
-{
-    return region_at(vm, gpa) != NULL;
-}
-
 bool vcpu_fetch_insn(struct vcpu *vcpu, uint32_t *insn)
 {
     struct access_ctx ctx = vcpu_arch_access_ctx(&vcpu->regs, ACCESS_FETCH);

@@ -34,9 +34,6 @@ struct mmio_ops {
  * the region is empty, wraps, overlaps another or the table is full. */
 int mmio_register(struct vm *vm, gpaddr_t base, uint64_t size, const struct mmio_ops *ops, void *dev);
 
-/* Is gpa inside one of vm's emulated devices? */
-bool mmio_owns(const struct vm *vm, gpaddr_t gpa);
-
 /* The guest's access at guest-physical gpa trapped and nothing is mapped
  * there.  If a registered device owns gpa and the instruction is an
  * integer load or plain store, perform it, count an `mmio` exit, step over

@@ -23,8 +23,19 @@
 #include "core/lib/pci.h"
 #include "mm/shadow.h"
 
+/* The hardware side and the sync of one fence, per mode. */
+typedef void mode_shadow_fence_fn(struct vcpu *vcpu, bool has_va, uint64_t va, bool has_asid, uint16_t asid);
+
+/* Where tsp and ssp differ: everything else is one code path. */
+struct shadow_flavor {
+    bool write_protect;            /* tsp: guest page tables are write-protected */
+    bool sptbuf;                   /* ssp: the SPT base buffer and its fast path */
+    mode_shadow_fence_fn *fence;   /* what a guest (or SBI remote) fence does */
+};
+
 /* What the shadow modes keep per VM (by vm->index). */
 struct mode_shadow_vm {
+    const struct shadow_flavor *flavor;
     struct shadow_vm core;         /* the shadow trees (mm/shadow.c) */
     /* Guards the trees, every vCPU's SPT base buffer, shadow_index and pin. */
     struct sleeplock lock;
@@ -93,10 +104,12 @@ static void mode_shadow_cpus_init(struct vm *vm)
     }
 }
 
-static int mode_shadow_vm_create(struct vm *vm, bool write_protect, char *err, size_t errlen)
+static int mode_shadow_vm_create(struct vm *vm, const struct shadow_flavor *flavor, char *err, size_t errlen)
 {
+    bool write_protect = flavor->write_protect;
     const struct vm_config *c = vm->config;
     mode_shadow_cpus_init(vm);
+    smv_of(vm)->flavor = flavor;
     /* Every shadow root has its own hardware ASID (SHADOW_FIRST_HW_ASID ..
      * + SHADOW_MAX_ROOTS - 1); fewer ASID bits would make shadows share
      * TLB tags.  (Flushing on every switch instead is not built.) */
@@ -140,8 +153,14 @@ static int mode_shadow_vm_create(struct vm *vm, bool write_protect, char *err, s
     return 0;
 }
 
-static int tsp_vm_create(struct vm *vm, char *err, size_t errlen) { return mode_shadow_vm_create(vm, true, err, errlen); }
-static int ssp_vm_create(struct vm *vm, char *err, size_t errlen) { return mode_shadow_vm_create(vm, false, err, errlen); }
+static void tsp_sfence(struct vcpu *vcpu, bool has_va, uint64_t va, bool has_asid, uint16_t asid);
+static void ssp_sfence(struct vcpu *vcpu, bool has_va, uint64_t va, bool has_asid, uint16_t asid);
+
+static const struct shadow_flavor tsp_flavor = { .write_protect = true, .sptbuf = false, .fence = tsp_sfence };
+static const struct shadow_flavor ssp_flavor = { .write_protect = false, .sptbuf = true, .fence = ssp_sfence };
+
+static int tsp_vm_create(struct vm *vm, char *err, size_t errlen) { return mode_shadow_vm_create(vm, &tsp_flavor, err, errlen); }
+static int ssp_vm_create(struct vm *vm, char *err, size_t errlen) { return mode_shadow_vm_create(vm, &ssp_flavor, err, errlen); }
 
 /*
  * Locking.  One lock per VM guards the shared shadow trees, every vCPU's SPT
@@ -228,8 +247,9 @@ static bool mode_shadow_switch_to(struct vcpu *vcpu, uint64_t guest_satp)
     return built;
 }
 
-static void mode_shadow_vcpu_start(struct vcpu *vcpu, unsigned sptbuf_entries)
+static void mode_shadow_vcpu_start(struct vcpu *vcpu)
 {
+    unsigned sptbuf_entries = smv_of(vcpu->vm)->flavor->sptbuf ? vcpu->vm->config->sptbuf : 0;
     struct shadow_cpu *sc = scpu_of(vcpu);
     mode_shadow_lock(vcpu);
     sptbuf_init(&sc->sptbuf, sptbuf_entries);
@@ -242,8 +262,6 @@ static void mode_shadow_vcpu_start(struct vcpu *vcpu, unsigned sptbuf_entries)
     mode_shadow_unlock(vcpu);
 }
 
-static void tsp_vcpu_start(struct vcpu *vcpu) { mode_shadow_vcpu_start(vcpu, 0); }
-static void ssp_vcpu_start(struct vcpu *vcpu) { mode_shadow_vcpu_start(vcpu, vcpu->vm->config->sptbuf); }
 
 /* satp is WARL: Bare and Sv39 stick (Bare with ASID and PPN cleared); other
  * modes leave it unchanged, as on a machine that only offers Sv39 to S-mode. */
@@ -335,9 +353,6 @@ static void ssp_sfence(struct vcpu *vcpu, bool has_va, uint64_t va, bool has_asi
     }
 }
 
-/* The hardware side and the sync of one fence, per mode. */
-typedef void mode_shadow_fence_fn(struct vcpu *vcpu, bool has_va, uint64_t va, bool has_asid, uint16_t asid);
-
 static enum exit_cause sfence_cause(bool has_va, bool has_asid)
 {
     if (has_va)
@@ -346,8 +361,9 @@ static enum exit_cause sfence_cause(bool has_va, bool has_asid)
 }
 
 /* sfence.vma trapped by hstatus.VTVM. */
-static void mode_shadow_sfence_exit(struct vcpu *vcpu, mode_shadow_fence_fn *fence, unsigned rs1, unsigned rs2)
+static void mode_shadow_sfence_exit(struct vcpu *vcpu, unsigned rs1, unsigned rs2)
 {
+    mode_shadow_fence_fn *fence = smv_of(vcpu->vm)->flavor->fence;
     bool has_va = rs1 != 0, has_asid = rs2 != 0;
     stats_count_full(&vcpu->stats, sfence_cause(has_va, has_asid));
     fence(vcpu, has_va, vcpu_reg(vcpu, rs1), has_asid, (uint16_t)(vcpu_reg(vcpu, rs2) & SATP_ASID_MASK));
@@ -371,12 +387,12 @@ static void mode_shadow_satp_exit(struct vcpu *vcpu, const struct csr_insn *ci)
 }
 
 /* Is a virtual-instruction trap from VS one of the mode's own (VTVM)? */
-static bool mode_shadow_virtual_instruction(struct vcpu *vcpu, uint32_t insn, mode_shadow_fence_fn *fence)
+static bool mode_shadow_virtual_instruction(struct vcpu *vcpu, uint32_t insn)
 {
     unsigned rs1, rs2;
     struct csr_insn ci;
     if (insn_decode_sfence_vma(insn, &rs1, &rs2)) {
-        mode_shadow_sfence_exit(vcpu, fence, rs1, rs2);
+        mode_shadow_sfence_exit(vcpu, rs1, rs2);
         return true;
     }
     if (insn_decode_csr(insn, &ci) && ci.csr == CSR_SATP) {
@@ -386,22 +402,15 @@ static bool mode_shadow_virtual_instruction(struct vcpu *vcpu, uint32_t insn, mo
     return false;
 }
 
-static bool tsp_virtual_instruction(struct vcpu *vcpu, uint32_t insn)
-{
-    return mode_shadow_virtual_instruction(vcpu, insn, tsp_sfence);
-}
-
-static bool ssp_virtual_instruction(struct vcpu *vcpu, uint32_t insn)
-{
-    return mode_shadow_virtual_instruction(vcpu, insn, ssp_sfence);
-}
-
 /* An SBI remote sfence.vma is the same shadow sync the guest's own
  * sfence.vma would drive, page by page or whole.  The VM's vCPUs share its
  * shadows, so one sync (which also flushes this hart) serves every vCPU
  * the fence names. */
-static void mode_shadow_remote_fence(struct vcpu *self, mode_shadow_fence_fn *fence, uint64_t va, uint64_t size, long asid)
+static void mode_shadow_remote_fence(struct vcpu *self, unsigned long targets, uint64_t va, uint64_t size,
+                                     long asid)
 {
+    (void)targets;
+    mode_shadow_fence_fn *fence = smv_of(self->vm)->flavor->fence;
     bool has_asid = asid >= 0;
     if (size > VCPU_ARCH_FENCE_PAGES_MAX * PAGE_SIZE) {
         fence(self, false, 0, has_asid, (uint16_t)asid);
@@ -410,18 +419,6 @@ static void mode_shadow_remote_fence(struct vcpu *self, mode_shadow_fence_fn *fe
     /* Every page the range touches, from the one holding va. */
     for (uint64_t page = ALIGN_DOWN(va, PAGE_SIZE); page < va + size; page += PAGE_SIZE)
         fence(self, true, page, has_asid, (uint16_t)asid);
-}
-
-static void tsp_remote_fence(struct vcpu *self, unsigned long targets, uint64_t va, uint64_t size, long asid)
-{
-    (void)targets;
-    mode_shadow_remote_fence(self, tsp_sfence, va, size, asid);
-}
-
-static void ssp_remote_fence(struct vcpu *self, unsigned long targets, uint64_t va, uint64_t size, long asid)
-{
-    (void)targets;
-    mode_shadow_remote_fence(self, ssp_sfence, va, size, asid);
 }
 
 /* hgatp is Bare: only VS-stage entries to drop. */
@@ -632,7 +629,7 @@ static void mode_shadow_unmap_device(struct vcpu *vcpu, gpaddr_t gpa, uint64_t s
 
 /* ---- report ------------------------------------------------------------ */
 
-static void mode_shadow_report(struct vm *vm, struct exit_stats *t)
+static void mode_shadow_report(struct vm *vm, struct exit_stats *t, int *sptbuf_size)
 {
     const struct mode_shadow_vm *smv = smv_of(vm);
     const struct shadow_stats *st = &smv->core.stats;
@@ -654,46 +651,31 @@ static void mode_shadow_report(struct vm *vm, struct exit_stats *t)
         t->mm[MM_SPTBUF_EVICTIONS] += c->sptbuf.evictions;
         t->fast[EXIT_SATP_WRITE_HIT] += c->fast_satp_hits;
     }
+    *sptbuf_size = smv->flavor->sptbuf ? (int)vm->config->sptbuf : -1;
 }
 
-static void tsp_report(struct vm *vm, struct exit_stats *t, int *sptbuf_size)
-{
-    mode_shadow_report(vm, t);
-    *sptbuf_size = -1;
-}
-
-static void ssp_report(struct vm *vm, struct exit_stats *t, int *sptbuf_size)
-{
-    mode_shadow_report(vm, t);
-    *sptbuf_size = (int)vm->config->sptbuf;
-}
-
-#define SHADOW_MODE_COMMON                           \
-    .guest_mmu_type = "riscv,sv39",                  \
-    .entry_csrs = mode_shadow_entry_csrs,                 \
-    .guest_satp = mode_shadow_guest_satp,                 \
-    .on_page_fault = mode_shadow_page_fault_exit,         \
-    .on_gstage_fault = mode_shadow_gstage_fault,          \
-    .flush_local_tlb = mode_shadow_flush_local_tlb,       \
-    .map_device = mode_shadow_map_device,                 \
-    .unmap_device = mode_shadow_unmap_device
+#define SHADOW_MODE_COMMON \
+    .guest_mmu_type = "riscv,sv39", \
+    .entry_csrs = mode_shadow_entry_csrs, \
+    .guest_satp = mode_shadow_guest_satp, \
+    .on_page_fault = mode_shadow_page_fault_exit, \
+    .on_gstage_fault = mode_shadow_gstage_fault, \
+    .flush_local_tlb = mode_shadow_flush_local_tlb, \
+    .map_device = mode_shadow_map_device, \
+    .unmap_device = mode_shadow_unmap_device, \
+    .on_vcpu_start = mode_shadow_vcpu_start, \
+    .on_virtual_instruction = mode_shadow_virtual_instruction, \
+    .on_remote_fence = mode_shadow_remote_fence, \
+    .on_report = mode_shadow_report
 
 const struct mmu_ops mmu_tsp_ops = {
     .name = "tsp",
     SHADOW_MODE_COMMON,
     .on_vm_create = tsp_vm_create,
-    .on_vcpu_start = tsp_vcpu_start,
-    .on_virtual_instruction = tsp_virtual_instruction,
-    .on_remote_fence = tsp_remote_fence,
-    .on_report = tsp_report,
 };
 
 const struct mmu_ops mmu_ssp_ops = {
     .name = "ssp",
     SHADOW_MODE_COMMON,
     .on_vm_create = ssp_vm_create,
-    .on_vcpu_start = ssp_vcpu_start,
-    .on_virtual_instruction = ssp_virtual_instruction,
-    .on_remote_fence = ssp_remote_fence,
-    .on_report = ssp_report,
 };
