@@ -10,6 +10,7 @@
  * not offered Svnapot or Svpbmt, so a PTE using them would fault in hardware.
  */
 #include "mm/pt.h"
+#include "core/lib/fmt.h"
 
 #define PTE_RWX (PTE_R | PTE_W | PTE_X)
 #define PTE_PERM_BITS (PTE_R | PTE_W | PTE_X | PTE_U | PTE_G | PTE_A | PTE_D)
@@ -163,33 +164,73 @@ int pt_map(struct pt *pt, uint64_t va, paddr_t pa, uint64_t size, uint64_t perm)
     return 0;
 }
 
+/* Why the hardware walker would stop at this entry of `level`, or NULL if
+ * it goes on (a pointer) or ends well (a leaf). */
+static const char *pt_entry_fault(pte_t pte, unsigned level)
+{
+    if (!(pte & PTE_V))
+        return "not valid";
+    if ((pte & PTE_W) && !(pte & PTE_R))
+        return "reserved encoding (W without R)";
+    if (pte & PTE_HIGH_BITS)
+        return "reserved bits 63:54 set";
+    if (pte & PTE_RWX)
+        return IS_ALIGNED(pte_to_pa(pte), pt_level_size(level)) ? NULL : "misaligned superpage";
+    if (pte & PTE_NONLEAF_RESERVED)
+        return "A, D or U set on a pointer";
+    return level == 0 ? "a pointer at level 0" : NULL;
+}
+
+void pt_walk_steps(enum pt_format format, paddr_t root, uint64_t va, pt_read_fn read, void *arg,
+                   struct pt_walk_steps *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->stop = "address outside the translation's range";
+    if (!pt_va_valid(format, va))
+        return;
+    paddr_t table = root;
+    for (int lvl = PT_LEVELS - 1; lvl >= 0; lvl--) {
+        struct pt_step *st = &out->steps[out->n];
+        st->table = table;
+        st->level = (unsigned)lvl;
+        st->index = pt_index(format, va, (unsigned)lvl);
+        if (!read(arg, table + (paddr_t)st->index * sizeof(pte_t), &st->pte)) {
+            out->stop = "the table lies outside memory";
+            return;
+        }
+        out->n++;
+        out->stop = pt_entry_fault(st->pte, (unsigned)lvl);
+        if (out->stop)
+            return;
+        if (st->pte & PTE_RWX) {
+            out->mapped = true;
+            out->pa = pte_to_pa(st->pte) | (va & (pt_level_size((unsigned)lvl) - 1));
+            return;
+        }
+        table = pte_to_pa(st->pte);
+    }
+}
+
+static bool pt_read_host(void *arg, paddr_t addr, pte_t *out)
+{
+    (void)arg;
+    *out = *(const pte_t *)pa_to_ptr(addr);
+    return true;
+}
+
 bool pt_translate(const struct pt *pt, uint64_t va, paddr_t *pa, pte_t *leaf, unsigned *level)
 {
-    if (!pt_va_valid(pt->format, va))
+    struct pt_walk_steps w;
+    pt_walk_steps(pt->format, pt->root, va, pt_read_host, NULL, &w);
+    if (!w.mapped)
         return false;
-    paddr_t table = pt->root;
-    for (int lvl = PT_LEVELS - 1; lvl >= 0; lvl--) {
-        pte_t pte = pt_table(table)[pt_index(pt->format, va, (unsigned)lvl)];
-        if (!(pte & PTE_V) || ((pte & PTE_W) && !(pte & PTE_R)) || (pte & PTE_HIGH_BITS))
-            return false;
-        if (pte & PTE_RWX) {
-            uint64_t leaf_size = pt_level_size((unsigned)lvl);
-            paddr_t base = pte_to_pa(pte);
-            if (!IS_ALIGNED(base, leaf_size))
-                return false; /* misaligned superpage */
-            if (pa)
-                *pa = base | (va & (leaf_size - 1));
-            if (leaf)
-                *leaf = pte;
-            if (level)
-                *level = (unsigned)lvl;
-            return true;
-        }
-        if (pte & PTE_NONLEAF_RESERVED)
-            return false;
-        table = pte_to_pa(pte);
-    }
-    return false; /* the level-0 PTE was a pointer: not a translation */
+    if (pa)
+        *pa = w.pa;
+    if (leaf)
+        *leaf = w.steps[w.n - 1].pte;
+    if (level)
+        *level = w.steps[w.n - 1].level;
+    return true;
 }
 
 /* Follow well-formed table pointers from the root towards va and return the

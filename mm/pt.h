@@ -62,6 +62,32 @@ int pt_map(struct pt *pt, uint64_t va, paddr_t pa, uint64_t size, uint64_t perm)
  * level 0, a misaligned superpage, or a va outside the format. */
 bool pt_translate(const struct pt *pt, uint64_t va, paddr_t *pa, pte_t *leaf, unsigned *level);
 
+/*
+ * The same walk, level by level, for people: every entry it reads, and
+ * why it stops.  Table memory is read through `read` (false = the table is
+ * not in memory), so a table in a guest's RAM can be walked without
+ * trusting the address it names.  root is the root table's address.
+ */
+struct pt_step {
+    paddr_t table;      /* the table read at this level */
+    unsigned level;
+    unsigned index;
+    pte_t pte;
+};
+
+struct pt_walk_steps {
+    unsigned n;                      /* steps[0..n) were read, root first */
+    struct pt_step steps[PT_LEVELS];
+    bool mapped;                     /* the walk ended on a good leaf */
+    paddr_t pa;                      /* mapped: the address va translates to */
+    const char *stop;                /* !mapped: why the walk ended (hardware would fault) */
+};
+
+typedef bool (*pt_read_fn)(void *arg, paddr_t addr, pte_t *out);
+
+void pt_walk_steps(enum pt_format format, paddr_t root, uint64_t va, pt_read_fn read, void *arg,
+                   struct pt_walk_steps *out);
+
 /* Remove the leaves in [va, va+size) (4 KiB aligned).  Superpages are not
  * split: if one straddles either edge of the range nothing is changed and -1
  * is returned.  Otherwise returns the number of leaf PTEs cleared.

@@ -9,6 +9,7 @@
  */
 #include "core/portable/config.h"
 #include "core/lib/fmt.h"
+#include "core/portable/stats.h"
 
 #define CONFIG_DEFAULT_MEM MIB(128)
 #define CONFIG_MEM_ALIGN MIB(2)
@@ -176,6 +177,45 @@ static int add_trace(struct parser *p, struct slice v)
             return 0;
         v = rest;
     }
+}
+
+static int set_monitor(struct parser *p, struct slice v)
+{
+    char q[32];
+    if (!slice_equals(v, "0") && !slice_equals(v, "1"))
+        return parser_fail(p, p->line, "monitor=%s: want 0 or 1", slice_quote(q, sizeof(q), v));
+    p->cfg->monitor = slice_equals(v, "1");
+    return 0;
+}
+
+static int cause_by_name(struct slice name)
+{
+    for (int c = 0; c < EXIT_CAUSE_COUNT; c++)
+        if (slice_equals(name, exit_cause_name((enum exit_cause)c)))
+            return c;
+    return -1;
+}
+
+/* ptdump=end, or ptdump=CAUSE:N (the Nth exit of that cause on a vCPU). */
+static int add_ptdump(struct parser *p, struct slice v)
+{
+    char q[40];
+    struct umbra_config *cfg = p->cfg;
+    struct slice name, count;
+    struct ptdump_trigger t = { CONFIG_PTDUMP_AT_END, 0 };
+    if (cfg->nptdumps == CONFIG_MAX_PTDUMPS)
+        return parser_fail(p, p->line, "more than %d ptdump= triggers", CONFIG_MAX_PTDUMPS);
+    if (!slice_equals(v, "end")) {
+        if (!slice_split(v, ':', &name, &count) || !parse_u64(count, &t.nth) || t.nth == 0)
+            return parser_fail(p, p->line, "ptdump=%s: want end or CAUSE:N with N >= 1",
+                               slice_quote(q, sizeof(q), v));
+        t.cause = cause_by_name(name);
+        if (t.cause < 0)
+            return parser_fail(p, p->line, "ptdump=%s: unknown exit cause (docs/exit-report.md)",
+                               slice_quote(q, sizeof(q), v));
+    }
+    cfg->ptdumps[cfg->nptdumps++] = t;
+    return 0;
 }
 
 /* ---- per-VM keys ---------------------------------------------------------- */
@@ -399,6 +439,8 @@ struct key_handler {
 static const struct key_handler global_keys[] = {
     { "staging", set_staging },
     { "trace", add_trace },
+    { "monitor", set_monitor },
+    { "ptdump", add_ptdump },
 };
 
 static const struct key_handler vm_keys[] = {

@@ -12,6 +12,12 @@
  *   global keys, before the first vm=:
  *     staging=0xHEX        start of the staging area (required)
  *     trace=mm[,...]       trace flags; may repeat
+ *     monitor=0|1          the monitor shell (core/monitor/): guests wait for
+ *                          its `continue`, and it takes the console's input
+ *     ptdump=end|CAUSE:N   print a page-table dump of every VM at its end, or
+ *                          when a vCPU takes its Nth exit of CAUSE (an exit
+ *                          cause name, N >= 1); may repeat, up to
+ *                          CONFIG_MAX_PTDUMPS
  *   vm=NAME                starts a VM (1-15 chars of [A-Za-z0-9_-])
  *   per-VM keys:
  *     mode=hap|tsp|ssp     memory-virtualization mode (default hap)
@@ -43,6 +49,8 @@
 #define CONFIG_DEFAULT_SPTBUF 16
 #define CONFIG_MAX_SPTBUF 64      /* = SPTBUF_MAX */
 #define CONFIG_MAX_PCI_PER_VM 4
+#define CONFIG_MAX_PTDUMPS 4
+#define CONFIG_PTDUMP_AT_END (-1)  /* ptdump_trigger.cause: when the VM ends */
 
 enum mm_mode { MM_MODE_HAP, MM_MODE_TSP, MM_MODE_SSP };
 
@@ -67,9 +75,18 @@ struct vm_config {
     uint16_t pci[CONFIG_MAX_PCI_PER_VM]; /* their bus/device/function (pci_bdf layout) */
 };
 
+/* When to print a page-table dump (docs/ptdump.md). */
+struct ptdump_trigger {
+    int cause;           /* an enum exit_cause, or CONFIG_PTDUMP_AT_END */
+    uint64_t nth;        /* the vCPU's nth exit of that cause (1 = the first) */
+};
+
 struct umbra_config {
     paddr_t staging;     /* start of the staging area (config text, images) */
     unsigned trace;      /* CONFIG_TRACE_* bits */
+    bool monitor;        /* the monitor shell runs on a hart of its own */
+    unsigned nptdumps;
+    struct ptdump_trigger ptdumps[CONFIG_MAX_PTDUMPS];
     unsigned nvms;
     struct vm_config vms[CONFIG_MAX_VMS];
 };

@@ -2,6 +2,7 @@
  * error the parser promises, each with the line number it must name. */
 #include <string.h>
 #include "core/portable/config.h"
+#include "core/portable/stats.h"
 #include "tests/unit/unit.h"
 
 static struct umbra_config cfg;
@@ -270,8 +271,31 @@ static void test_error_buffer(void)
                  "config line 3: unknown mode 'abcdefghijklmnopqrstuvwxyzab...'");
 }
 
+static void test_monitor_and_ptdump(void)
+{
+    CHECK_EQ(parse(HEAD "vm=v\n" KERNEL), 0);
+    CHECK(!cfg.monitor);
+    CHECK_EQ(cfg.nptdumps, 0);
+    CHECK_EQ(parse(HEAD "monitor=1\nptdump=end\nptdump=sfence_va_asid:100\nvm=v\n" KERNEL), 0);
+    CHECK(cfg.monitor);
+    CHECK_EQ(cfg.nptdumps, 2);
+    CHECK_EQ(cfg.ptdumps[0].cause, CONFIG_PTDUMP_AT_END);
+    CHECK_EQ(cfg.ptdumps[1].cause, EXIT_SFENCE_VA_ASID);
+    CHECK_EQ(cfg.ptdumps[1].nth, 100);
+    CHECK_EQ(parse(HEAD "monitor=0\nvm=v\n" KERNEL), 0);
+    CHECK(!cfg.monitor);
+    expect_error(HEAD "monitor=yes\nvm=v\n" KERNEL, "config line 2: monitor=yes: want 0 or 1");
+    expect_error(HEAD "ptdump=sfence_vma:3\nvm=v\n" KERNEL, "config line 2: ptdump=sfence_vma:3: unknown exit cause");
+    expect_error(HEAD "ptdump=wp_fault:0\nvm=v\n" KERNEL, "config line 2: ptdump=wp_fault:0: want end or CAUSE:N");
+    expect_error(HEAD "ptdump=wp_fault\nvm=v\n" KERNEL, "config line 2: ptdump=wp_fault: want end or CAUSE:N");
+    expect_error(HEAD "ptdump=end\nptdump=end\nptdump=end\nptdump=end\nptdump=end\nvm=v\n" KERNEL,
+                 "config line 6: more than 4 ptdump= triggers");
+    expect_error(HEAD "vm=v\nmonitor=1\n" KERNEL, "config line 3: monitor= must come before the first vm=");
+}
+
 void unit_main(void)
 {
+    test_monitor_and_ptdump();
     test_full_example();
     test_defaults_and_endings();
     test_trace_and_modes();

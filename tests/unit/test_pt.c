@@ -486,6 +486,82 @@ static void test_translate_malformed(void)
     CHECK(!pt_translate(&pt, 0x20000001000ull, NULL, NULL, NULL));
 }
 
+/* Reads the host tables, but refuses addresses in [refuse_lo, refuse_hi):
+ * a table the walk must not trust. */
+static paddr_t refuse_lo, refuse_hi;
+static unsigned reads;
+
+static bool read_checked(void *arg, paddr_t addr, pte_t *out)
+{
+    (void)arg;
+    reads++;
+    if (addr >= refuse_lo && addr < refuse_hi)
+        return false;
+    *out = *(const pte_t *)pa_to_ptr(addr);
+    return true;
+}
+
+static void test_walk_steps(void)
+{
+    struct pt pt;
+    struct pt_walk_steps w;
+    pt_fresh(&pt, PT_SV39);
+    refuse_lo = refuse_hi = 0;
+    CHECK_EQ(pt_map(&pt, 0x10000, 0x81234000, PAGE_SIZE, PTE_R | PTE_X | PTE_U), 0);
+    CHECK_EQ(pt_map(&pt, 0x80200000, 0x80200000, MIB(2), PTE_R | PTE_W | PTE_G), 0);
+
+    /* A 4 KiB leaf: three levels, each entry the one the table holds. */
+    reads = 0;
+    pt_walk_steps(PT_SV39, pt.root, 0x10abc, read_checked, NULL, &w);
+    CHECK(w.mapped);
+    CHECK_EQ(w.pa, 0x81234abc);
+    CHECK_EQ(w.n, 3);
+    CHECK_EQ(reads, 3);
+    CHECK_EQ(w.steps[0].table, pt.root);
+    CHECK_EQ(w.steps[0].level, 2);
+    CHECK_EQ(w.steps[0].index, 0);
+    CHECK_EQ(w.steps[2].index, 0x10);
+    CHECK_EQ(w.steps[2].pte, pte_make_leaf(0x81234000, PTE_R | PTE_X | PTE_U));
+    CHECK_EQ(w.steps[1].table, pte_to_pa(w.steps[0].pte));
+
+    /* A 2 MiB leaf ends at level 1. */
+    pt_walk_steps(PT_SV39, pt.root, 0x80312345, read_checked, NULL, &w);
+    CHECK(w.mapped);
+    CHECK_EQ(w.n, 2);
+    CHECK_EQ(w.steps[1].level, 1);
+    CHECK_EQ(w.pa, 0x80312345);
+
+    /* Unmapped: the walk stops on the invalid entry and says so. */
+    pt_walk_steps(PT_SV39, pt.root, 0x20000000, read_checked, NULL, &w);
+    CHECK(!w.mapped);
+    CHECK_EQ(w.n, 2);
+    CHECK_EQ(w.steps[1].pte, 0);
+    CHECK(strcmp(w.stop, "not valid") == 0);
+
+    /* A table the reader refuses: no entry of it is used. */
+    paddr_t leaf_table = pte_to_pa(table_entries(pte_to_pa(table_entries(pt.root)[0]))[0]);
+    refuse_lo = leaf_table;
+    refuse_hi = leaf_table + PAGE_SIZE;
+    pt_walk_steps(PT_SV39, pt.root, 0x10000, read_checked, NULL, &w);
+    CHECK(!w.mapped);
+    CHECK_EQ(w.n, 2);
+    CHECK(strcmp(w.stop, "the table lies outside memory") == 0);
+    refuse_lo = refuse_hi = 0;
+
+    /* Malformed entries stop the walk where hardware faults. */
+    table_entries(leaf_table)[0x10] = PTE_V | PTE_W;
+    pt_walk_steps(PT_SV39, pt.root, 0x10000, read_checked, NULL, &w);
+    CHECK(!w.mapped && strcmp(w.stop, "reserved encoding (W without R)") == 0);
+    table_entries(leaf_table)[0x10] = pte_make_table(0x81000000);
+    pt_walk_steps(PT_SV39, pt.root, 0x10000, read_checked, NULL, &w);
+    CHECK(!w.mapped && strcmp(w.stop, "a pointer at level 0") == 0);
+
+    /* Non-canonical Sv39 addresses never reach a table. */
+    reads = 0;
+    pt_walk_steps(PT_SV39, pt.root, 0x0000008000000000ull, read_checked, NULL, &w);
+    CHECK(!w.mapped && w.n == 0 && reads == 0);
+}
+
 void unit_main(void)
 {
     table_mem = aligned_alloc(MIB(2), TABLE_MEM_SIZE);
@@ -503,5 +579,6 @@ void unit_main(void)
     test_unmap();
     test_allocation_failure();
     test_translate_malformed();
+    test_walk_steps();
     free(table_mem);
 }
