@@ -43,7 +43,7 @@ HYP_LDFLAGS := -nostdlib -static -Wl,--gc-sections -Wl,-T,linker/umbra.ld -Wl,--
 PORTABLE_DIRS := core/lib core/portable mm iommu/riscv iommu/pci
 PORTABLE_SRCS := $(wildcard $(addsuffix /*.c,$(PORTABLE_DIRS)))
 # Everything else under these folders is hypervisor-only.
-HYP_DIRS  := arch/riscv core core/mmu iommu/driver iommu/hostbridge iommu/passthrough
+HYP_DIRS  := arch/riscv core core/mmu core/monitor iommu/driver iommu/hostbridge iommu/passthrough
 HYP_SRCS  := $(filter-out arch/riscv/asm_offsets.c,$(wildcard $(addsuffix /*.S,$(HYP_DIRS)) $(addsuffix /*.c,$(HYP_DIRS)))) \
              $(PORTABLE_SRCS)
 HYP_OBJS  := $(patsubst %,$(BUILD)/hyp/%.o,$(HYP_SRCS))

@@ -41,6 +41,11 @@ static void console_put_locked(const char *s, size_t n)
     }
 }
 
+int console_getc(void)
+{
+    return console_uart ? uart_getc(console_uart, console_shift) : -1;
+}
+
 void console_write(const char *s, size_t n)
 {
     spin_lock(&console_lock);

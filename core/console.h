@@ -13,6 +13,8 @@ extern unsigned umbra_trace_flags; /* CONFIG_TRACE_* from the configuration (cor
 
 void console_init(paddr_t uart_base, unsigned reg_shift);
 void console_write(const char *s, size_t n);
+/* The next byte typed on the console, or -1 (none, or no UART to read). */
+int console_getc(void);
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void console_guest_write(struct vm *vm, const char *s, size_t n);
 void console_guest_flush(struct vm *vm);

@@ -9,6 +9,7 @@
 #include "arch/riscv/sbi_call.h"
 #include "arch/riscv/vcpu_arch.h"
 #include "core/console.h"
+#include "core/monitor/monitor.h"
 #include "core/mmu/mmu.h"
 #include "iommu/passthrough/vpci.h"
 #include "core/vm.h"
@@ -26,7 +27,7 @@ static void exit_virtual_instruction(struct vcpu *vcpu)
     bool from_vs = vcpu->regs.sstatus & SSTATUS_SPP;
     if (from_vs && vcpu->vm->mmu->on_virtual_instruction(vcpu, (uint32_t)vcpu->stval))
         return;
-    stats_count_full(&vcpu->stats, EXIT_ILLEGAL);
+    vcpu_count_exit(vcpu, EXIT_ILLEGAL);
     vcpu_arch_inject_exception(vcpu, CAUSE_ILLEGAL_INSTRUCTION, vcpu->stval);
 }
 
@@ -34,18 +35,18 @@ static void exit_interrupt(struct vcpu *vcpu, uint64_t irq)
 {
     switch (irq) {
     case IRQ_S_SOFT:
-        stats_count_full(&vcpu->stats, EXIT_IPI);
+        vcpu_count_exit(vcpu, EXIT_IPI);
         csr_clear(sip, 1ull << IRQ_S_SOFT);
         break;
     case IRQ_S_TIMER:
-        stats_count_full(&vcpu->stats, EXIT_TIMER);
+        vcpu_count_exit(vcpu, EXIT_TIMER);
         csr_write(CSR_STIMECMP, ~0ull);
         break;
     case IRQ_S_EXT:
-        stats_count_full(&vcpu->stats, EXIT_EXTERNAL);
+        vcpu_count_exit(vcpu, EXIT_EXTERNAL);
         break;
     default:
-        stats_count_full(&vcpu->stats, EXIT_OTHER);
+        vcpu_count_exit(vcpu, EXIT_OTHER);
         break;
     }
 }
@@ -55,7 +56,7 @@ static void exit_interrupt(struct vcpu *vcpu, uint64_t irq)
  * correctly, the rest of the machine can. */
 static void exit_unexpected(struct vcpu *vcpu)
 {
-    stats_count_full(&vcpu->stats, EXIT_OTHER);
+    vcpu_count_exit(vcpu, EXIT_OTHER);
     kprintf("umbra: vm %s vcpu %u: unexpected trap cause %lu at pc 0x%lx (stval 0x%lx)\n",
             vcpu->vm->config->name, vcpu->id, vcpu->scause, vcpu->regs.sepc, vcpu->stval);
     vm_end(vcpu->vm, 1, "unexpected trap");
@@ -97,6 +98,8 @@ static void vcpu_process_requests(struct vcpu *vcpu)
         vcpu_arch_raise_vssip();
     if (req & VCPU_REQ_TLB_FLUSH)
         vcpu_ack_tlb_flush(vcpu);
+    if (req & VCPU_REQ_PAUSE)
+        vcpu_pause(vcpu);
     if ((req & VCPU_REQ_STOP) || vcpu->vm->state != VM_RUNNING)
         vcpu_park(vcpu, VCPU_ENDED);
 }
@@ -117,6 +120,8 @@ struct vcpu_regs *vcpu_handle_trap(struct vcpu_regs *regs)
      * takes no IOMMU interrupt). */
     if (vcpu->vm->has_devices)
         vpci_poll_faults(false);
+    if (vcpu->ptdump_after)
+        ptdump_after_exit(vcpu);
     if (vcpu->requests || vcpu->vm->state != VM_RUNNING)
         vcpu_process_requests(vcpu);
     return regs;

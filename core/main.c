@@ -14,6 +14,7 @@
 #include "core/vm.h"
 #include "core/mmu/mmu.h"
 #include "core/pool.h"
+#include "core/monitor/monitor.h"
 
 
 
@@ -85,6 +86,7 @@ static void boot_load_config(void)
         boot_fail(MACHINE_BAD_CONFIG, "the staging area overlaps Umbra or lies outside RAM");
     umbra_staging = config.staging;
     umbra_trace_flags = config.trace;
+    ptdump_init(&config);
     frame_pool_init(&umbra_pool, pool_base, ALIGN_DOWN(config.staging, PAGE_SIZE));
 }
 
@@ -102,6 +104,10 @@ static void boot_create_vms(void)
         next_hart += config.vms[i].cpus;
         vm_count++;
     }
+    /* The monitor takes the first hart no vCPU is pinned to. */
+    if (config.monitor && next_hart >= hart_count)
+        boot_fail(MACHINE_BAD_CONFIG, "monitor=1 needs a hart without a vCPU (tools/umbra-run --monitor adds one)");
+    monitor_init(&config, next_hart);
 }
 
 /* Every hart comes up, each on its own stack; one without a vCPU idles in

@@ -10,6 +10,7 @@
 #include "arch/riscv/vcpu_arch.h"
 #include "core/console.h"
 #include "core/mmu/mmu.h"
+#include "core/monitor/monitor.h"
 #include "core/vm.h"
 
 struct vcpu *vcpu_current(void)
@@ -199,11 +200,36 @@ void vcpu_close_instret(struct vcpu *vcpu)
     vcpu->regs.instret_resume = now;
 }
 
+/*
+ * The monitor holds every guest: wait here, at the end of an exit with no
+ * lock held, until it lets go, so what it reads stays still.  Shootdowns
+ * are still answered (another vCPU may be inside one when the pause comes).
+ */
+void vcpu_pause(struct vcpu *vcpu)
+{
+    vcpu->satp_seen = vcpu->vm->mmu->guest_satp(vcpu);
+    __atomic_store_n(&vcpu->paused, true, __ATOMIC_RELEASE);
+    while (__atomic_load_n(&monitor_holding, __ATOMIC_ACQUIRE) &&
+           !(__atomic_load_n(&vcpu->requests, __ATOMIC_ACQUIRE) & VCPU_REQ_STOP)) {
+        vcpu_serve_while_waiting(vcpu);
+        hart_sleep_until_ipi();
+    }
+    __atomic_store_n(&vcpu->paused, false, __ATOMIC_RELEASE);
+    vcpu_sip_keep_requests(vcpu);
+}
+
+void vcpu_kick(struct vcpu *vcpu)
+{
+    sbi_send_ipi_mask(1, harts[vcpu->hart_index].hartid);
+}
+
 /* Leave the guest for good (VM ended) or until the next hart_start. */
 _Noreturn void vcpu_park(struct vcpu *vcpu, enum vcpu_state state)
 {
-    if (vcpu->state == VCPU_RUNNING)
+    if (vcpu->state == VCPU_RUNNING) {
+        vcpu->satp_seen = vcpu->vm->mmu->guest_satp(vcpu);
         vcpu_close_instret(vcpu);
+    }
     csr_write(hvip, 0);
     csr_write(hgatp, 0);
     __atomic_store_n(&vcpu->state, state, __ATOMIC_RELEASE);
@@ -216,16 +242,19 @@ _Noreturn void vcpu_park(struct vcpu *vcpu, enum vcpu_state state)
 }
 
 /* The idle loop of a hart: wait (wfi wakes on the IPI even with SIE = 0)
- * until its vCPU is started, then enter it.  Never returns. */
+ * until its vCPU is started and the monitor (if any) lets the guests run,
+ * then enter it.  The monitor's own hart runs the monitor.  Never returns. */
 _Noreturn void hart_run(struct hart *hart)
 {
+    if (!hart->vcpu && monitor_owns_hart(hart))
+        monitor_run();
     for (;;) {
         struct vcpu *vcpu = hart->vcpu;
         if (vcpu) {
             uint32_t req = __atomic_load_n(&vcpu->requests, __ATOMIC_ACQUIRE);
             if ((req & VCPU_REQ_STOP) && vcpu->state != VCPU_ENDED)
                 __atomic_store_n(&vcpu->state, VCPU_ENDED, __ATOMIC_RELEASE);
-            else if (vcpu->state == VCPU_START_PENDING)
+            else if (vcpu->state == VCPU_START_PENDING && !__atomic_load_n(&monitor_holding, __ATOMIC_ACQUIRE))
                 hart_enter_vcpu(hart, vcpu);
         }
         wait_for_interrupt();

@@ -13,6 +13,7 @@
 #include "core/vm.h"
 #include "core/pool.h"
 #include "iommu/passthrough/vpci.h"
+#include "core/monitor/monitor.h"
 
 struct vm vms[CONFIG_MAX_VMS];
 unsigned vm_count;
@@ -131,8 +132,10 @@ int vm_create(struct vm *vm, unsigned index, const struct vm_config *c, unsigned
 
 /* The exit report: the human table, then the machine-readable copy for
  * tools/umbra-run --stats (docs/exit-report.md).  Built whole and written
- * with one console write, so another VM's output can never split a line. */
-static void vm_print_report(struct vm *vm)
+ * with one console write, so another VM's output can never split a line.
+ * The monitor prints it for a VM that still runs, too (its end reason then
+ * says so). */
+static void vm_print_report_locked(struct vm *vm)
 {
     static char buf[8192];          /* under vm_end_lock */
     struct exit_stats total = { 0 };
@@ -140,7 +143,8 @@ static void vm_print_report(struct vm *vm)
         stats_merge(&total, &vm->vcpus[i].stats);
     struct stats_run_info info = {
         .vm_name = vm->config->name, .mode = vm->mmu->name,
-        .cpus = vm->ncpus, .mem = vm->ram_size, .status = vm->status, .end_reason = vm->end_reason,
+        .cpus = vm->ncpus, .mem = vm->ram_size, .status = vm->status,
+        .end_reason = vm->state == VM_RUNNING ? "still running (monitor snapshot)" : vm->end_reason,
         .sptbuf_size = -1,
     };
     vm->mmu->on_report(vm, &total, &info.sptbuf_size);
@@ -157,6 +161,13 @@ static void vm_print_report(struct vm *vm)
     REPORT_APPEND(fmt_snprintf(buf + n, cap - n, "\n"));
 #undef REPORT_APPEND
     console_write(buf, n);
+}
+
+void vm_print_report(struct vm *vm)
+{
+    spin_lock(&vm_end_lock);
+    vm_print_report_locked(vm);
+    spin_unlock(&vm_end_lock);
 }
 
 static bool all_vms_ended(int *worst)
@@ -198,12 +209,20 @@ void vm_end(struct vm *vm, int status, const char *reason)
         vcpu_close_instret(self);
     console_guest_flush(vm);
     vpci_vm_end(vm);            /* faults its devices caused last belong in its report */
+    ptdump_at_vm_end(vm);
     spin_lock(&vm_end_lock);
-    vm_print_report(vm);
+    vm_print_report_locked(vm);
     vm->state = VM_ENDED;
     int worst;
     bool last = all_vms_ended(&worst);
     spin_unlock(&vm_end_lock);
-    if (last)
-        machine_exit(worst ? MACHINE_GUEST_FAILURE : MACHINE_OK);
+    if (!last)
+        return;
+    int machine = worst ? MACHINE_GUEST_FAILURE : MACHINE_OK;
+    /* With the monitor, its prompt comes back instead: `quit` ends the
+     * machine with this status. */
+    if (monitor_enabled())
+        monitor_vms_ended(machine);
+    else
+        machine_exit((enum machine_status)machine);
 }

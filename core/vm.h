@@ -39,6 +39,7 @@ enum vcpu_state {
 #define VCPU_REQ_STOP       (1u << 0)   /* the VM is ending: leave the guest */
 #define VCPU_REQ_VSSIP      (1u << 1)   /* raise the guest's software interrupt */
 #define VCPU_REQ_TLB_FLUSH  (1u << 2)   /* flush this hart's guest TLB and ack (vm_shootdown) */
+#define VCPU_REQ_PAUSE      (1u << 3)   /* the monitor holds the guests: wait in Umbra (vcpu_pause) */
 
 struct vm;
 
@@ -57,6 +58,12 @@ struct vcpu {
     /* The trap being handled (copied from the CSRs on entry). */
     uint64_t scause, stval, htval, htinst;
     void *mmu_cpu;           /* the mode's own per-vCPU state: only the mode looks inside */
+    /* For the monitor: whether the vCPU waits in vcpu_pause now, and the
+     * guest's satp when it last stopped in Umbra (pause or end), read on
+     * its own hart because under hap only that hart's vsatp holds it. */
+    volatile bool paused;
+    uint64_t satp_seen;
+    uint8_t ptdump_after;    /* 1 + the ptdump trigger that fired in this exit (0: none) */
 };
 _Static_assert(offsetof(struct vcpu, regs) == 0, "trap.S expects regs first");
 
@@ -113,6 +120,19 @@ static inline void vcpu_set_reg(struct vcpu *vcpu, unsigned r, uint64_t value)
         vcpu->regs.gpr[r] = value;
 }
 
+/* Page-table dumps on exit events (core/monitor/ptdump.c). */
+extern bool ptdump_armed;
+void ptdump_on_exit(struct vcpu *vcpu, enum exit_cause cause);
+
+/* Count a full exit under its cause: the one place that does, so a ptdump
+ * trigger (config ptdump=CAUSE:N) sees every exit as it is classified. */
+static inline void vcpu_count_exit(struct vcpu *vcpu, enum exit_cause cause)
+{
+    stats_count_full(&vcpu->stats, cause);
+    if (ptdump_armed)
+        ptdump_on_exit(vcpu, cause);
+}
+
 static inline struct hart *hart_self(void)
 {
     struct hart *h;
@@ -123,6 +143,8 @@ static inline struct hart *hart_self(void)
 int vm_create(struct vm *vm, unsigned index, const struct vm_config *config,
               unsigned first_hart, char *err, size_t errlen);
 void vm_end(struct vm *vm, int status, const char *reason);
+/* The VM's exit report (docs/exit-report.md), also while it runs. */
+void vm_print_report(struct vm *vm);
 
 /* vcpu.c */
 _Noreturn void hart_run(struct hart *hart);
@@ -144,6 +166,10 @@ void sleeplock_release(struct sleeplock *l);
 void vcpu_account_instret(struct vcpu *vcpu, uint64_t now_entry);
 void vcpu_close_instret(struct vcpu *vcpu);
 _Noreturn void vcpu_park(struct vcpu *vcpu, enum vcpu_state state);
+/* Wait in Umbra while the monitor holds the guests (VCPU_REQ_PAUSE). */
+void vcpu_pause(struct vcpu *vcpu);
+/* Wake a vCPU's hart (the monitor letting go). */
+void vcpu_kick(struct vcpu *vcpu);
 struct vcpu *vcpu_current(void);
 
 /* exit.c */

@@ -211,7 +211,7 @@ void pt_walk_steps(enum pt_format format, paddr_t root, uint64_t va, pt_read_fn 
     }
 }
 
-static bool pt_read_host(void *arg, paddr_t addr, pte_t *out)
+bool pt_read_host(void *arg, paddr_t addr, pte_t *out)
 {
     (void)arg;
     *out = *(const pte_t *)pa_to_ptr(addr);

@@ -84,6 +84,8 @@ struct pt_walk_steps {
 };
 
 typedef bool (*pt_read_fn)(void *arg, paddr_t addr, pte_t *out);
+/* The reader for Umbra's own tables (arg unused). */
+bool pt_read_host(void *arg, paddr_t addr, pte_t *out);
 
 void pt_walk_steps(enum pt_format format, paddr_t root, uint64_t va, pt_read_fn read, void *arg,
                    struct pt_walk_steps *out);

@@ -20,6 +20,8 @@
 
 #include "core/vm.h"
 
+struct pt_walk_steps;
+
 /* What a mode wants in the hart's CSRs while its guest runs. */
 struct mmu_entry_csrs {
     uint64_t hedeleg_take;   /* causes Umbra takes instead of delegating them to the guest */
@@ -64,6 +66,23 @@ struct mmu_ops {
     /* Add the mode's counters to the VM's report; *sptbuf_size is the SPT
      * base buffer's size, or -1 for a mode without one. */
     void (*on_report)(struct vm *vm, struct exit_stats *total, int *sptbuf_size);
+
+    /* The monitor (core/monitor/) and its dumps, with every vCPU of the VM
+     * stopped in Umbra, so they take no lock.  Each only reads. */
+    /* `shadow VM`: print the mode's own translation structures. */
+    void (*monitor_describe)(struct vm *vm);
+    /* `translate`: the walk beside the guest's own: the shadow's walk of
+     * gva (shadow modes) or the G-stage walk of gpa, the guest walk's result
+     * (hap; only if guest_mapped).  *title names it ("shadow 3").  False:
+     * nothing to show. */
+    bool (*monitor_walk)(const struct vcpu *vcpu, uint64_t gva, gpaddr_t gpa, bool guest_mapped,
+                         struct pt_walk_steps *out, char *title, size_t cap);
+    /* A page-table dump's body (docs/ptdump.md): the guest trees the mode
+     * knows of (ptdump_guest_tree) and its own (ptdump_host_tree); all =
+     * every shadow it keeps, else those a vCPU runs on. */
+    void (*ptdump)(struct vm *vm, bool all);
+    /* umbra_trace_flags changed (the monitor's `trace mm`). */
+    void (*on_trace_change)(struct vm *vm);
 };
 
 /* The mode selector: the interface of each mode named in the config. */

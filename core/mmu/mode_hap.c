@@ -10,6 +10,8 @@
 #include "core/lib/fmt.h"
 #include "core/mmio.h"
 #include "core/mmu/modes.h"
+#include "core/console.h"
+#include "core/monitor/monitor.h"
 #include "core/pool.h"
 #include "mm/pt.h"
 
@@ -123,7 +125,7 @@ static bool hap_gstage_fault(struct vcpu *vcpu)
     bool walk = htinst_is_walk_access(vcpu->htinst);
     if (!walk && vcpu->scause != CAUSE_FETCH_GUEST_PAGE_FAULT && mmio_emulate(vcpu, gpa))
         return true;
-    stats_count_full(&vcpu->stats, EXIT_GSTAGE_FAULT);
+    vcpu_count_exit(vcpu, EXIT_GSTAGE_FAULT);
     uint64_t cause = walk ? page_fault_for(vcpu->scause) : access_fault_for(vcpu->scause);
     vcpu_arch_inject_exception(vcpu, cause, vcpu->stval);
     return true;
@@ -175,6 +177,50 @@ static void hap_report(struct vm *vm, struct exit_stats *total, int *sptbuf_size
     *sptbuf_size = -1;
 }
 
+/* ---- the monitor ------------------------------------------------------- */
+
+static void hap_monitor_describe(struct vm *vm)
+{
+    const struct pt *g = gstage_of(vm);
+    kprintf("vm %s (hap): no shadow tables.  The hart walks the guest's own tables, and every\n"
+            "guest-physical address it reads or ends at through the G-stage table:\n"
+            "  G-stage root at host 0x%lx (Sv39x4, 16 KiB), VMID %u, hgatp 0x%lx\n",
+            vm->config->name, g->root, vm->vmid, pt_hgatp(g, vm->vmid));
+    for (unsigned i = 0; i < vm->mem.count; i++) {
+        const struct guest_mem_region *r = &vm->mem.regions[i];
+        kprintf("  RAM GPA 0x%lx-0x%lx -> host 0x%lx\n", r->gpa, r->gpa + r->size - 1, r->hpa);
+    }
+}
+
+static bool hap_monitor_walk(const struct vcpu *vcpu, uint64_t gva, gpaddr_t gpa, bool guest_mapped,
+                             struct pt_walk_steps *out, char *title, size_t cap)
+{
+    (void)gva;
+    if (!guest_mapped)
+        return false;
+    const struct pt *g = gstage_of(vcpu->vm);
+    pt_walk_steps(PT_SV39X4, g->root, gpa, pt_read_host, NULL, out);
+    fmt_snprintf(title, cap, "G-stage");
+    return true;
+}
+
+/* The guest trees the vCPUs run on; hap keeps no tree of its own but the
+ * G-stage, which never changes for RAM and is left out. */
+static void hap_ptdump(struct vm *vm, bool all)
+{
+    (void)all;
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        const struct vcpu *v = &vm->vcpus[i];
+        bool seen_before = false;
+        for (unsigned j = 0; j < i; j++)
+            seen_before |= vm->vcpus[j].satp_seen == v->satp_seen;
+        if (v->state != VCPU_STOPPED && v->state != VCPU_START_PENDING && !seen_before)
+            ptdump_guest_tree(vm, v->satp_seen, true);
+    }
+}
+
+static void hap_trace_change(struct vm *vm) { (void)vm; }
+
 const struct mmu_ops mmu_hap_ops = {
     .name = "hap",
     .guest_mmu_type = NULL,
@@ -190,4 +236,8 @@ const struct mmu_ops mmu_hap_ops = {
     .map_device = hap_map_device,
     .unmap_device = hap_unmap_device,
     .on_report = hap_report,
+    .monitor_describe = hap_monitor_describe,
+    .monitor_walk = hap_monitor_walk,
+    .ptdump = hap_ptdump,
+    .on_trace_change = hap_trace_change,
 };

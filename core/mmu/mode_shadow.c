@@ -19,8 +19,10 @@
 #include "core/lib/fmt.h"
 #include "core/mmio.h"
 #include "core/mmu/modes.h"
+#include "core/monitor/monitor.h"
 #include "core/pool.h"
 #include "core/lib/pci.h"
+#include "mm/pt.h"
 #include "mm/shadow.h"
 
 /* The hardware side and the sync of one fence, per mode. */
@@ -247,6 +249,13 @@ static bool mode_shadow_switch_to(struct vcpu *vcpu, uint64_t guest_satp)
     return built;
 }
 
+/* The fast path cannot print, so tracing keeps every satp write visible. */
+static void mode_shadow_set_fast_path(struct vcpu *vcpu)
+{
+    struct shadow_cpu *sc = scpu_of(vcpu);
+    vcpu->regs.fast = sc->sptbuf.size && !mm_tracing(vcpu->vm) ? sc : NULL;
+}
+
 static void mode_shadow_vcpu_start(struct vcpu *vcpu)
 {
     unsigned sptbuf_entries = smv_of(vcpu->vm)->flavor->sptbuf ? vcpu->vm->config->sptbuf : 0;
@@ -256,9 +265,7 @@ static void mode_shadow_vcpu_start(struct vcpu *vcpu)
     /* The guest starts with satp = Bare: it runs on the physical shadow. */
     sc->shadow_index = (uint64_t)SHADOW_NO_ROOT;
     mode_shadow_switch_to(vcpu, 0);
-    /* The fast path cannot print, so tracing keeps every satp write visible. */
-    bool fast = sptbuf_entries && !mm_tracing(vcpu->vm);
-    vcpu->regs.fast = fast ? sc : NULL;
+    mode_shadow_set_fast_path(vcpu);
     mode_shadow_unlock(vcpu);
 }
 
@@ -283,7 +290,7 @@ static void mode_shadow_satp_write(struct vcpu *vcpu, uint64_t value)
     uint64_t legal;
     if (!satp_legal(value, &legal)) {
         mm_trace(vcpu->vm, "satp <- 0x%lx ignored (mode not offered)", value);
-        stats_count_full(&vcpu->stats, EXIT_SATP_WRITE_HIT);
+        vcpu_count_exit(vcpu, EXIT_SATP_WRITE_HIT);
         return;
     }
     /* With the buffer on, a full exit is its miss (or a hit the fast path
@@ -294,12 +301,12 @@ static void mode_shadow_satp_write(struct vcpu *vcpu, uint64_t value)
         (void)sptbuf_lookup(buf, legal);
     bool built = mode_shadow_switch_to(vcpu, legal);
     mode_shadow_unlock(vcpu);
-    stats_count_full(&vcpu->stats, built ? EXIT_SATP_WRITE_MISS : EXIT_SATP_WRITE_HIT);
+    vcpu_count_exit(vcpu, built ? EXIT_SATP_WRITE_MISS : EXIT_SATP_WRITE_HIT);
 }
 
 static uint64_t mode_shadow_satp_read(struct vcpu *vcpu)
 {
-    stats_count_full(&vcpu->stats, EXIT_SATP_READ);
+    vcpu_count_exit(vcpu, EXIT_SATP_READ);
     return scpu_of(vcpu)->guest_satp;
 }
 
@@ -365,7 +372,7 @@ static void mode_shadow_sfence_exit(struct vcpu *vcpu, unsigned rs1, unsigned rs
 {
     mode_shadow_fence_fn *fence = smv_of(vcpu->vm)->flavor->fence;
     bool has_va = rs1 != 0, has_asid = rs2 != 0;
-    stats_count_full(&vcpu->stats, sfence_cause(has_va, has_asid));
+    vcpu_count_exit(vcpu, sfence_cause(has_va, has_asid));
     fence(vcpu, has_va, vcpu_reg(vcpu, rs1), has_asid, (uint16_t)(vcpu_reg(vcpu, rs2) & SATP_ASID_MASK));
     vcpu->regs.sepc += 4;
 }
@@ -549,7 +556,7 @@ static void mode_shadow_count_fault(struct vcpu *vcpu, const struct shadow_fault
     switch (f->kind) {
     case SHADOW_FAULT_HIDDEN:
     case SHADOW_FAULT_AD_UPDATE:
-        stats_count_full(&vcpu->stats, f->kind == SHADOW_FAULT_HIDDEN ? EXIT_HIDDEN_FAULT : EXIT_AD_UPDATE);
+        vcpu_count_exit(vcpu, f->kind == SHADOW_FAULT_HIDDEN ? EXIT_HIDDEN_FAULT : EXIT_AD_UPDATE);
         mm_trace(vcpu->vm, "%s: %s va 0x%lx -> gpa 0x%lx -> hpa 0x%lx, shadow pte 0x%lx%s%s",
                  f->kind == SHADOW_FAULT_HIDDEN ? "hidden fault" : "A/D update",
                  ctx->type == ACCESS_FETCH ? "fetch" : ctx->type == ACCESS_LOAD ? "load" : "store",
@@ -557,14 +564,14 @@ static void mode_shadow_count_fault(struct vcpu *vcpu, const struct shadow_fault
                  f->walk.need_d ? ", set D" : "");
         break;
     case SHADOW_FAULT_WRITE_PROTECT:
-        stats_count_full(&vcpu->stats, EXIT_WP_FAULT);
+        vcpu_count_exit(vcpu, EXIT_WP_FAULT);
         break;
     case SHADOW_FAULT_GUEST:
         /* A load or store whose translation lands on an emulated device. */
         if ((f->inject_cause == CAUSE_LOAD_ACCESS || f->inject_cause == CAUSE_STORE_ACCESS) &&
             mmio_emulate(vcpu, f->walk.gpa))
             break;
-        stats_count_full(&vcpu->stats, EXIT_GUEST_FAULT_INJECTED);
+        vcpu_count_exit(vcpu, EXIT_GUEST_FAULT_INJECTED);
         mm_trace(vcpu->vm, "guest fault: cause %lu at va 0x%lx injected", f->inject_cause, vcpu->stval);
         vcpu_arch_inject_exception(vcpu, f->inject_cause, vcpu->stval);
         break;
@@ -654,6 +661,108 @@ static void mode_shadow_report(struct vm *vm, struct exit_stats *t, int *sptbuf_
     *sptbuf_size = smv->flavor->sptbuf ? (int)vm->config->sptbuf : -1;
 }
 
+/* ---- the monitor (every vCPU of the VM waits in Umbra: no lock) ------------ */
+
+/* How many of the VM's vCPUs run on shadow idx now. */
+static unsigned vcpus_on_root(const struct vm *vm, int idx)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        n += (int)smv_of(vm)->cpus[i].shadow_index == idx;
+    return n;
+}
+
+static void sptbuf_describe(const struct sptbuf *b, unsigned cpu)
+{
+    unsigned used = 0;
+    for (unsigned i = 0; i < b->size; i++)
+        used += b->entries[i].key != 0;
+    uint64_t looked = b->hits + b->misses;
+    uint64_t permille = looked ? b->hits * 1000 / looked : 0;
+    kprintf("SPT base buffer of vCPU %u: %lu entries, %u in use, %lu hits, %lu misses (hit rate %lu.%lu%%), "
+            "%lu evictions\n", cpu, b->size, used, b->hits, b->misses, permille / 10, permille % 10, b->evictions);
+    for (unsigned i = 0; i < b->size; i++)
+        if (b->entries[i].key)
+            kprintf("  guest satp 0x%016lx -> shadow %lu (vsatp 0x%016lx)\n", b->entries[i].key,
+                    b->entries[i].root_index, b->entries[i].shadow_satp);
+}
+
+static void mode_shadow_monitor_describe(struct vm *vm)
+{
+    const struct mode_shadow_vm *smv = smv_of(vm);
+    const struct shadow_vm *s = &smv->core;
+    unsigned live = 0;
+    for (int i = 0; i < s->max_roots; i++)
+        live += s->roots[i].live;
+    kprintf("vm %s (%s): %u live shadows (room for %d), pool %lu of %lu pages in use (peak %lu), "
+            "%lu guest page-table pages write-protected\n",
+            vm->config->name, vm->mmu->name, live, s->max_roots, s->pool.pages_in_use,
+            (uint64_t)((s->pool.end - s->pool.usable_base) / PAGE_SIZE), s->pool.pages_peak, s->stats.protected_pages);
+    kprintf("  %-6s %-18s %-12s %5s %8s %7s %s\n", "shadow", "guest satp", "guest root", "ASID", "hw ASID",
+            "tables", "vCPUs on it");
+    for (int i = 0; i < s->max_roots; i++) {
+        const struct shadow_root *r = &s->roots[i];
+        if (!r->live)
+            continue;
+        bool bare = satp_is_bare(r->guest_satp);
+        kprintf("  %-6d 0x%016lx 0x%-10lx %5lu %8u %7u %u%s\n", i, r->guest_satp,
+                bare ? 0 : (uint64_t)((r->guest_satp & SATP_PPN_MASK) << 12),
+                (uint64_t)((r->guest_satp >> SATP_ASID_SHIFT) & SATP_ASID_MASK), r->hw_asid, r->tables,
+                vcpus_on_root(vm, i), bare ? " (Bare: the physical shadow)" : "");
+    }
+    for (unsigned c = 0; c < vm->ncpus; c++)
+        if (smv->flavor->sptbuf)
+            sptbuf_describe(&smv->cpus[c].sptbuf, c);
+}
+
+static bool mode_shadow_monitor_walk(const struct vcpu *vcpu, uint64_t gva, gpaddr_t gpa, bool guest_mapped,
+                                     struct pt_walk_steps *out, char *title, size_t cap)
+{
+    (void)gpa, (void)guest_mapped;
+    int idx = (int)scpu_of(vcpu)->shadow_index;
+    if (idx == SHADOW_NO_ROOT)
+        return false;
+    pt_walk_steps(PT_SV39, shadows_of(vcpu->vm)->roots[idx].table, gva, pt_read_host, NULL, out);
+    fmt_snprintf(title, cap, "shadow %d", idx);
+    return true;
+}
+
+static void mode_shadow_ptdump_root(struct vm *vm, int idx)
+{
+    const struct shadow_vm *s = shadows_of(vm);
+    const struct shadow_root *r = &s->roots[idx];
+    bool current = vcpus_on_root(vm, idx) > 0;
+    char attrs[32];
+    ptdump_guest_tree(vm, r->guest_satp, current);
+    kprintf("ptdump shadow root=%d guest_satp=0x%lx hw_asid=%u vsatp=0x%lx table=0x%lx current=%d\n", idx,
+            r->guest_satp, r->hw_asid, shadow_root_vsatp(s, idx), r->table, current);
+    fmt_snprintf(attrs, sizeof(attrs), "side=shadow root=%d", idx);
+    ptdump_host_tree(attrs, r->table);
+}
+
+static void mode_shadow_ptdump(struct vm *vm, bool all)
+{
+    const struct mode_shadow_vm *smv = smv_of(vm);
+    for (int i = 0; i < smv->core.max_roots; i++)
+        if (smv->core.roots[i].live && (all || vcpus_on_root(vm, i)))
+            mode_shadow_ptdump_root(vm, i);
+    for (unsigned c = 0; smv->flavor->sptbuf && c < vm->ncpus; c++) {
+        const struct shadow_cpu *sc = &smv->cpus[c];
+        const struct sptbuf *b = &sc->sptbuf;
+        kprintf("ptdump sptbuf vcpu=%u size=%lu hits=%lu misses=%lu\n", c, b->size, b->hits, b->misses);
+        for (unsigned i = 0; i < b->size; i++)
+            if (b->entries[i].key)
+                kprintf("ptdump sptbuf_entry vcpu=%u key=0x%lx root=%lu hit=%d\n", c, b->entries[i].key,
+                        b->entries[i].root_index, b->entries[i].key == sc->guest_satp);
+    }
+}
+
+static void mode_shadow_trace_change(struct vm *vm)
+{
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        mode_shadow_set_fast_path(&vm->vcpus[i]);
+}
+
 #define SHADOW_MODE_COMMON \
     .guest_mmu_type = "riscv,sv39", \
     .entry_csrs = mode_shadow_entry_csrs, \
@@ -666,7 +775,11 @@ static void mode_shadow_report(struct vm *vm, struct exit_stats *t, int *sptbuf_
     .on_vcpu_start = mode_shadow_vcpu_start, \
     .on_virtual_instruction = mode_shadow_virtual_instruction, \
     .on_remote_fence = mode_shadow_remote_fence, \
-    .on_report = mode_shadow_report
+    .on_report = mode_shadow_report, \
+    .monitor_describe = mode_shadow_monitor_describe, \
+    .monitor_walk = mode_shadow_monitor_walk, \
+    .ptdump = mode_shadow_ptdump, \
+    .on_trace_change = mode_shadow_trace_change
 
 const struct mmu_ops mmu_tsp_ops = {
     .name = "tsp",

@@ -1,0 +1,139 @@
+/*
+ * ptdump.c — page-table dumps: a VM's guest page tables and the tables its
+ * mode builds, printed as "ptdump ..." records (docs/ptdump.md) that
+ * tools/umbra-ptdump turns into pictures.  A dump is taken from the
+ * monitor (`ptdump VM`), at a VM's end (ptdump=end) or when a vCPU takes
+ * the Nth exit of a cause (ptdump=CAUSE:N): once as the exit is classified
+ * and once after it is handled.
+ *
+ * Guest tables are read through the VM's memory map only, so whatever a
+ * guest put in its satp and PTEs, a dump reads nothing outside its RAM.
+ * Each tree is cut at PTDUMP_MAX_TABLES tables (a note says so).
+ */
+#include "core/monitor/monitor.h"
+#include "core/console.h"
+#include "core/lib/fmt.h"
+#include "core/mmu/mmu.h"
+#include "mm/gwalk.h"
+#include "mm/pt.h"
+
+#define PTDUMP_MAX_TABLES 256
+
+bool ptdump_armed;
+static const struct umbra_config *ptdump_config;
+
+void ptdump_init(const struct umbra_config *cfg)
+{
+    ptdump_config = cfg;
+    for (unsigned i = 0; i < cfg->nptdumps; i++)
+        if (cfg->ptdumps[i].cause != CONFIG_PTDUMP_AT_END)
+            ptdump_armed = true;
+}
+
+/* One tree, depth first: a table's valid entries, then its children. */
+struct ptdump_tree {
+    const char *attrs;      /* "side=... satp=..." naming the tree */
+    pt_read_fn read;
+    void *arg;
+    unsigned tables;
+};
+
+static void ptdump_table(struct ptdump_tree *t, paddr_t table, unsigned level)
+{
+    if (t->tables++ == PTDUMP_MAX_TABLES)
+        kprintf("ptdump note %s text=cut_at_%u_tables\n", t->attrs, PTDUMP_MAX_TABLES);
+    if (t->tables > PTDUMP_MAX_TABLES)
+        return;
+    kprintf("ptdump table %s level=%u addr=0x%lx\n", t->attrs, level, table);
+    pte_t pte;
+    for (unsigned i = 0; i < 512; i++)
+        if (t->read(t->arg, table + i * sizeof(pte_t), &pte) && (pte & PTE_V))
+            kprintf("ptdump pte index=%u value=0x%lx\n", i, pte);
+    if (level == 0)
+        return;
+    /* Read again rather than kept: 4 KiB per level would not fit the
+     * hart's trap stack, and the tables do not move meanwhile. */
+    for (unsigned i = 0; i < 512; i++)
+        if (t->read(t->arg, table + i * sizeof(pte_t), &pte) && (pte & PTE_V) && !pte_is_leaf(pte))
+            ptdump_table(t, pte_to_pa(pte), level - 1);
+}
+
+static bool ptdump_read_guest(void *arg, paddr_t gpa, pte_t *out)
+{
+    uint64_t v;
+    if (!guest_mem_load(&((const struct vm *)arg)->mem, gpa, 8, &v))
+        return false;
+    *out = v;
+    return true;
+}
+
+void ptdump_guest_tree(const struct vm *vm, uint64_t satp, bool current)
+{
+    char attrs[48];
+    gpaddr_t root = satp_is_bare(satp) ? 0 : (satp & SATP_PPN_MASK) << 12;
+    kprintf("ptdump guest satp=0x%lx root=0x%lx current=%d\n", satp, root, current);
+    if (!root)
+        return;
+    fmt_snprintf(attrs, sizeof(attrs), "side=guest satp=0x%lx", satp);
+    struct ptdump_tree t = { attrs, ptdump_read_guest, (void *)vm, 0 };
+    ptdump_table(&t, root, PT_LEVELS - 1);
+}
+
+void ptdump_host_tree(const char *attrs, paddr_t root)
+{
+    struct ptdump_tree t = { attrs, pt_read_host, NULL, 0 };
+    ptdump_table(&t, root, PT_LEVELS - 1);
+}
+
+void ptdump_vm(struct vm *vm, const char *when, bool all)
+{
+    kprintf("ptdump begin vm=%s mode=%s when=%s\n", vm->config->name, vm->mmu->name, when);
+    for (unsigned i = 0; i < vm->mem.count; i++) {
+        const struct guest_mem_region *r = &vm->mem.regions[i];
+        if (r->kind == GUEST_MEM_CONTIGUOUS)
+            kprintf("ptdump region gpa=0x%lx size=0x%lx hpa=0x%lx\n", r->gpa, r->size, r->hpa);
+    }
+    vm->mmu->ptdump(vm, all);
+    kprintf("ptdump end\n");
+}
+
+void ptdump_at_vm_end(struct vm *vm)
+{
+    for (unsigned i = 0; ptdump_config && i < ptdump_config->nptdumps; i++)
+        if (ptdump_config->ptdumps[i].cause == CONFIG_PTDUMP_AT_END) {
+            ptdump_vm(vm, "end", false);
+            return;
+        }
+}
+
+static void ptdump_trigger_name(char *buf, size_t cap, unsigned trigger, const char *phase)
+{
+    const struct ptdump_trigger *t = &ptdump_config->ptdumps[trigger];
+    fmt_snprintf(buf, cap, "%s#%lu-%s", exit_cause_name((enum exit_cause)t->cause), t->nth, phase);
+}
+
+/* Called as each full exit is counted (vcpu_count_exit): the count just
+ * reached N exactly once per vCPU. */
+void ptdump_on_exit(struct vcpu *vcpu, enum exit_cause cause)
+{
+    char when[48];
+    for (unsigned i = 0; i < ptdump_config->nptdumps; i++) {
+        const struct ptdump_trigger *t = &ptdump_config->ptdumps[i];
+        if (t->cause != (int)cause || vcpu->stats.full[cause] != t->nth)
+            continue;
+        vcpu->satp_seen = vcpu->vm->mmu->guest_satp(vcpu);
+        ptdump_trigger_name(when, sizeof(when), i, "at");
+        ptdump_vm(vcpu->vm, when, false);
+        vcpu->ptdump_after = (uint8_t)(i + 1);
+    }
+}
+
+void ptdump_after_exit(struct vcpu *vcpu)
+{
+    char when[48];
+    unsigned i = vcpu->ptdump_after - 1u;
+    vcpu->ptdump_after = 0;
+    vcpu->satp_seen = vcpu->vm->mmu->guest_satp(vcpu);
+    ptdump_trigger_name(when, sizeof(when), i, "after");
+    ptdump_vm(vcpu->vm, when, false);
+}
