@@ -44,7 +44,8 @@ riscv64-linux-gnu-gcc:gcc-riscv64-linux-gnu
 bc:bc
 flex:flex
 bison:bison
-xz:xz-utils"
+xz:xz-utils
+dot:graphviz"
 
 # Files without a command of their own: file -> package.  The Linux guest
 # (make linux) needs the kernel source, the cross glibc for its static /init
