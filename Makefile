@@ -59,7 +59,7 @@ TEST_GUESTS := $(patsubst tests/guests/%.S,$(BUILD)/tests/%.bin,$(wildcard tests
 QEMU      ?= qemu-system-riscv64
 OPENSBI   ?= /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
 
-.PHONY: all deps run hello test unit debug clean test-guests fuzz bench
+.PHONY: all deps run hello test unit debug clean test-guests fuzz bench pictures
 all: $(BUILD)/umbra.elf guests test-guests
 
 GUESTS :=
@@ -132,6 +132,10 @@ test: deps
 bench: deps all linux
 	@start=$$(date +%s); tools/umbra-bench --all && tools/umbra-bench-pci && \
 	echo "make bench: done in $$(( $$(date +%s) - start )) s"
+
+# The page-table pictures of docs/shadow-paging.md section 8 (Graphviz).
+pictures: deps all
+	$(Q)tools/umbra-pictures
 
 # The shadow-paging differential test with many more random sequences than
 # `make test` runs (SHADOW_FUZZ_SEQS per configuration, SHADOW_FUZZ_SEED to

@@ -4,7 +4,8 @@
  * tools/umbra-ptdump turns into pictures.  A dump is taken from the
  * monitor (`ptdump VM`), at a VM's end (ptdump=end) or when a vCPU takes
  * the Nth exit of a cause (ptdump=CAUSE:N): once as the exit is classified
- * and once after it is handled.
+ * and once after it is handled.  Those two hold every shadow the mode
+ * keeps; the monitor's holds the ones in use unless asked for all.
  *
  * Guest tables are read through the VM's memory map only, so whatever a
  * guest put in its satp and PTEs, a dump reads nothing outside its RAM.
@@ -101,7 +102,7 @@ void ptdump_at_vm_end(struct vm *vm)
 {
     for (unsigned i = 0; ptdump_config && i < ptdump_config->nptdumps; i++)
         if (ptdump_config->ptdumps[i].cause == CONFIG_PTDUMP_AT_END) {
-            ptdump_vm(vm, "end", false);
+            ptdump_vm(vm, "end", true);
             return;
         }
 }
@@ -123,7 +124,7 @@ void ptdump_on_exit(struct vcpu *vcpu, enum exit_cause cause)
             continue;
         vcpu->satp_seen = vcpu->vm->mmu->guest_satp(vcpu);
         ptdump_trigger_name(when, sizeof(when), i, "at");
-        ptdump_vm(vcpu->vm, when, false);
+        ptdump_vm(vcpu->vm, when, true);
         vcpu->ptdump_after = (uint8_t)(i + 1);
     }
 }
@@ -135,5 +136,5 @@ void ptdump_after_exit(struct vcpu *vcpu)
     vcpu->ptdump_after = 0;
     vcpu->satp_seen = vcpu->vm->mmu->guest_satp(vcpu);
     ptdump_trigger_name(when, sizeof(when), i, "after");
-    ptdump_vm(vcpu->vm, when, false);
+    ptdump_vm(vcpu->vm, when, true);
 }
