@@ -81,15 +81,18 @@ static bool every_vcpu_stopped(void)
     return true;
 }
 
+/* Ask every running vCPU to stop, again each tick: one that entered its
+ * guest just as the hold began missed the first request. */
 static void monitor_pause_guests(void)
 {
     __atomic_store_n(&monitor_holding, true, __ATOMIC_SEQ_CST);
-    for (unsigned i = 0; i < vm_count; i++)
-        for (unsigned c = 0; c < vms[i].ncpus; c++)
-            if (vms[i].vcpus[c].state == VCPU_RUNNING)
-                vcpu_post_request(&vms[i].vcpus[c], VCPU_REQ_PAUSE);
-    for (unsigned t = 0; t < MONITOR_PAUSE_TICKS && !every_vcpu_stopped(); t++)
+    for (unsigned t = 0; t < MONITOR_PAUSE_TICKS && !every_vcpu_stopped(); t++) {
+        for (unsigned i = 0; i < vm_count; i++)
+            for (unsigned c = 0; c < vms[i].ncpus; c++)
+                if (!vcpu_stopped_for_monitor(&vms[i].vcpus[c]))
+                    vcpu_post_request(&vms[i].vcpus[c], VCPU_REQ_PAUSE);
         monitor_sleep_tick();
+    }
     for (unsigned i = 0; i < vm_count; i++)
         for (unsigned c = 0; c < vms[i].ncpus; c++)
             if (!vcpu_stopped_for_monitor(&vms[i].vcpus[c]))

@@ -220,7 +220,8 @@ def test_ptdump_triggers_show_each_mode():
 
 def test_bad_options_are_refused():
     for args, want in ((["--ptdump", "sometimes"], "--ptdump sometimes: want end or CAUSE:N"),
-                       (["--ptdump", "end"] * 5, "--ptdump given 5 times")):
+                       (["--ptdump", "end"] * 5, "--ptdump given 5 times"),
+                       (["--native", "--monitor"], "--monitor needs Umbra")):
         p = subprocess.run([RUNNER, "--kernel", guest_image("hello")] + args, capture_output=True, text=True,
                            timeout=60, stdin=subprocess.DEVNULL)
         assert p.returncode == 2 and want in p.stderr, (p.returncode, p.stderr)
