@@ -27,7 +27,7 @@ static void exit_virtual_instruction(struct vcpu *vcpu)
     bool from_vs = vcpu->regs.sstatus & SSTATUS_SPP;
     if (from_vs && vcpu->vm->mmu->on_virtual_instruction(vcpu, (uint32_t)vcpu->stval))
         return;
-    vcpu_count_exit(vcpu, EXIT_ILLEGAL);
+    stats_count_full(&vcpu->stats, EXIT_ILLEGAL);
     vcpu_arch_inject_exception(vcpu, CAUSE_ILLEGAL_INSTRUCTION, vcpu->stval);
 }
 
@@ -35,18 +35,18 @@ static void exit_interrupt(struct vcpu *vcpu, uint64_t irq)
 {
     switch (irq) {
     case IRQ_S_SOFT:
-        vcpu_count_exit(vcpu, EXIT_IPI);
+        stats_count_full(&vcpu->stats, EXIT_IPI);
         csr_clear(sip, 1ull << IRQ_S_SOFT);
         break;
     case IRQ_S_TIMER:
-        vcpu_count_exit(vcpu, EXIT_TIMER);
+        stats_count_full(&vcpu->stats, EXIT_TIMER);
         csr_write(CSR_STIMECMP, ~0ull);
         break;
     case IRQ_S_EXT:
-        vcpu_count_exit(vcpu, EXIT_EXTERNAL);
+        stats_count_full(&vcpu->stats, EXIT_EXTERNAL);
         break;
     default:
-        vcpu_count_exit(vcpu, EXIT_OTHER);
+        stats_count_full(&vcpu->stats, EXIT_OTHER);
         break;
     }
 }
@@ -56,7 +56,7 @@ static void exit_interrupt(struct vcpu *vcpu, uint64_t irq)
  * correctly, the rest of the machine can. */
 static void exit_unexpected(struct vcpu *vcpu)
 {
-    vcpu_count_exit(vcpu, EXIT_OTHER);
+    stats_count_full(&vcpu->stats, EXIT_OTHER);
     kprintf("umbra: vm %s vcpu %u: unexpected trap cause %lu at pc 0x%lx (stval 0x%lx)\n",
             vcpu->vm->config->name, vcpu->id, vcpu->scause, vcpu->regs.sepc, vcpu->stval);
     vm_end(vcpu->vm, 1, "unexpected trap");
@@ -118,10 +118,12 @@ struct vcpu_regs *vcpu_handle_trap(struct vcpu_regs *regs)
         exit_exception(vcpu);
     /* Faults of the VM's devices are counted while it runs (polled: Umbra
      * takes no IOMMU interrupt). */
-    if (vcpu->vm->has_devices)
-        vpci_poll_faults(false);
-    if (vcpu->ptdump_after)
-        ptdump_after_exit(vcpu);
+    if (vcpu->vm->exit_work) {
+        if (vcpu->vm->exit_work & EXIT_WORK_DEVICES)
+            vpci_poll_faults(false);
+        if (vcpu->vm->exit_work & EXIT_WORK_PTDUMP)
+            ptdump_check_exit(vcpu, false);
+    }
     if (vcpu->requests || vcpu->vm->state != VM_RUNNING)
         vcpu_process_requests(vcpu);
     return regs;

@@ -329,7 +329,7 @@ void sbi_handle_ecall(struct vcpu *vcpu)
     };
     const struct sbi_extension *e = sbi_extension_find(ext);
     /* Counted first: a call that ends the VM prints its report. */
-    vcpu_count_exit(vcpu, sbi_exit_cause(e, ext));
+    stats_count_full(&vcpu->stats, sbi_exit_cause(e, ext));
     struct sbiret ret = sbi_dispatch(vcpu, e, ext, &c);
     x[REG_A0] = (uint64_t)ret.error;
     if (ext > SBI_EXT_LEGACY_LAST)

@@ -120,6 +120,8 @@ int vm_create(struct vm *vm, unsigned index, const struct vm_config *c, unsigned
         vcpu->id = i;
         vcpu->hart_index = first_hart + i;
         vcpu->state = VCPU_STOPPED;
+        vcpu->ptdump_watch = ptdump_watches_exits();
+        vm->exit_work |= vcpu->ptdump_watch ? EXIT_WORK_PTDUMP : 0;
         harts[first_hart + i].vcpu = vcpu;
     }
     /* vCPU 0 boots the guest, like the boot hart of a real machine; the

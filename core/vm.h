@@ -50,6 +50,9 @@ struct vcpu {
     unsigned hart_index;     /* index into the hart table it is pinned to */
     volatile enum vcpu_state state;
     volatile uint32_t requests;
+    /* Near the top: every exit reads it (small offsets are one instruction). */
+    bool ptdump_watch;       /* a ptdump=CAUSE:N trigger is configured (core/monitor/ptdump.c) */
+    uint8_t ptdump_done_at, ptdump_done_after; /* triggers that fired here (bit i = trigger i) */
     gpaddr_t start_pc;       /* for hart_start */
     uint64_t start_opaque;
     struct exit_stats stats; /* only this vCPU's hart writes it */
@@ -63,17 +66,21 @@ struct vcpu {
      * its own hart because under hap only that hart's vsatp holds it. */
     volatile bool paused;
     uint64_t satp_seen;
-    uint8_t ptdump_after;    /* 1 + the ptdump trigger that fired in this exit (0: none) */
 };
 _Static_assert(offsetof(struct vcpu, regs) == 0, "trap.S expects regs first");
 
 enum vm_state { VM_RUNNING, VM_ENDING, VM_ENDED };
 
+#define EXIT_WORK_DEVICES (1u << 0)   /* vpci != NULL: poll the IOMMU's fault queue */
+#define EXIT_WORK_PTDUMP  (1u << 1)   /* a ptdump=CAUSE:N trigger watches the vCPUs' exits */
+
 struct vm {
     unsigned index;
     const struct vm_config *config;
     const struct mmu_ops *mmu;     /* how this VM's memory is virtualized (core/mmu/mmu.h) */
-    bool has_devices;              /* vpci != NULL, kept near the top for the exit path */
+    /* Work at the end of every exit besides the usual, in one byte near the
+     * top so that an exit without any costs one test. */
+    uint8_t exit_work;             /* EXIT_WORK_* bits */
     volatile enum vm_state state;
     int status;              /* 0 = clean shutdown */
     const char *end_reason;
@@ -118,19 +125,6 @@ static inline void vcpu_set_reg(struct vcpu *vcpu, unsigned r, uint64_t value)
 {
     if (r)
         vcpu->regs.gpr[r] = value;
-}
-
-/* Page-table dumps on exit events (core/monitor/ptdump.c). */
-extern bool ptdump_armed;
-void ptdump_on_exit(struct vcpu *vcpu, enum exit_cause cause);
-
-/* Count a full exit under its cause: the one place that does, so a ptdump
- * trigger (config ptdump=CAUSE:N) sees every exit as it is classified. */
-static inline void vcpu_count_exit(struct vcpu *vcpu, enum exit_cause cause)
-{
-    stats_count_full(&vcpu->stats, cause);
-    if (ptdump_armed)
-        ptdump_on_exit(vcpu, cause);
 }
 
 static inline struct hart *hart_self(void)

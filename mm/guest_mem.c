@@ -283,6 +283,11 @@ bool guest_mem_load(const struct guest_mem *m, gpaddr_t gpa, unsigned size, uint
     return true;
 }
 
+bool guest_mem_read_pte(void *mem, paddr_t gpa, uint64_t *pte)
+{
+    return guest_mem_load(mem, gpa, 8, pte);
+}
+
 bool guest_mem_store(const struct guest_mem *m, gpaddr_t gpa, unsigned size, uint64_t value)
 {
     paddr_t hpa;

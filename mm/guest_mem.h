@@ -116,6 +116,9 @@ bool guest_mem_write(const struct guest_mem *m, gpaddr_t gpa, const void *buf, u
  * aligned to it, or the bytes are not backed RAM.  A load zero-extends.
  */
 bool guest_mem_load(const struct guest_mem *m, gpaddr_t gpa, unsigned size, uint64_t *value);
+/* guest_mem_load of one 8-byte page-table entry, shaped as mm/pt.h's
+ * pt_read_fn (mem is the map), for walking a guest's tables. */
+bool guest_mem_read_pte(void *mem, paddr_t gpa, uint64_t *pte);
 bool guest_mem_store(const struct guest_mem *m, gpaddr_t gpa, unsigned size, uint64_t value);
 
 /*

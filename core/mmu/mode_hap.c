@@ -125,7 +125,7 @@ static bool hap_gstage_fault(struct vcpu *vcpu)
     bool walk = htinst_is_walk_access(vcpu->htinst);
     if (!walk && vcpu->scause != CAUSE_FETCH_GUEST_PAGE_FAULT && mmio_emulate(vcpu, gpa))
         return true;
-    vcpu_count_exit(vcpu, EXIT_GSTAGE_FAULT);
+    stats_count_full(&vcpu->stats, EXIT_GSTAGE_FAULT);
     uint64_t cause = walk ? page_fault_for(vcpu->scause) : access_fault_for(vcpu->scause);
     vcpu_arch_inject_exception(vcpu, cause, vcpu->stval);
     return true;
@@ -205,17 +205,23 @@ static bool hap_monitor_walk(const struct vcpu *vcpu, uint64_t gva, gpaddr_t gpa
 }
 
 /* The guest trees the vCPUs run on; hap keeps no tree of its own but the
- * G-stage, which never changes for RAM and is left out. */
+ * G-stage, which never changes for RAM and is left out.  A vCPU's satp is
+ * only known on its own hart: from a vCPU that stopped in Umbra for the
+ * monitor or at its end, or from the one taking this exit. */
 static void hap_ptdump(struct vm *vm, bool all)
 {
     (void)all;
+    uint64_t printed[MAX_VCPUS_PER_VM];
+    unsigned n = 0;
     for (unsigned i = 0; i < vm->ncpus; i++) {
         const struct vcpu *v = &vm->vcpus[i];
-        bool seen_before = false;
-        for (unsigned j = 0; j < i; j++)
-            seen_before |= vm->vcpus[j].satp_seen == v->satp_seen;
-        if (v->state != VCPU_STOPPED && v->state != VCPU_START_PENDING && !seen_before)
+        bool known = v->state == VCPU_ENDED || v->paused || v == vcpu_current();
+        for (unsigned j = 0; j < n && known; j++)
+            known = printed[j] != v->satp_seen;
+        if (known) {
+            printed[n++] = v->satp_seen;
             ptdump_guest_tree(vm, v->satp_seen, true);
+        }
     }
 }
 

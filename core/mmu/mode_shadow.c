@@ -290,7 +290,7 @@ static void mode_shadow_satp_write(struct vcpu *vcpu, uint64_t value)
     uint64_t legal;
     if (!satp_legal(value, &legal)) {
         mm_trace(vcpu->vm, "satp <- 0x%lx ignored (mode not offered)", value);
-        vcpu_count_exit(vcpu, EXIT_SATP_WRITE_HIT);
+        stats_count_full(&vcpu->stats, EXIT_SATP_WRITE_HIT);
         return;
     }
     /* With the buffer on, a full exit is its miss (or a hit the fast path
@@ -301,12 +301,12 @@ static void mode_shadow_satp_write(struct vcpu *vcpu, uint64_t value)
         (void)sptbuf_lookup(buf, legal);
     bool built = mode_shadow_switch_to(vcpu, legal);
     mode_shadow_unlock(vcpu);
-    vcpu_count_exit(vcpu, built ? EXIT_SATP_WRITE_MISS : EXIT_SATP_WRITE_HIT);
+    stats_count_full(&vcpu->stats, built ? EXIT_SATP_WRITE_MISS : EXIT_SATP_WRITE_HIT);
 }
 
 static uint64_t mode_shadow_satp_read(struct vcpu *vcpu)
 {
-    vcpu_count_exit(vcpu, EXIT_SATP_READ);
+    stats_count_full(&vcpu->stats, EXIT_SATP_READ);
     return scpu_of(vcpu)->guest_satp;
 }
 
@@ -335,8 +335,19 @@ static void guest_fence_local(bool has_va, uint64_t va)
         hfence_vvma_all();
 }
 
+/* The one moment worth a page-table dump before its exit is handled: the
+ * guest changed its tables and the shadows have not been told.  Checked in
+ * the fence functions, which are called through a pointer, so the hot
+ * satp path around them stays as it was. */
+static void fence_ptdump_check(struct vcpu *vcpu)
+{
+    if (__builtin_expect(vcpu->ptdump_watch, 0))
+        ptdump_check_exit(vcpu, true);
+}
+
 static void tsp_sfence(struct vcpu *vcpu, bool has_va, uint64_t va, bool has_asid, uint16_t asid)
 {
+    fence_ptdump_check(vcpu);
     /* Every guest page-table write already reached the shadows. */
     guest_fence_local(has_va, va);
     if (mm_tracing(vcpu->vm)) {
@@ -348,6 +359,7 @@ static void tsp_sfence(struct vcpu *vcpu, bool has_va, uint64_t va, bool has_asi
 
 static void ssp_sfence(struct vcpu *vcpu, bool has_va, uint64_t va, bool has_asid, uint16_t asid)
 {
+    fence_ptdump_check(vcpu);
     struct shadow_vm *s = mode_shadow_lock(vcpu);
     uint64_t dropped = s->stats.entries_dropped;
     shadow_sfence(s, has_va, va, has_asid, asid);
@@ -372,7 +384,7 @@ static void mode_shadow_sfence_exit(struct vcpu *vcpu, unsigned rs1, unsigned rs
 {
     mode_shadow_fence_fn *fence = smv_of(vcpu->vm)->flavor->fence;
     bool has_va = rs1 != 0, has_asid = rs2 != 0;
-    vcpu_count_exit(vcpu, sfence_cause(has_va, has_asid));
+    stats_count_full(&vcpu->stats, sfence_cause(has_va, has_asid));
     fence(vcpu, has_va, vcpu_reg(vcpu, rs1), has_asid, (uint16_t)(vcpu_reg(vcpu, rs2) & SATP_ASID_MASK));
     vcpu->regs.sepc += 4;
 }
@@ -556,7 +568,7 @@ static void mode_shadow_count_fault(struct vcpu *vcpu, const struct shadow_fault
     switch (f->kind) {
     case SHADOW_FAULT_HIDDEN:
     case SHADOW_FAULT_AD_UPDATE:
-        vcpu_count_exit(vcpu, f->kind == SHADOW_FAULT_HIDDEN ? EXIT_HIDDEN_FAULT : EXIT_AD_UPDATE);
+        stats_count_full(&vcpu->stats, f->kind == SHADOW_FAULT_HIDDEN ? EXIT_HIDDEN_FAULT : EXIT_AD_UPDATE);
         mm_trace(vcpu->vm, "%s: %s va 0x%lx -> gpa 0x%lx -> hpa 0x%lx, shadow pte 0x%lx%s%s",
                  f->kind == SHADOW_FAULT_HIDDEN ? "hidden fault" : "A/D update",
                  ctx->type == ACCESS_FETCH ? "fetch" : ctx->type == ACCESS_LOAD ? "load" : "store",
@@ -564,14 +576,14 @@ static void mode_shadow_count_fault(struct vcpu *vcpu, const struct shadow_fault
                  f->walk.need_d ? ", set D" : "");
         break;
     case SHADOW_FAULT_WRITE_PROTECT:
-        vcpu_count_exit(vcpu, EXIT_WP_FAULT);
+        stats_count_full(&vcpu->stats, EXIT_WP_FAULT);
         break;
     case SHADOW_FAULT_GUEST:
         /* A load or store whose translation lands on an emulated device. */
         if ((f->inject_cause == CAUSE_LOAD_ACCESS || f->inject_cause == CAUSE_STORE_ACCESS) &&
             mmio_emulate(vcpu, f->walk.gpa))
             break;
-        vcpu_count_exit(vcpu, EXIT_GUEST_FAULT_INJECTED);
+        stats_count_full(&vcpu->stats, EXIT_GUEST_FAULT_INJECTED);
         mm_trace(vcpu->vm, "guest fault: cause %lu at va 0x%lx injected", f->inject_cause, vcpu->stval);
         vcpu_arch_inject_exception(vcpu, f->inject_cause, vcpu->stval);
         break;

@@ -36,8 +36,12 @@ void monitor_vms_ended(int status);
 
 /* ptdump.c */
 void ptdump_init(const struct umbra_config *cfg);
-/* The vCPU's exit being handled fired a trigger: dump again at its end. */
-void ptdump_after_exit(struct vcpu *vcpu);
+/* Some trigger watches exits (ptdump=CAUSE:N): vCPUs set ptdump_watch. */
+bool ptdump_watches_exits(void);
+/* With vcpu->ptdump_watch: dump for each trigger whose count this vCPU
+ * has just reached, `at` (inside an sfence.vma exit, before its sync) or
+ * after the exit. */
+void ptdump_check_exit(struct vcpu *vcpu, bool at);
 void ptdump_at_vm_end(struct vm *vm);
 /* One dump of vm; `when` says when (one word); all = every shadow the mode
  * keeps, else those a vCPU runs on.  The VM's vCPUs must be stopped in

@@ -3,9 +3,10 @@
  * mode builds, printed as "ptdump ..." records (docs/ptdump.md) that
  * tools/umbra-ptdump turns into pictures.  A dump is taken from the
  * monitor (`ptdump VM`), at a VM's end (ptdump=end) or when a vCPU takes
- * the Nth exit of a cause (ptdump=CAUSE:N): once as the exit is classified
- * and once after it is handled.  Those two hold every shadow the mode
- * keeps; the monitor's holds the ones in use unless asked for all.
+ * the Nth exit of a cause (ptdump=CAUSE:N): after that exit is handled and,
+ * for an sfence.vma, also as it traps, before the shadows are synced.
+ * Those hold every shadow the mode keeps; the monitor's holds the ones in
+ * use unless asked for all.
  *
  * Guest tables are read through the VM's memory map only, so whatever a
  * guest put in its satp and PTEs, a dump reads nothing outside its RAM.
@@ -20,15 +21,19 @@
 
 #define PTDUMP_MAX_TABLES 256
 
-bool ptdump_armed;
 static const struct umbra_config *ptdump_config;
 
 void ptdump_init(const struct umbra_config *cfg)
 {
     ptdump_config = cfg;
-    for (unsigned i = 0; i < cfg->nptdumps; i++)
-        if (cfg->ptdumps[i].cause != CONFIG_PTDUMP_AT_END)
-            ptdump_armed = true;
+}
+
+bool ptdump_watches_exits(void)
+{
+    for (unsigned i = 0; ptdump_config && i < ptdump_config->nptdumps; i++)
+        if (ptdump_config->ptdumps[i].cause != CONFIG_PTDUMP_AT_END)
+            return true;
+    return false;
 }
 
 /* One tree, depth first: a table's valid entries, then its children. */
@@ -59,15 +64,6 @@ static void ptdump_table(struct ptdump_tree *t, paddr_t table, unsigned level)
             ptdump_table(t, pte_to_pa(pte), level - 1);
 }
 
-static bool ptdump_read_guest(void *arg, paddr_t gpa, pte_t *out)
-{
-    uint64_t v;
-    if (!guest_mem_load(&((const struct vm *)arg)->mem, gpa, 8, &v))
-        return false;
-    *out = v;
-    return true;
-}
-
 void ptdump_guest_tree(const struct vm *vm, uint64_t satp, bool current)
 {
     char attrs[48];
@@ -76,7 +72,7 @@ void ptdump_guest_tree(const struct vm *vm, uint64_t satp, bool current)
     if (!root)
         return;
     fmt_snprintf(attrs, sizeof(attrs), "side=guest satp=0x%lx", satp);
-    struct ptdump_tree t = { attrs, ptdump_read_guest, (void *)vm, 0 };
+    struct ptdump_tree t = { attrs, guest_mem_read_pte, (void *)&vm->mem, 0 };
     ptdump_table(&t, root, PT_LEVELS - 1);
 }
 
@@ -100,6 +96,10 @@ void ptdump_vm(struct vm *vm, const char *when, bool all)
 
 void ptdump_at_vm_end(struct vm *vm)
 {
+    /* The vCPU ending the VM has not parked yet: its satp is read here. */
+    struct vcpu *self = vcpu_current();
+    if (self && self->vm == vm)
+        self->satp_seen = vm->mmu->guest_satp(self);
     for (unsigned i = 0; ptdump_config && i < ptdump_config->nptdumps; i++)
         if (ptdump_config->ptdumps[i].cause == CONFIG_PTDUMP_AT_END) {
             ptdump_vm(vm, "end", true);
@@ -113,28 +113,20 @@ static void ptdump_trigger_name(char *buf, size_t cap, unsigned trigger, const c
     fmt_snprintf(buf, cap, "%s#%lu-%s", exit_cause_name((enum exit_cause)t->cause), t->nth, phase);
 }
 
-/* Called as each full exit is counted (vcpu_count_exit): the count just
- * reached N exactly once per vCPU. */
-void ptdump_on_exit(struct vcpu *vcpu, enum exit_cause cause)
+/* Each trigger fires once per vCPU, when the vCPU's count of its cause
+ * has reached N: `at` from inside the exit (sfence.vma, before its sync),
+ * else at the end of the exit that reached it. */
+void ptdump_check_exit(struct vcpu *vcpu, bool at)
 {
     char when[48];
+    uint8_t *done = at ? &vcpu->ptdump_done_at : &vcpu->ptdump_done_after;
     for (unsigned i = 0; i < ptdump_config->nptdumps; i++) {
         const struct ptdump_trigger *t = &ptdump_config->ptdumps[i];
-        if (t->cause != (int)cause || vcpu->stats.full[cause] != t->nth)
+        if (t->cause == CONFIG_PTDUMP_AT_END || (*done & (1u << i)) || vcpu->stats.full[t->cause] < t->nth)
             continue;
+        *done |= (uint8_t)(1u << i);
         vcpu->satp_seen = vcpu->vm->mmu->guest_satp(vcpu);
-        ptdump_trigger_name(when, sizeof(when), i, "at");
+        ptdump_trigger_name(when, sizeof(when), i, at ? "at" : "after");
         ptdump_vm(vcpu->vm, when, true);
-        vcpu->ptdump_after = (uint8_t)(i + 1);
     }
-}
-
-void ptdump_after_exit(struct vcpu *vcpu)
-{
-    char when[48];
-    unsigned i = vcpu->ptdump_after - 1u;
-    vcpu->ptdump_after = 0;
-    vcpu->satp_seen = vcpu->vm->mmu->guest_satp(vcpu);
-    ptdump_trigger_name(when, sizeof(when), i, "after");
-    ptdump_vm(vcpu->vm, when, true);
 }

@@ -275,15 +275,6 @@ static void print_walk_result(const char *side, const char *out, const struct pt
         kprintf("  %s: no translation: %s\n", side, w->stop);
 }
 
-static bool monitor_read_guest(void *arg, paddr_t gpa, pte_t *out)
-{
-    uint64_t v;
-    if (!guest_mem_load(&((const struct vm *)arg)->mem, gpa, 8, &v))
-        return false;
-    *out = v;
-    return true;
-}
-
 static void cmd_translate(unsigned argc, char **argv)
 {
     struct vm *vm = monitor_find_vm(argv[1]);
@@ -311,7 +302,7 @@ static void cmd_translate(unsigned argc, char **argv)
         g.pa = gva;
         g.stop = "satp is Bare and the address is not in the VM's RAM";
     } else {
-        pt_walk_steps(PT_SV39, (satp & SATP_PPN_MASK) << 12, gva, monitor_read_guest, vm, &g);
+        pt_walk_steps(PT_SV39, (satp & SATP_PPN_MASK) << 12, gva, guest_mem_read_pte, &vm->mem, &g);
     }
     char title[80];
     bool other = vm->mmu->monitor_walk(v, gva, g.pa, g.mapped, &o, title, sizeof(title));

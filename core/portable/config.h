@@ -16,8 +16,9 @@
  *                          its `continue`, and it takes the console's input
  *     ptdump=end|CAUSE:N   print a page-table dump of every VM at its end, or
  *                          when a vCPU takes its Nth exit of CAUSE (an exit
- *                          cause name, N >= 1); may repeat, up to
- *                          CONFIG_MAX_PTDUMPS
+ *                          cause name, N >= 1; after the exit, and for
+ *                          sfence_* also before its sync); may repeat, up
+ *                          to CONFIG_MAX_PTDUMPS
  *   vm=NAME                starts a VM (1-15 chars of [A-Za-z0-9_-])
  *   per-VM keys:
  *     mode=hap|tsp|ssp     memory-virtualization mode (default hap)

@@ -143,7 +143,7 @@ int vpci_vm_init(struct vm *vm, char *err, size_t errlen)
             return vpci_fail(err, errlen, vm, c->pci[i], why);
         log_assignment(vm, &vm->vpci->devs[i]);
     }
-    vm->has_devices = true;
+    vm->exit_work |= EXIT_WORK_DEVICES;
     kprintf("umbra: vm %s: DMA confined to its RAM: IOMMU second stage at host 0x%lx, GSCID %u, "
             "%lu IOMMU commands\n", c->name, vm->vpci->dma.root, vm->vpci->gscid, vm->vpci->iommu_commands);
     return 0;

@@ -215,6 +215,13 @@ def test_ptdump_triggers_show_each_mode():
     tsp_at, tsp_after, _ = counts["tsp"]
     assert tsp_at["stale"] == "0" and tsp_after["stale"] == "0", tsp_at
     assert int(tsp_at["write-protected"]) > 0 and tsp_at["sptbuf"] == "0", tsp_at
+    # hap keeps no shadow: its dump at the end is the guest's tree alone.
+    p = subprocess.run([RUNNER, "--timeout", "120", "--kernel", guest_image("tinyos"), "--mode", "hap",
+                        "--append", "workload=fork iters=5", "--ptdump", "end"], capture_output=True, text=True,
+                       timeout=150, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0 and p.stdout.count("ptdump begin vm=vm0 mode=hap when=end") == 1, p.stdout[-1500:]
+    hap = ptdump_summary(p.stdout)
+    assert int(hap["guest"]) >= 2 and hap["shadow"] == "0" and hap["shadowed"] == "0", hap
     return "ssp stale %s -> %s, tsp write-protected %s" % (at["stale"], after["stale"], tsp_at["write-protected"])
 
 

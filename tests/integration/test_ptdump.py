@@ -310,6 +310,11 @@ def test_bad_input():
         cases.append(((bad,), "malformed field 'value'"))
         cases.append(((os.path.join(d, "missing.log"),), "cannot read"))
         cases.append(((log, "-o", os.path.join(d, "x.txt")), "unknown output type"))
+        bare = write_log(d, "bare.log", ["ptdump begin vm=v mode=hap when=end",
+                                         "ptdump region gpa=0x80000000 size=0x4000000 hpa=0x84000000",
+                                         "ptdump guest satp=0x0 root=0x0 current=1", "ptdump end"])
+        cases.append(((bare,), "every 'guest' record has satp Bare"))
+        cases.append(((bare, "--satp", "0"), "satp 0x0 is Bare"))
         for args, want in cases:
             p = run(*args)
             err = p.stderr.strip()

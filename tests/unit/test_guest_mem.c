@@ -381,6 +381,15 @@ static void test_load_store(void)
     }
     CHECK_EQ(v, 0x4242);
     CHECK_EQ(host[9 * PAGE_SIZE], 0xcc);
+    /* The page-table reader: one aligned 8-byte entry, or nothing. */
+    CHECK(guest_mem_store(&mem, p_page(2) + 8, 8, 0x200150cfull));
+    CHECK(guest_mem_read_pte(&mem, p_page(2) + 8, &v));
+    CHECK_EQ(v, 0x200150cfull);
+    v = 0x4242;
+    CHECK(!guest_mem_read_pte(&mem, p_page(3), &v));
+    CHECK(!guest_mem_read_pte(&mem, p_page(2) + 4, &v));
+    CHECK(!guest_mem_read_pte(&mem, 0x1000, &v));
+    CHECK_EQ(v, 0x4242);
 }
 
 /* ---- instruction fetch ------------------------------------------------- */
