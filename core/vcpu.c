@@ -186,7 +186,6 @@ static void hart_enter_vcpu(struct hart *hart, struct vcpu *vcpu)
     vcpu->requests &= ~VCPU_REQ_VSSIP;
     vcpu->instret_prev_entry = instret_read();
     vcpu->regs.instret_resume = vcpu->instret_prev_entry;
-    vcpu->state = VCPU_RUNNING;
     vcpu_arch_enter(vcpu, vcpu->start_pc, vcpu->start_opaque);
 }
 
@@ -241,6 +240,21 @@ _Noreturn void vcpu_park(struct vcpu *vcpu, enum vcpu_state state)
     hart_run(hart_self());
 }
 
+/* A started vCPU may enter its guest unless the monitor holds the guests.
+ * Announce RUNNING first, then look at the hold (both seq_cst): either this
+ * hart sees the hold and backs off, or the monitor sees RUNNING and asks the
+ * vCPU to pause, which it does at its first exit. */
+static bool vcpu_may_enter(struct vcpu *vcpu)
+{
+    if (__atomic_load_n(&monitor_holding, __ATOMIC_SEQ_CST))
+        return false;
+    __atomic_store_n(&vcpu->state, VCPU_RUNNING, __ATOMIC_SEQ_CST);
+    if (!__atomic_load_n(&monitor_holding, __ATOMIC_SEQ_CST))
+        return true;
+    __atomic_store_n(&vcpu->state, VCPU_START_PENDING, __ATOMIC_SEQ_CST);
+    return false;
+}
+
 /* The idle loop of a hart: wait (wfi wakes on the IPI even with SIE = 0)
  * until its vCPU is started and the monitor (if any) lets the guests run,
  * then enter it.  The monitor's own hart runs the monitor.  Never returns. */
@@ -254,7 +268,7 @@ _Noreturn void hart_run(struct hart *hart)
             uint32_t req = __atomic_load_n(&vcpu->requests, __ATOMIC_ACQUIRE);
             if ((req & VCPU_REQ_STOP) && vcpu->state != VCPU_ENDED)
                 __atomic_store_n(&vcpu->state, VCPU_ENDED, __ATOMIC_RELEASE);
-            else if (vcpu->state == VCPU_START_PENDING && !__atomic_load_n(&monitor_holding, __ATOMIC_ACQUIRE))
+            else if (vcpu->state == VCPU_START_PENDING && vcpu_may_enter(vcpu))
                 hart_enter_vcpu(hart, vcpu);
         }
         wait_for_interrupt();

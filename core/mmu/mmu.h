@@ -67,8 +67,10 @@ struct mmu_ops {
      * base buffer's size, or -1 for a mode without one. */
     void (*on_report)(struct vm *vm, struct exit_stats *total, int *sptbuf_size);
 
-    /* The monitor (core/monitor/) and its dumps, with every vCPU of the VM
-     * stopped in Umbra, so they take no lock.  Each only reads. */
+    /* The monitor (core/monitor/) and its dumps.  Each only reads.  The
+     * monitor calls them with every vCPU of the VM stopped in Umbra; a dump
+     * may also come from a vCPU while its siblings run (ptdump=CAUSE:N), so
+     * a mode whose state other vCPUs change takes its own lock here. */
     /* `shadow VM`: print the mode's own translation structures. */
     void (*monitor_describe)(struct vm *vm);
     /* `translate`: the walk beside the guest's own: the shadow's walk of

@@ -673,7 +673,17 @@ static void mode_shadow_report(struct vm *vm, struct exit_stats *t, int *sptbuf_
     *sptbuf_size = smv->flavor->sptbuf ? (int)vm->config->sptbuf : -1;
 }
 
-/* ---- the monitor (every vCPU of the VM waits in Umbra: no lock) ------------ */
+/* ---- the monitor and the dumps -------------------------------------------- */
+
+/* The monitor reads while every vCPU waits in Umbra, but a dump may also be
+ * printed by a vCPU while its siblings run (ptdump=CAUSE:N): both take the
+ * shadow lock, which no waiting vCPU holds, so the trees stand still. */
+static struct mode_shadow_vm *mode_shadow_lock_for_reading(struct vm *vm)
+{
+    struct vcpu *self = vcpu_current();
+    sleeplock_acquire(&smv_of(vm)->lock, self && self->vm == vm ? self : NULL);
+    return smv_of(vm);
+}
 
 /* How many of the VM's vCPUs run on shadow idx now. */
 static unsigned vcpus_on_root(const struct vm *vm, int idx)
@@ -701,7 +711,7 @@ static void sptbuf_describe(const struct sptbuf *b, unsigned cpu)
 
 static void mode_shadow_monitor_describe(struct vm *vm)
 {
-    const struct mode_shadow_vm *smv = smv_of(vm);
+    const struct mode_shadow_vm *smv = mode_shadow_lock_for_reading(vm);
     const struct shadow_vm *s = &smv->core;
     unsigned live = 0;
     for (int i = 0; i < s->max_roots; i++)
@@ -725,18 +735,23 @@ static void mode_shadow_monitor_describe(struct vm *vm)
     for (unsigned c = 0; c < vm->ncpus; c++)
         if (smv->flavor->sptbuf)
             sptbuf_describe(&smv->cpus[c].sptbuf, c);
+    sleeplock_release(&smv_of(vm)->lock);
 }
 
 static bool mode_shadow_monitor_walk(const struct vcpu *vcpu, uint64_t gva, gpaddr_t gpa, bool guest_mapped,
                                      struct pt_walk_steps *out, char *title, size_t cap)
 {
     (void)gpa, (void)guest_mapped;
+    struct vm *vm = vcpu->vm;
+    const struct shadow_vm *s = &mode_shadow_lock_for_reading(vm)->core;
     int idx = (int)scpu_of(vcpu)->shadow_index;
-    if (idx == SHADOW_NO_ROOT)
-        return false;
-    pt_walk_steps(PT_SV39, shadows_of(vcpu->vm)->roots[idx].table, gva, pt_read_host, NULL, out);
-    fmt_snprintf(title, cap, "shadow %d", idx);
-    return true;
+    bool live = idx != SHADOW_NO_ROOT && s->roots[idx].live;
+    if (live) {
+        pt_walk_steps(PT_SV39, s->roots[idx].table, gva, pt_read_host, NULL, out);
+        fmt_snprintf(title, cap, "shadow %d", idx);
+    }
+    sleeplock_release(&smv_of(vm)->lock);
+    return live;
 }
 
 static void mode_shadow_ptdump_root(struct vm *vm, int idx)
@@ -754,7 +769,7 @@ static void mode_shadow_ptdump_root(struct vm *vm, int idx)
 
 static void mode_shadow_ptdump(struct vm *vm, bool all)
 {
-    const struct mode_shadow_vm *smv = smv_of(vm);
+    const struct mode_shadow_vm *smv = mode_shadow_lock_for_reading(vm);
     for (int i = 0; i < smv->core.max_roots; i++)
         if (smv->core.roots[i].live && (all || vcpus_on_root(vm, i)))
             mode_shadow_ptdump_root(vm, i);
@@ -767,6 +782,7 @@ static void mode_shadow_ptdump(struct vm *vm, bool all)
                 kprintf("ptdump sptbuf_entry vcpu=%u key=0x%lx root=%lu hit=%d\n", c, b->entries[i].key,
                         b->entries[i].root_index, b->entries[i].key == sc->guest_satp);
     }
+    sleeplock_release(&smv_of(vm)->lock);
 }
 
 static void mode_shadow_trace_change(struct vm *vm)

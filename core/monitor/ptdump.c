@@ -10,18 +10,26 @@
  *
  * Guest tables are read through the VM's memory map only, so whatever a
  * guest put in its satp and PTEs, a dump reads nothing outside its RAM.
- * Each tree is cut at PTDUMP_MAX_TABLES tables (a note says so).
+ * Each tree is cut at PTDUMP_MAX_TABLES tables and each dump at
+ * PTDUMP_MAX_DUMP_TABLES (a note says where).  Only Sv39 guest trees are
+ * read.  One dump prints at a time (ptdump_lock).
  */
 #include "core/monitor/monitor.h"
 #include "core/console.h"
 #include "core/lib/fmt.h"
 #include "core/mmu/mmu.h"
+#include "core/spinlock.h"
 #include "mm/gwalk.h"
 #include "mm/pt.h"
 
-#define PTDUMP_MAX_TABLES 256
+#define PTDUMP_MAX_TABLES 256          /* per tree */
+#define PTDUMP_MAX_DUMP_TABLES 2048    /* per dump, every tree together */
 
 static const struct umbra_config *ptdump_config;
+/* One dump at a time, so two harts' records never interleave; a sleeplock
+ * because the vCPU waiting for it must still answer shootdowns. */
+static struct sleeplock ptdump_lock;
+static unsigned ptdump_tables_left;    /* of this dump's budget (under ptdump_lock) */
 
 void ptdump_init(const struct umbra_config *cfg)
 {
@@ -42,14 +50,19 @@ struct ptdump_tree {
     pt_read_fn read;
     void *arg;
     unsigned tables;
+    bool cut;               /* a budget ran out: the rest of the tree is left out */
 };
 
 static void ptdump_table(struct ptdump_tree *t, paddr_t table, unsigned level)
 {
-    if (t->tables++ == PTDUMP_MAX_TABLES)
-        kprintf("ptdump note %s text=cut_at_%u_tables\n", t->attrs, PTDUMP_MAX_TABLES);
-    if (t->tables > PTDUMP_MAX_TABLES)
+    if (t->tables == PTDUMP_MAX_TABLES || ptdump_tables_left == 0) {
+        if (!t->cut)
+            kprintf("ptdump note %s text=tree_cut_here\n", t->attrs);
+        t->cut = true;
         return;
+    }
+    t->tables++;
+    ptdump_tables_left--;
     kprintf("ptdump table %s level=%u addr=0x%lx\n", t->attrs, level, table);
     pte_t pte;
     for (unsigned i = 0; i < 512; i++)
@@ -69,21 +82,30 @@ void ptdump_guest_tree(const struct vm *vm, uint64_t satp, bool current)
     char attrs[48];
     gpaddr_t root = satp_is_bare(satp) ? 0 : (satp & SATP_PPN_MASK) << 12;
     kprintf("ptdump guest satp=0x%lx root=0x%lx current=%d\n", satp, root, current);
-    if (!root)
+    /* Dumps read Sv39 only (a hap guest may use the host's Sv48 or Sv57). */
+    if (!root || (satp >> SATP_MODE_SHIFT) != (SATP_MODE_SV39 >> SATP_MODE_SHIFT)) {
+        if (root)
+            kprintf("ptdump note side=guest satp=0x%lx text=not_sv39_not_dumped\n", satp);
         return;
+    }
     fmt_snprintf(attrs, sizeof(attrs), "side=guest satp=0x%lx", satp);
-    struct ptdump_tree t = { attrs, guest_mem_read_pte, (void *)&vm->mem, 0 };
+    struct ptdump_tree t = { attrs, guest_mem_read_pte, (void *)&vm->mem, 0, false };
     ptdump_table(&t, root, PT_LEVELS - 1);
 }
 
 void ptdump_host_tree(const char *attrs, paddr_t root)
 {
-    struct ptdump_tree t = { attrs, pt_read_host, NULL, 0 };
+    if (!root)
+        return;
+    struct ptdump_tree t = { attrs, pt_read_host, NULL, 0, false };
     ptdump_table(&t, root, PT_LEVELS - 1);
 }
 
 void ptdump_vm(struct vm *vm, const char *when, bool all)
 {
+    struct vcpu *self = vcpu_current();
+    sleeplock_acquire(&ptdump_lock, self && self->vm == vm ? self : NULL);
+    ptdump_tables_left = PTDUMP_MAX_DUMP_TABLES;
     kprintf("ptdump begin vm=%s mode=%s when=%s\n", vm->config->name, vm->mmu->name, when);
     for (unsigned i = 0; i < vm->mem.count; i++) {
         const struct guest_mem_region *r = &vm->mem.regions[i];
@@ -92,6 +114,7 @@ void ptdump_vm(struct vm *vm, const char *when, bool all)
     }
     vm->mmu->ptdump(vm, all);
     kprintf("ptdump end\n");
+    sleeplock_release(&ptdump_lock);
 }
 
 void ptdump_at_vm_end(struct vm *vm)
@@ -123,6 +146,8 @@ void ptdump_check_exit(struct vcpu *vcpu, bool at)
     for (unsigned i = 0; i < ptdump_config->nptdumps; i++) {
         const struct ptdump_trigger *t = &ptdump_config->ptdumps[i];
         if (t->cause == CONFIG_PTDUMP_AT_END || (*done & (1u << i)) || vcpu->stats.full[t->cause] < t->nth)
+            continue;
+        if (at && !exit_cause_is_sfence((enum exit_cause)t->cause))
             continue;
         *done |= (uint8_t)(1u << i);
         vcpu->satp_seen = vcpu->vm->mmu->guest_satp(vcpu);

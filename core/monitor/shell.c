@@ -200,14 +200,24 @@ static bool vm_has_run(const struct vm *vm)
     return vm->vcpus[0].state != VCPU_START_PENDING || vm->state != VM_RUNNING;
 }
 
+static bool vm_all_stopped(const struct vm *vm)
+{
+    for (unsigned c = 0; c < vm->ncpus; c++)
+        if (!vcpu_stopped_for_monitor(&vm->vcpus[c]))
+            return false;
+    return true;
+}
+
 static const char *vm_state_text(const struct vm *vm, char *buf, size_t cap)
 {
     if (vm->state == VM_ENDED)
         fmt_snprintf(buf, cap, "ended, status %d: %s", vm->status, vm->end_reason ? vm->end_reason : "?");
     else if (vm->state == VM_ENDING)
         fmt_snprintf(buf, cap, "ending");
+    else if (!vm_has_run(vm))
+        fmt_snprintf(buf, cap, "not started");
     else
-        fmt_snprintf(buf, cap, "%s", vm_has_run(vm) ? "paused" : "not started");
+        fmt_snprintf(buf, cap, "%s", vm_all_stopped(vm) ? "paused" : "running (a vCPU did not stop)");
     return buf;
 }
 
@@ -291,10 +301,16 @@ static void cmd_translate(unsigned argc, char **argv)
     }
     const struct vcpu *v = &vm->vcpus[cpu];
     if (!vm_has_run(vm) || (v->state != VCPU_RUNNING && v->state != VCPU_ENDED)) {
-        kprintf("vm %s vcpu %lu has not run yet: no translation to show\n", vm->config->name, cpu);
+        kprintf("vm %s vcpu %lu is not running a guest (not started yet, or stopped through HSM): "
+                "no translation to show\n", vm->config->name, cpu);
         return;
     }
     uint64_t satp = v->satp_seen;
+    if (!satp_is_bare(satp) && (satp >> SATP_MODE_SHIFT) != (SATP_MODE_SV39 >> SATP_MODE_SHIFT)) {
+        kprintf("vm %s vcpu %lu runs satp 0x%lx, mode %lu: the monitor walks Sv39 only\n", vm->config->name,
+                cpu, satp, satp >> SATP_MODE_SHIFT);
+        return;
+    }
     struct pt_walk_steps g, o;
     if (satp_is_bare(satp)) {
         memset(&g, 0, sizeof(g));
@@ -372,9 +388,12 @@ static bool cmd_continue(void)
 _Noreturn static void cmd_quit(void)
 {
     int status = monitor_all_ended ? monitor_end_status : MACHINE_OK;
-    for (unsigned i = 0; i < vm_count; i++)
+    for (unsigned i = 0; i < vm_count; i++) {
         if (vms[i].state == VM_RUNNING)
             vm_print_report(&vms[i]);
+        else if (vms[i].state == VM_ENDED && vms[i].status)
+            status = MACHINE_GUEST_FAILURE;     /* as the run would have ended */
+    }
     kprintf("umbra: monitor: quit\n");
     machine_exit((enum machine_status)status);
 }

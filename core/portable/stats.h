@@ -50,6 +50,11 @@ enum exit_cause {
 /* Lower snake case of the enum name without EXIT_ ("satp_write_hit", ...);
  * "?" for a value outside the enum. */
 const char *exit_cause_name(enum exit_cause cause);
+/* sfence_all, sfence_asid, sfence_va, sfence_va_asid (consecutive above). */
+static inline bool exit_cause_is_sfence(enum exit_cause c)
+{
+    return c >= EXIT_SFENCE_ALL && c <= EXIT_SFENCE_VA_ASID;
+}
 
 /* Memory-virtualization figures that are not exits: the SPT base buffer,
  * the shadow pool and the work shadow paging did (0 in hap), and the

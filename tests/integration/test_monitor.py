@@ -106,9 +106,12 @@ def test_shell_after_the_run():
             assert "the guests wait" in banner, banner
             held = con.command("vms")
             assert re.search(r"vm0\s+ssp\s+1\s+0\s+0\s+not started", held), held
-            assert "has not run yet" in con.command("translate vm0 0x80200000")
-            assert "unknown command 'frobnicate'" in con.command("frobnicate")
-            assert "usage: stats VM" in con.command("stats")
+            early = con.command("translate vm0 0x80200000")
+            assert "is not running a guest (not started yet" in early, early
+            unknown = con.command("frobnicate")
+            assert "unknown command 'frobnicate'" in unknown, unknown
+            usage = con.command("stats")
+            assert "usage: stats VM" in usage, usage
             con.type(b"continue\r")
             assert "guests run" in con.read_until("every VM has ended")
             con.read_until(PROMPT)
@@ -124,7 +127,8 @@ def test_shell_after_the_run():
                 "again": con.command("continue"),
             }
             dump = con.command("ptdump vm0 all")
-            assert con.command("trace mm on").strip() == "trace mm on"
+            trace = con.command("trace mm on")
+            assert trace.strip() == "trace mm on", trace
             con.type(b"quit\r")
             con.read_until("umbra: monitor: quit")
         finally:
@@ -147,8 +151,14 @@ def test_shell_after_the_run():
     rate = 1000 * int(hits) // (int(hits) + int(misses))
     assert "hit rate %d.%d%%" % (rate // 10, rate % 10) in shadow, shadow
     assert "(Bare: the physical shadow)" in shadow, shadow
+    # Nothing was reclaimed in this run, so every shadow built is still live,
+    # and every buffer miss that was not evicted is still an entry.
+    assert final["mm_shadow_roots_reclaimed"] == "0", final["mm_shadow_roots_reclaimed"]
     live = int(field(shadow, r"(\d+) live shadows"))
+    assert live == int(final["mm_shadow_roots_built"]), (live, final["mm_shadow_roots_built"])
     assert live == len(re.findall(r"\n  \d+\s+0x[0-9a-f]{16} ", shadow)), shadow
+    in_use = int(field(shadow, r"entries, (\d+) in use"))
+    assert in_use == int(final["mm_sptbuf_misses"]) - int(final["mm_sptbuf_evictions"]), (in_use, final)
     # translate: tinyos's direct map is a 2 MiB G leaf at GPA = GVA; the
     # shadow maps it to the host frame Umbra gave that GPA.
     assert "guest: -> GPA 0x80200000" in kernel, kernel
@@ -186,6 +196,7 @@ def test_escape_key_pauses_running_guests():
     finally:
         rc = con.finish()
     assert re.search(r"vm0\s+hap\s+1\s+\d+\s+0\s+paused", vms), vms
+    assert "did not stop" not in con.out, con.out[-2000:]
     # Under hap the second walk is the G-stage's, of the GPA the guest's gives.
     assert "G-stage walk" in walk and "guest: -> GPA 0x80200000" in walk, walk
     assert re.search(r"G-stage: -> HPA 0x[0-9a-f]+", walk), walk
@@ -193,6 +204,69 @@ def test_escape_key_pauses_running_guests():
     assert "still running (monitor snapshot)" in report, report[-1500:]
     assert rc == 0, rc
     return "paused and inspected"
+
+
+LINUX = [os.path.join(REPO, "build", "linux", "Image"), os.path.join(REPO, "build", "linux", "initramfs.cpio")]
+
+
+def test_pause_two_vcpus_again_and_again():
+    """Linux with 2 vCPUs under ssp (shootdowns, remote fences, the fast
+    path): paused and let go several times at whatever point it has reached;
+    each time both vCPUs stop, and the guest goes on."""
+    if not all(os.path.exists(p) for p in LINUX):
+        raise AssertionError("build/linux is missing (make linux)")
+    con = Console(["--kernel", LINUX[0], "--initrd", LINUX[1], "--mem", "256M", "--cpus", "2", "--mode", "ssp",
+                   "--monitor", "--append", "console=hvc0 earlycon=sbi workload=fork iters=100000"], timeout=240)
+    exits = []
+    try:
+        con.read_until(PROMPT)
+        con.type(b"continue\r")
+        con.read_until("Run /init", 180)
+        for _ in range(4):
+            time.sleep(0.3)
+            con.type(b"\x1d")
+            con.read_until("guests paused")
+            con.read_until(PROMPT)
+            vms = con.command("vms")
+            assert re.search(r"vm0\s+ssp\s+2\s+\d+\s+\d+\s+paused", vms), vms
+            exits.append(int(field(vms, r"vm0\s+ssp\s+2\s+(\d+)")))
+            assert "shadow" in con.command("translate vm0 0xffffffff80000000 1")
+            os.write(con.master, b"continue\r")
+            con.read_until("guests run")
+        con.type(b"\x1d")
+        con.read_until(PROMPT)
+        con.type(b"quit\r")
+        con.read_until("umbra: monitor: quit")
+    finally:
+        rc = con.finish()
+    assert "did not stop" not in con.out and "PANIC" not in con.out, con.out[-2000:]
+    assert exits == sorted(exits) and exits[-1] > exits[0], exits   # it ran between the pauses
+    assert rc == 0, rc
+    return "4 pauses at %s exits" % ", ".join(map(str, exits))
+
+
+def test_dumps_of_two_vms_stay_apart():
+    """Two VMs ending at about the same time, each with an end dump: the
+    dumps come out whole, one after the other, each of its own VM."""
+    args = ["--append", "workload=fork iters=5", "--kernel", guest_image("tinyos")]
+    p = subprocess.run([RUNNER, "--timeout", "120", "--ptdump", "end", "--mode", "ssp", "--name", "left"] + args +
+                       ["--vm", "--mode", "tsp", "--name", "right"] + args, capture_output=True, text=True,
+                       timeout=150, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stdout[-1500:] + p.stderr
+    begins = re.findall(r"ptdump begin vm=(\w+) mode=(\w+) when=end", p.stdout)
+    assert sorted(begins) == [("left", "ssp"), ("right", "tsp")], begins
+    lines = [l.rstrip("\r") for l in p.stdout.split("\n") if l.startswith("ptdump ")]
+    opened = 0
+    for line in lines:                       # never a begin inside another dump
+        opened += line.startswith("ptdump begin")
+        opened -= line == "ptdump end"
+        assert opened in (0, 1), line
+    by_vm = {}
+    for i, (name, _) in enumerate(re.findall(r"ptdump begin vm=(\w+) mode=(\w+)", p.stdout)):
+        by_vm[name] = ptdump_summary(p.stdout, "--index", str(i))
+    assert int(by_vm["left"]["sptbuf"]) > 0 and by_vm["left"]["write-protected"] == "0", by_vm
+    assert by_vm["right"]["sptbuf"] == "0" and int(by_vm["right"]["write-protected"]) > 0, by_vm
+    return "two whole dumps"
 
 
 def test_ptdump_triggers_show_each_mode():
@@ -242,6 +316,8 @@ def test_bad_options_are_refused():
 TESTS = [
     ("shell_after_the_run", test_shell_after_the_run),
     ("escape_key_pauses_running_guests", test_escape_key_pauses_running_guests),
+    ("pause_two_vcpus_again_and_again", test_pause_two_vcpus_again_and_again),
+    ("dumps_of_two_vms_stay_apart", test_dumps_of_two_vms_stay_apart),
     ("ptdump_triggers_show_each_mode", test_ptdump_triggers_show_each_mode),
     ("bad_options_are_refused", test_bad_options_are_refused),
 ]

@@ -315,6 +315,12 @@ def test_bad_input():
                                          "ptdump guest satp=0x0 root=0x0 current=1", "ptdump end"])
         cases.append(((bare,), "every 'guest' record has satp Bare"))
         cases.append(((bare, "--satp", "0"), "satp 0x0 is Bare"))
+        sv57 = write_log(d, "sv57.log", ["ptdump begin vm=v mode=hap when=end",
+                                         "ptdump guest satp=0xa000000000080123 root=0x80123000 current=1",
+                                         "ptdump note side=guest satp=0xa000000000080123 text=not_sv39_not_dumped",
+                                         "ptdump end"])
+        cases.append(((sv57,), "Bare or a mode other than Sv39"))
+        cases.append(((sv57, "--satp", "0xa000000000080123"), "mode 10, not Sv39"))
         for args, want in cases:
             p = run(*args)
             err = p.stderr.strip()

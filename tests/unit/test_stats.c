@@ -20,9 +20,11 @@ static void test_names(void)
     CHECK(strcmp(exit_cause_name(EXIT_SBI_OTHER), "sbi_other") == 0);
     CHECK(strcmp(exit_cause_name(EXIT_OTHER), "other") == 0);
     CHECK(strcmp(exit_cause_name(EXIT_CAUSE_COUNT), "?") == 0);
-    /* Names are distinct, lower snake case. */
+    /* Names are distinct, lower snake case; the sfence causes are exactly
+     * the ones named sfence_*. */
     for (int a = 0; a < EXIT_CAUSE_COUNT; a++) {
         const char *na = exit_cause_name((enum exit_cause)a);
+        CHECK_EQ(exit_cause_is_sfence((enum exit_cause)a), strncmp(na, "sfence_", 7) == 0);
         for (const char *p = na; *p; p++)
             CHECK((*p >= 'a' && *p <= 'z') || *p == '_');
         for (int b = a + 1; b < EXIT_CAUSE_COUNT; b++)
