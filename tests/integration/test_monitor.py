@@ -13,6 +13,7 @@ import os
 import pty
 import re
 import select
+import signal
 import subprocess
 import tempfile
 import time
@@ -29,8 +30,9 @@ class Console:
 
     def __init__(self, args, timeout=120):
         self.master, slave = pty.openpty()
+        # A session of its own, so a failed test can end QEMU too (killpg).
         self.proc = subprocess.Popen([RUNNER, "--timeout", str(timeout)] + args, stdin=slave,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         os.close(slave)
         self.out = ""
         self.mark = 0
@@ -68,7 +70,7 @@ class Console:
         try:
             self.proc.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         while self._read(0):
             pass
