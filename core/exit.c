@@ -91,7 +91,7 @@ static void exit_exception(struct vcpu *vcpu)
         exit_unexpected(vcpu);
 }
 
-static void vcpu_process_requests(struct vcpu *vcpu)
+void vcpu_process_requests(struct vcpu *vcpu)
 {
     uint32_t req = __atomic_exchange_n(&vcpu->requests, 0, __ATOMIC_ACQ_REL);
     if (req & VCPU_REQ_VSSIP)

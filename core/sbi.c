@@ -48,9 +48,12 @@ static struct sbiret sbi_base(struct vcpu *self, const struct sbi_call_args *c)
 
 /*
  * Turn (hart_mask, hart_mask_base) into a mask of this VM's vCPUs.
- * base == -1 means "every hart".  Like OpenSBI 1.5 (the reference a native
- * kernel sees), a base that names no vCPU is INVALID_PARAM while mask bits
- * above the last vCPU are ignored.
+ * base == -1 means "every hart".  SBI 2.0 (section 3.1, "Hart list
+ * parameter", and the IPI and RFENCE functions): a hart id that the pair
+ * names but that does not exist is SBI_ERR_INVALID_PARAM.  OpenSBI 1.5
+ * ignores mask bits above the last hart instead; Umbra follows the
+ * specification (README.md, "What a guest sees").  A base that
+ * names no vCPU is INVALID_PARAM as well.
  */
 static bool sbi_vcpu_mask(const struct vm *vm, unsigned long mask, unsigned long base,
                           unsigned long *out)
@@ -61,6 +64,10 @@ static bool sbi_vcpu_mask(const struct vm *vm, unsigned long mask, unsigned long
         return true;
     }
     if (base >= vm->ncpus)
+        return false;
+    /* Bits that would name hart ids past the last vCPU (or past 2^64). */
+    unsigned long fits = all >> base;
+    if (mask & ~fits)
         return false;
     *out = (mask << base) & all;
     return true;
@@ -135,10 +142,38 @@ static struct sbiret sbi_hsm_start(struct vcpu *self, const struct sbi_call_args
     return ret;
 }
 
+/*
+ * SBI 2.0 section 9.4 (HART suspend).  suspend_type: 0 default retentive,
+ * 0x8000_0000 default non-retentive; 0x1000_0000..0x7FFF_FFFF and
+ * 0x9000_0000..0xFFFF_FFFF platform-specific (none here: NOT_SUPPORTED);
+ * everything else, including bits above 31, reserved (INVALID_PARAM).
+ * The hart waits until an interrupt it enabled is pending.  Retentive: the
+ * call returns 0.  Non-retentive: the hart resumes at resume_addr in
+ * S-mode with satp = 0, sstatus.SIE = 0, a0 = hart id, a1 = opaque.
+ */
+static struct sbiret sbi_hsm_suspend(struct vcpu *self, const struct sbi_call_args *c)
+{
+    uint64_t type = c->a[0];
+    bool retentive = !(type & SBI_HSM_SUSPEND_NON_RETENTIVE);
+    uint64_t kind = type & ~(uint64_t)SBI_HSM_SUSPEND_NON_RETENTIVE;
+    if (type >> 32 || (kind != 0 && kind < SBI_HSM_SUSPEND_PLATFORM))
+        return sbi_err(SBI_ERR_INVALID_PARAM);
+    if (kind != 0)
+        return sbi_err(SBI_ERR_NOT_SUPPORTED);
+    if (!retentive && !guest_mem_contains(&self->vm->mem, c->a[1], 4))
+        return sbi_err(SBI_ERR_INVALID_ADDRESS);
+    vcpu_suspend(self);
+    if (!retentive)
+        vcpu_restart(self, c->a[1], c->a[2]);
+    return sbi_ok(0);
+}
+
 static long hsm_status_of(const struct vcpu *vcpu)
 {
     switch (vcpu->state) {
-    case VCPU_RUNNING:       return SBI_HSM_STATE_STARTED;
+    case VCPU_RUNNING:
+        return __atomic_load_n(&vcpu->suspended, __ATOMIC_ACQUIRE) ? SBI_HSM_STATE_SUSPENDED
+                                                                    : SBI_HSM_STATE_STARTED;
     case VCPU_START_PENDING: return SBI_HSM_STATE_START_PENDING;
     default:                 return SBI_HSM_STATE_STOPPED;
     }
@@ -157,14 +192,7 @@ static struct sbiret sbi_hsm(struct vcpu *self, const struct sbi_call_args *c)
             return sbi_err(SBI_ERR_INVALID_PARAM);
         return sbi_ok(hsm_status_of(&self->vm->vcpus[c->a[0]]));
     case SBI_HSM_HART_SUSPEND:
-        /* A retentive suspend may end at any interrupt, so returning at
-         * once is a valid (if spurious) wake-up, like a WFI that completes
-         * early.  Non-retentive suspend would need a resume path. */
-        if ((uint32_t)c->a[0] == SBI_HSM_SUSPEND_RETENTIVE)
-            return sbi_ok(0);
-        if ((uint32_t)c->a[0] == SBI_HSM_SUSPEND_NON_RETENTIVE)
-            return sbi_err(SBI_ERR_NOT_SUPPORTED);
-        return sbi_err(SBI_ERR_INVALID_PARAM);
+        return sbi_hsm_suspend(self, c);
     default:
         return sbi_err(SBI_ERR_NOT_SUPPORTED);
     }

@@ -217,6 +217,41 @@ void vcpu_pause(struct vcpu *vcpu)
     vcpu_sip_keep_requests(vcpu);
 }
 
+/* The VS-level interrupts that end a suspend: pending (from the hart, such
+ * as the Sstc timer, or from hvip) and enabled by the guest (its vsie is hie's
+ * VS bits). */
+#define VS_INTERRUPTS (RV_BIT(IRQ_VS_SOFT) | RV_BIT(IRQ_VS_TIMER) | RV_BIT(IRQ_VS_EXT))
+
+static bool vcpu_guest_interrupt_pending(void)
+{
+    return ((csr_read(hip) | csr_read(hvip)) & csr_read(hie) & VS_INTERRUPTS) != 0;
+}
+
+/*
+ * Like the guest's own wfi, but with the hart's VS interrupts left as the
+ * guest enabled them, so its timer or an IPI (which arrives as a request
+ * that raises VSSIP) ends the wait.  Requests are served meanwhile: a
+ * shootdown, the monitor's pause, the VM's end (which parks for good).
+ */
+void vcpu_suspend(struct vcpu *vcpu)
+{
+    __atomic_store_n(&vcpu->suspended, true, __ATOMIC_RELEASE);
+    for (;;) {
+        csr_clear(sip, 1ull << IRQ_S_SOFT);
+        if (__atomic_load_n(&vcpu->requests, __ATOMIC_ACQUIRE))
+            vcpu_process_requests(vcpu);
+        if (vcpu_guest_interrupt_pending())
+            break;
+        wait_for_interrupt();
+    }
+    __atomic_store_n(&vcpu->suspended, false, __ATOMIC_RELEASE);
+}
+
+_Noreturn void vcpu_restart(struct vcpu *vcpu, gpaddr_t pc, uint64_t opaque)
+{
+    vcpu_arch_enter(vcpu, pc, opaque);
+}
+
 void vcpu_kick(struct vcpu *vcpu)
 {
     sbi_send_ipi_mask(1, harts[vcpu->hart_index].hartid);

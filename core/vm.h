@@ -50,6 +50,7 @@ struct vcpu {
     unsigned hart_index;     /* index into the hart table it is pinned to */
     volatile enum vcpu_state state;
     volatile uint32_t requests;
+    volatile bool suspended; /* in SBI HSM hart_suspend (state stays RUNNING) */
     /* Near the top: every exit reads it (small offsets are one instruction). */
     bool ptdump_watch;       /* a ptdump=CAUSE:N trigger is configured (core/monitor/ptdump.c) */
     uint8_t ptdump_done_at, ptdump_done_after; /* triggers that fired here (bit i = trigger i) */
@@ -160,6 +161,13 @@ void sleeplock_release(struct sleeplock *l);
 void vcpu_account_instret(struct vcpu *vcpu, uint64_t now_entry);
 void vcpu_close_instret(struct vcpu *vcpu);
 _Noreturn void vcpu_park(struct vcpu *vcpu, enum vcpu_state state);
+/* SBI HSM suspend: wait on this hart until an interrupt the guest enabled
+ * is pending (handling requests meanwhile).  vcpu_restart then enters the
+ * guest afresh at pc with a0 = hart id, a1 = opaque (non-retentive). */
+void vcpu_suspend(struct vcpu *vcpu);
+_Noreturn void vcpu_restart(struct vcpu *vcpu, gpaddr_t pc, uint64_t opaque);
+/* exit.c: act on posted requests (may park the vCPU for good). */
+void vcpu_process_requests(struct vcpu *vcpu);
 /* Wait in Umbra while the monitor holds the guests (VCPU_REQ_PAUSE). */
 void vcpu_pause(struct vcpu *vcpu);
 /* Wake a vCPU's hart (the monitor letting go). */

@@ -86,6 +86,11 @@ struct sbiret sbi_hart_stop(void)
     return sbi_ecall(SBI_EXT_HSM, 1, 0, 0, 0, 0, 0, 0);
 }
 
+struct sbiret sbi_hart_suspend(uint64_t type, uint64_t resume_addr, uint64_t opaque)
+{
+    return sbi_ecall(SBI_EXT_HSM, 3, type, resume_addr, opaque, 0, 0, 0);
+}
+
 struct sbiret sbi_system_reset(uint64_t type, uint64_t reason)
 {
     return sbi_ecall(SBI_EXT_SRST, 0, type, reason, 0, 0, 0, 0);

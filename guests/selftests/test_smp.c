@@ -31,6 +31,7 @@
 /* Opaque values of the first and the second hart_start of hart h. */
 #define SMP_OPAQUE_FIRST(h) (0x5a17c0de00000000ull | (h))
 #define SMP_OPAQUE_AGAIN(h) (0xa9a1ba5e00000000ull | (h))
+#define SMP_OPAQUE_RESUME(h) (0x5e5ed00d00000000ull | (h))
 
 #define SMP_ALL_HARTS (~0ull)       /* hart_mask_base -1: every hart */
 #define SMP_FLUSH_ALL (~0ull)       /* RFENCE size -1: the whole address space */
@@ -47,6 +48,9 @@ enum smp_command {
     SMP_CMD_READ,               /* result: word at SMP_VA */
     SMP_CMD_UNMAP,              /* back to Bare; result: 0 */
     SMP_CMD_STOP,               /* hart_stop; answers only if it fails */
+    SMP_CMD_SUSPEND,            /* retentive hart_suspend; result: its error */
+    SMP_CMD_SUSPEND_LOSE,       /* non-retentive hart_suspend: resumes at its entry
+                                   point (a new "start"); answers only if it fails */
 };
 
 /* One hart's mailbox.  Plain fields are published by a release store of
@@ -133,6 +137,13 @@ static long smp_secondary_stop(void)
     return error;
 }
 
+static unsigned smp_label(unsigned h);
+
+static unsigned smp_label_of(const struct smp_hart *me)
+{
+    return smp_label((unsigned)(me - smp_harts));
+}
+
 static long smp_secondary_run(struct smp_hart *me, enum smp_command command)
 {
     switch (command) {
@@ -148,6 +159,13 @@ static long smp_secondary_run(struct smp_hart *me, enum smp_command command)
         return 0;
     case SMP_CMD_STOP:
         return smp_secondary_stop();
+    case SMP_CMD_SUSPEND:
+        /* sie.SSIE is set: the boot hart's IPI ends the suspend, and the
+         * interrupt is taken once the call has returned. */
+        return sbi_hart_suspend(SBI_HSM_SUSPEND_RETENTIVE, 0, 0).error;
+    case SMP_CMD_SUSPEND_LOSE:
+        return sbi_hart_suspend(SBI_HSM_SUSPEND_NON_RETENTIVE, ptr_to_pa(smp_secondary_entry),
+                                SMP_OPAQUE_RESUME(smp_label_of(me))).error;
     }
     return SBI_ERR_NOT_SUPPORTED;
 }
@@ -234,6 +252,22 @@ static unsigned smp_label(unsigned h)
 }
 
 /* hart_start of hart h with `opaque`, then its entry contract. */
+/* Hart h's entry number want_starts happened and kept the entry contract
+ * (hart_start and non-retentive resume share it: SBI 2.0 sections 9.1, 9.4). */
+static void smp_check_entry(unsigned h, unsigned want_starts, uint64_t opaque, const char *how)
+{
+    struct smp_hart *t = &smp_harts[h];
+    unsigned k = smp_label(h);
+    if (!check_eq(smp_wait_count(&t->starts, want_starts), want_starts,
+                  "HSM secondary %u reached its entry point (%s)", k, how))
+        return;
+    check_eq((long)t->entry_hartid, h, "HSM secondary %u %s with a0 = its hart id", k, how);
+    check_eq_hex(t->entry_opaque, opaque, "HSM secondary %u %s with a1 = opaque", k, how);
+    check_eq_hex(t->entry_satp, 0, "HSM secondary %u %s with satp Bare", k, how);
+    check_eq_hex(t->entry_sstatus & SSTATUS_SIE, 0, "HSM secondary %u %s with sstatus.SIE clear", k, how);
+    check_eq(smp_status(h), SBI_HSM_STATE_STARTED, "HSM hart_get_status(secondary %u) is STARTED", k);
+}
+
 static void smp_start_and_check(unsigned h, uint64_t opaque)
 {
     struct smp_hart *t = &smp_harts[h];
@@ -241,15 +275,7 @@ static void smp_start_and_check(unsigned h, uint64_t opaque)
     unsigned want_starts = load_acquire(&t->starts) + 1;
     check_eq(sbi_hart_start(h, ptr_to_pa(smp_secondary_entry), opaque).error, SBI_SUCCESS,
              "HSM hart_start(secondary %u, opaque 0x%lx) succeeds", k, (unsigned long)opaque);
-    if (!check_eq(smp_wait_count(&t->starts, want_starts), want_starts,
-                  "HSM secondary %u reached its entry point", k))
-        return;
-    check_eq((long)t->entry_hartid, h, "HSM secondary %u entered with a0 = its hart id", k);
-    check_eq_hex(t->entry_opaque, opaque, "HSM secondary %u entered with a1 = opaque", k);
-    check_eq_hex(t->entry_satp, 0, "HSM secondary %u entered with satp Bare", k);
-    check_eq_hex(t->entry_sstatus & SSTATUS_SIE, 0,
-                 "HSM secondary %u entered with sstatus.SIE clear", k);
-    check_eq(smp_status(h), SBI_HSM_STATE_STARTED, "HSM hart_get_status(secondary %u) is STARTED", k);
+    smp_check_entry(h, want_starts, opaque, "entered");
 }
 
 /* The SBI spec wants INVALID_ADDRESS for a start address outside RAM, but
@@ -435,6 +461,45 @@ static void smp_test_rfence(const struct platform *p)
 }
 
 /* Asks hart h to stop itself and waits for HSM to say it did. */
+/*
+ * HSM hart_suspend (SBI 2.0 section 9.4), both kinds, on every secondary:
+ * it shows SUSPENDED until an interrupt it enabled (the boot hart's IPI)
+ * ends it; retentive returns 0 and takes the interrupt after, non-retentive
+ * resumes at the given address with the entry contract of hart_start.
+ */
+static void smp_test_suspend_one(unsigned h)
+{
+    struct smp_hart *t = &smp_harts[h];
+    unsigned k = smp_label(h), irqs = load_acquire(&t->soft_irqs);
+    unsigned seq = smp_post(h, SMP_CMD_SUSPEND);
+    check_eq(smp_wait_status(h, SBI_HSM_STATE_SUSPENDED), SBI_HSM_STATE_SUSPENDED,
+             "HSM secondary %u is SUSPENDED in a retentive suspend", k);
+    check_eq(load_acquire(&t->done_seq) == seq, 0, "HSM secondary %u's retentive suspend waits", k);
+    check_eq(sbi_send_ipi(1, h).error, SBI_SUCCESS, "HSM IPI to suspended secondary %u succeeds", k);
+    uint64_t deadline = smp_deadline(SMP_WAIT_MS);
+    while (load_acquire(&t->done_seq) != seq && time_now() <= deadline)
+        ;
+    check_true(load_acquire(&t->done_seq) == seq && t->result == SBI_SUCCESS,
+               "HSM secondary %u's retentive suspend returned 0 after the IPI", k);
+    check_eq(smp_wait_count(&t->soft_irqs, irqs + 1), irqs + 1,
+             "HSM secondary %u took the IPI once it resumed", k);
+    check_eq(smp_status(h), SBI_HSM_STATE_STARTED, "HSM secondary %u is STARTED again", k);
+
+    unsigned starts = load_acquire(&t->starts);
+    smp_post(h, SMP_CMD_SUSPEND_LOSE);
+    check_eq(smp_wait_status(h, SBI_HSM_STATE_SUSPENDED), SBI_HSM_STATE_SUSPENDED,
+             "HSM secondary %u is SUSPENDED in a non-retentive suspend", k);
+    check_eq(sbi_send_ipi(1, h).error, SBI_SUCCESS, "HSM IPI to suspended secondary %u succeeds", k);
+    smp_check_entry(h, starts + 1, SMP_OPAQUE_RESUME(k), "resumed");
+}
+
+static void smp_test_suspend(const struct platform *p)
+{
+    for (unsigned h = 0; h < p->cpu_count; h++)
+        if (h != p->hartid)
+            smp_test_suspend_one(h);
+}
+
 static void smp_stop_and_check(unsigned h, const char *when)
 {
     smp_post(h, SMP_CMD_STOP);
@@ -448,8 +513,9 @@ static void smp_test_stop(const struct platform *p)
         if (h == p->hartid)
             continue;
         smp_stop_and_check(h, "first");
+        unsigned before = load_acquire(&smp_harts[h].starts);
         smp_start_and_check(h, SMP_OPAQUE_AGAIN(smp_label(h)));
-        check_eq(load_acquire(&smp_harts[h].starts), 2, "HSM secondary %u has started twice",
+        check_eq(load_acquire(&smp_harts[h].starts), before + 1, "HSM secondary %u has started again",
                  smp_label(h));
         smp_stop_and_check(h, "second");
     }
@@ -483,6 +549,7 @@ bool selftests_test_smp(const struct platform *p)
         smp_test_start(p);
         smp_test_ipi(p);
         smp_test_rfence(p);
+        smp_test_suspend(p);
         smp_test_stop(p);
         trap_on_interrupt(IRQ_S_SOFT, NULL);
         smp_leave_running(p);
