@@ -282,6 +282,72 @@ static struct sbiret sbi_legacy(struct vcpu *self, unsigned long ext, const stru
     }
 }
 
+/*
+ * FWFT, firmware features (SBI 3.0 chapter "Firmware Features Extension";
+ * OpenSBI 1.5 offers it).  Every feature is local (per hart).
+ * - PTE_AD_HW_UPDATING: whether the hart sets PTE A/D bits itself.  Off,
+ *   an access that needs one is a page fault (Svade): under hap through
+ *   henvcfg.ADUE, under the shadow modes by Umbra's own fault path.
+ * - MISALIGNED_EXC_DELEG: what the firmware gives Umbra is passed through
+ *   (a misaligned trap that reaches Umbra goes on to the guest); a change
+ *   is DENIED, as the specification's note allows a hypervisor.
+ * - LANDING_PAD, SHADOW_STACK, DOUBLE_TRAP, POINTER_MASKING_PMLEN: the
+ *   hart lacks Zicfilp, Zicfiss, Ssdbltrp and Ssnpm: NOT_SUPPORTED.
+ * Reserved and platform-specific features are DENIED.
+ */
+static bool fwft_defined(unsigned long feature)
+{
+    return feature <= SBI_FWFT_POINTER_MASKING_PMLEN;
+}
+
+static long fwft_misaligned_value(void)
+{
+    struct sbiret r = sbi_call(SBI_EXT_FWFT, SBI_FWFT_GET, SBI_FWFT_MISALIGNED_EXC_DELEG, 0, 0, 0, 0);
+    return r.error == SBI_SUCCESS ? r.value : 0;
+}
+
+static struct sbiret fwft_get(struct vcpu *self, unsigned long feature)
+{
+    if (feature == SBI_FWFT_PTE_AD_HW_UPDATING)
+        return sbi_ok(!self->regs.ad_by_guest);
+    if (feature == SBI_FWFT_MISALIGNED_EXC_DELEG)
+        return sbi_ok(fwft_misaligned_value());
+    return sbi_err(SBI_ERR_NOT_SUPPORTED);
+}
+
+static struct sbiret fwft_set(struct vcpu *self, unsigned long feature, unsigned long value,
+                              unsigned long flags)
+{
+    if (feature != SBI_FWFT_PTE_AD_HW_UPDATING && feature != SBI_FWFT_MISALIGNED_EXC_DELEG)
+        return sbi_err(SBI_ERR_NOT_SUPPORTED);
+    if (flags & ~SBI_FWFT_FLAG_LOCK)
+        return sbi_err(SBI_ERR_INVALID_PARAM);
+    if (self->fwft_locked & (1u << feature))
+        return sbi_err(SBI_ERR_DENIED);
+    if (value > 1)
+        return sbi_err(SBI_ERR_INVALID_PARAM);
+    if (feature == SBI_FWFT_MISALIGNED_EXC_DELEG) {
+        if ((long)value != fwft_misaligned_value())
+            return sbi_err(SBI_ERR_DENIED);
+    } else if (!vcpu_arch_set_ad_hw(&self->regs, value)) {
+        return sbi_err(SBI_ERR_NOT_SUPPORTED);
+    }
+    if (flags & SBI_FWFT_FLAG_LOCK)
+        self->fwft_locked |= 1u << feature;
+    return sbi_ok(0);
+}
+
+static struct sbiret sbi_fwft(struct vcpu *self, const struct sbi_call_args *c)
+{
+    if (c->fid != SBI_FWFT_SET && c->fid != SBI_FWFT_GET)
+        return sbi_err(SBI_ERR_NOT_SUPPORTED);
+    /* feature is a uint32_t: only its low 32 bits are the argument. */
+    unsigned long feature = (uint32_t)c->a[0];
+    if (!fwft_defined(feature))
+        return sbi_err(SBI_ERR_DENIED);
+    return c->fid == SBI_FWFT_GET ? fwft_get(self, feature) : fwft_set(self, feature, c->a[1], c->a[2]);
+}
+
 static struct sbiret sbi_time(struct vcpu *self, const struct sbi_call_args *c)
 {
     (void)self;
@@ -312,6 +378,7 @@ static const struct sbi_extension sbi_extensions[] = {
     { SBI_EXT_HSM,    EXIT_SBI_HSM,    sbi_hsm,    false },
     { SBI_EXT_BASE,   EXIT_SBI_BASE,   sbi_base,   false },
     { SBI_EXT_SRST,   EXIT_SBI_SRST,   sbi_srst,   false },
+    { SBI_EXT_FWFT,   EXIT_SBI_FWFT,   sbi_fwft,   false },
     { SBI_EXT_LEGACY_SET_TIMER, EXIT_SBI_LEGACY, NULL, true },
     { SBI_EXT_LEGACY_PUTCHAR,   EXIT_SBI_LEGACY, NULL, true },
     { SBI_EXT_LEGACY_GETCHAR,   EXIT_SBI_LEGACY, NULL, true },

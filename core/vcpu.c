@@ -186,6 +186,10 @@ static void hart_enter_vcpu(struct hart *hart, struct vcpu *vcpu)
     vcpu->requests &= ~VCPU_REQ_VSSIP;
     vcpu->instret_prev_entry = instret_read();
     vcpu->regs.instret_resume = vcpu->instret_prev_entry;
+    /* A hart start is a hart reset for the guest (a non-retentive resume,
+     * vcpu_restart, keeps what was set). */
+    vcpu_arch_reset_features(&vcpu->regs);
+    vcpu->fwft_locked = 0;
     vcpu_arch_enter(vcpu, vcpu->start_pc, vcpu->start_opaque);
 }
 

@@ -51,6 +51,7 @@ struct vcpu {
     volatile enum vcpu_state state;
     volatile uint32_t requests;
     volatile bool suspended; /* in SBI HSM hart_suspend (state stays RUNNING) */
+    uint32_t fwft_locked;    /* SBI FWFT features locked on this hart (bit = feature) */
     /* Near the top: every exit reads it (small offsets are one instruction). */
     bool ptdump_watch;       /* a ptdump=CAUSE:N trigger is configured (core/monitor/ptdump.c) */
     uint8_t ptdump_done_at, ptdump_done_after; /* triggers that fired here (bit i = trigger i) */

@@ -20,6 +20,7 @@ struct access_ctx {
     bool user;      /* the access comes from VU-mode */
     bool sum;       /* vsstatus.SUM */
     bool mxr;       /* vsstatus.MXR */
+    bool svade;     /* A/D are the guest's to set: needing one is a page fault */
 };
 
 enum walk_result {

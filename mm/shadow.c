@@ -826,6 +826,12 @@ static bool guest_walk_and_update(struct shadow_vm *s, int idx, uint64_t va, con
         }
         if (!w->need_a && !w->need_d)
             return true;
+        /* Svade: the hardware would not update them, it would fault. */
+        if (ctx->svade) {
+            out->kind = SHADOW_FAULT_GUEST;
+            out->inject_cause = page_fault_cause(ctx->type);
+            return false;
+        }
         pte_t updated = w->leaf | PTE_A | (w->need_d ? PTE_D : 0);
         if (guest_pte_cas(s, w->leaf_pte_gpa, w->leaf, updated)) {
             w->leaf = updated;

@@ -50,6 +50,31 @@ void vcpu_arch_probe_hart(void)
     csr_write(sie, 1ull << IRQ_S_SOFT);
 }
 
+/* ADUE follows the guest's choice (SBI FWFT), within what the hart has. */
+static uint64_t vcpu_arch_henvcfg(const struct vcpu_regs *r)
+{
+    return r->ad_by_guest ? henvcfg_guest & ~ENVCFG_ADUE : henvcfg_guest;
+}
+
+void vcpu_arch_reset_features(struct vcpu_regs *r)
+{
+    /* What a native kernel starts with: hardware A/D updating when the
+     * hart has it (OpenSBI 1.5 turns menvcfg.ADUE on). */
+    r->ad_by_guest = !(henvcfg_guest & ENVCFG_ADUE);
+}
+
+bool vcpu_arch_set_ad_hw(struct vcpu_regs *r, bool on)
+{
+    if (on && !(henvcfg_guest & ENVCFG_ADUE))
+        return false;
+    r->ad_by_guest = !on;
+    csr_write(henvcfg, vcpu_arch_henvcfg(r));
+    /* Translations cached under the old rule must go (a clean page the TLB
+     * holds writable would skip the Svade fault). */
+    hfence_vvma_all();
+    return true;
+}
+
 unsigned vcpu_arch_vmid_bits(void) { return vmid_bits; }
 unsigned vcpu_arch_vs_asid_bits(void) { return vs_asid_bits; }
 
@@ -62,7 +87,7 @@ static bool vcpu_arch_load_csrs(struct vcpu *vcpu)
     csr_write(hedeleg, HEDELEG_GUEST & ~mode.hedeleg_take);
     csr_write(hideleg, HIDELEG_GUEST);
     csr_write(hcounteren, 0xFFFFFFFFull);
-    csr_write(henvcfg, henvcfg_guest);
+    csr_write(henvcfg, vcpu_arch_henvcfg(&vcpu->regs));
     csr_write(htimedelta, 0);
     csr_write(hvip, 0);
     csr_write(hie, 0);

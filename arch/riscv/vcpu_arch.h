@@ -42,9 +42,15 @@ static inline struct access_ctx vcpu_arch_access_ctx(const struct vcpu_regs *reg
         .user = !(regs->sstatus & SSTATUS_SPP),
         .sum = (vsstatus & SSTATUS_SUM) != 0,
         .mxr = (vsstatus & SSTATUS_MXR) != 0,
+        .svade = regs->ad_by_guest,
     };
 }
 
 extern void vcpu_resume(struct vcpu_regs *regs) __attribute__((noreturn));
+
+/* The guest's per-hart features (SBI FWFT) at their reset values. */
+void vcpu_arch_reset_features(struct vcpu_regs *r);
+/* PTE_AD_HW_UPDATING: false if the hart cannot update A/D bits itself. */
+bool vcpu_arch_set_ad_hw(struct vcpu_regs *r, bool on);
 
 #endif

@@ -27,6 +27,9 @@ struct vcpu_regs {
     /* The one thing trap.S knows of a mode: where the fast path's state
      * is.  NULL (every mode but ssp with a buffer) means no fast path. */
     struct shadow_cpu *fast;
+    /* SBI FWFT PTE_AD_HW_UPDATING = 0: the guest sets A/D bits itself, and
+     * an access that needs one is a page fault (Svade), in every mode. */
+    bool ad_by_guest;
 };
 
 /* Register numbers of the SBI calling convention. */

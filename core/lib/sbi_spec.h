@@ -19,6 +19,7 @@
 #define SBI_EXT_HSM    0x48534D
 #define SBI_EXT_SRST   0x53525354
 #define SBI_EXT_DBCN   0x4442434E
+#define SBI_EXT_FWFT   0x46574654
 
 #define SBI_SUCCESS                0
 #define SBI_ERR_FAILED            -1
@@ -46,6 +47,17 @@
 #define SBI_RFENCE_SFENCE_VMA_ASID  2
 #define SBI_RFENCE_HFENCE_VVMA_ASID 5
 #define SBI_RFENCE_HFENCE_VVMA      6
+
+/* FWFT (firmware features): functions, features, flags */
+#define SBI_FWFT_SET 0
+#define SBI_FWFT_GET 1
+#define SBI_FWFT_MISALIGNED_EXC_DELEG  0
+#define SBI_FWFT_LANDING_PAD           1
+#define SBI_FWFT_SHADOW_STACK          2
+#define SBI_FWFT_DOUBLE_TRAP           3
+#define SBI_FWFT_PTE_AD_HW_UPDATING    4
+#define SBI_FWFT_POINTER_MASKING_PMLEN 5
+#define SBI_FWFT_FLAG_LOCK             1ul
 
 /* HSM */
 #define SBI_HSM_HART_START      0

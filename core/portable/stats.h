@@ -44,6 +44,7 @@ enum exit_cause {
     EXIT_WFI,
     EXIT_ILLEGAL,
     EXIT_OTHER,
+    EXIT_SBI_FWFT,          /* appended: the CSV columns keep their order */
     EXIT_CAUSE_COUNT
 };
 

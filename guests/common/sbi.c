@@ -91,6 +91,16 @@ struct sbiret sbi_hart_suspend(uint64_t type, uint64_t resume_addr, uint64_t opa
     return sbi_ecall(SBI_EXT_HSM, 3, type, resume_addr, opaque, 0, 0, 0);
 }
 
+struct sbiret sbi_fwft_set(uint64_t feature, uint64_t value, uint64_t flags)
+{
+    return sbi_ecall(SBI_EXT_FWFT, SBI_FWFT_SET, feature, value, flags, 0, 0, 0);
+}
+
+struct sbiret sbi_fwft_get(uint64_t feature)
+{
+    return sbi_ecall(SBI_EXT_FWFT, SBI_FWFT_GET, feature, 0, 0, 0, 0, 0);
+}
+
 struct sbiret sbi_system_reset(uint64_t type, uint64_t reason)
 {
     return sbi_ecall(SBI_EXT_SRST, 0, type, reason, 0, 0, 0, 0);

@@ -30,6 +30,8 @@ struct sbiret sbi_hart_get_status(uint64_t hartid);
 /* Stops the calling hart; returns only if the SBI refused. */
 struct sbiret sbi_hart_stop(void);
 struct sbiret sbi_hart_suspend(uint64_t type, uint64_t resume_addr, uint64_t opaque);
+struct sbiret sbi_fwft_set(uint64_t feature, uint64_t value, uint64_t flags);
+struct sbiret sbi_fwft_get(uint64_t feature);
 struct sbiret sbi_system_reset(uint64_t type, uint64_t reason);
 /* DBCN: `pa` is a physical address (guest-physical under Umbra). */
 struct sbiret sbi_debug_console_write(uint64_t len, uint64_t pa);

@@ -16,6 +16,7 @@
 #include "guests/common/check.h"
 #include "guests/common/console.h"
 #include "guests/common/csr.h"
+#include "guests/common/sbi.h"
 #include "guests/selftests/selftests.h"
 #include "guests/selftests/sv39.h"
 
@@ -162,6 +163,45 @@ static void ad_check_non_leaf(void)
     check_true(marked == 0, "ad the %u non-leaf PTEs on the way keep A=0 D=0%s", pointers, detail);
 }
 
+/*
+ * SBI FWFT PTE_AD_HW_UPDATING (SBI 3.0 "Firmware Features Extension"):
+ * with hardware updating off, an access that needs A or D set is a page
+ * fault and the PTE is left alone (Svade); back on, the same access sets
+ * them.  Then the feature is locked: further changes are DENIED.  Run on
+ * fresh 4 KiB leaves of a new table, after the checks above.
+ */
+static void ad_check_svade(void)
+{
+    struct sbiret on = sbi_fwft_get(SBI_FWFT_PTE_AD_HW_UPDATING);
+    check_true(on.error == SBI_SUCCESS && on.value == 1, "ad FWFT PTE_AD_HW_UPDATING is 1 to begin with");
+    if (!check_eq(sbi_fwft_set(SBI_FWFT_PTE_AD_HW_UPDATING, 0, 0).error, SBI_SUCCESS,
+                  "ad FWFT set PTE_AD_HW_UPDATING = 0 succeeds"))
+        return;
+    check_eq(sbi_fwft_get(SBI_FWFT_PTE_AD_HW_UPDATING).value, 0, "ad FWFT get says 0 now");
+    sv39_off();
+    ad_build();
+    csr_write(satp, sv39_satp(ad_root, 0));
+    sv39_fence_all();
+    uint64_t value = 0, va = ad_va(0, AD_LOAD, AD_DATA_OFFSET);
+    struct trap_catch load = selftests_load_value(va, &value);
+    check_true(load.count == 1 && load.cause == CAUSE_LOAD_PAGE_FAULT && load.stval == va &&
+                   (*ad_leaf[0][AD_LOAD] & PTE_A) == 0,
+               "ad Svade: load from a leaf with A=0 is a load page fault, A stays 0");
+    va = ad_va(0, AD_STORE_CLEAN, AD_DATA_OFFSET);
+    struct trap_catch store = selftests_store(va, ~AD_TAG);
+    check_true(store.count == 1 && store.cause == CAUSE_STORE_PAGE_FAULT && store.stval == va &&
+                   (*ad_leaf[0][AD_STORE_CLEAN] & PTE_D) == 0 && *ad_data() == AD_TAG,
+               "ad Svade: store to a leaf with D=0 is a store page fault, D stays 0");
+    check_eq(sbi_fwft_set(SBI_FWFT_PTE_AD_HW_UPDATING, 1, SBI_FWFT_FLAG_LOCK).error, SBI_SUCCESS,
+             "ad FWFT set PTE_AD_HW_UPDATING = 1, locked, succeeds");
+    sv39_fence_all();
+    ad_expect(0, AD_STORE_CLEAN, "store, A=1 D=0, updating back on", PTE_A | PTE_D,
+              ad_store_ok(0, AD_STORE_CLEAN));
+    check_eq(sbi_fwft_set(SBI_FWFT_PTE_AD_HW_UPDATING, 0, 0).error, SBI_ERR_DENIED,
+             "ad FWFT a locked PTE_AD_HW_UPDATING cannot change: DENIED");
+    check_eq(sbi_fwft_get(SBI_FWFT_PTE_AD_HW_UPDATING).value, 1, "ad FWFT it is still 1");
+}
+
 bool selftests_test_ad(const struct platform *p)
 {
     sv39_pool_init(p);
@@ -176,6 +216,7 @@ bool selftests_test_ad(const struct platform *p)
     for (unsigned level = 0; level < SV39_LEVELS; level++)
         ad_check_level(level);
     ad_check_non_leaf();
+    ad_check_svade();
     sv39_off();
     return selftests_summary("ad");
 }

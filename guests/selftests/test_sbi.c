@@ -134,6 +134,39 @@ static void sbi_test_rfence(const struct platform *p)
              p->cpu_count);
 }
 
+/* FWFT's answers that need no paging (the A/D feature itself: test=ad).
+ * The hart has none of Zicfilp, Zicfiss, Ssdbltrp, Ssnpm (QEMU's rv64). */
+static void sbi_test_fwft(void)
+{
+    check_eq(sbi_probe_extension(SBI_EXT_FWFT), 1, "FWFT probe_extension says available");
+    static const uint64_t missing[] = { SBI_FWFT_LANDING_PAD, SBI_FWFT_SHADOW_STACK, SBI_FWFT_DOUBLE_TRAP,
+                                        SBI_FWFT_POINTER_MASKING_PMLEN };
+    /* OpenSBI 1.5 predates POINTER_MASKING_PMLEN and treats it as a
+     * reserved feature (DENIED); the specification defines it, so for a
+     * hart without Ssnpm it is NOT_SUPPORTED. */
+    bool opensbi = sbi_base_call(SBI_BASE_GET_IMPL_ID).value == SBI_IMPL_ID_OPENSBI;
+    for (unsigned i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
+        long want = opensbi && missing[i] == SBI_FWFT_POINTER_MASKING_PMLEN ? SBI_ERR_DENIED : SBI_ERR_NOT_SUPPORTED;
+        check_eq(sbi_fwft_get(missing[i]).error, want, "FWFT get feature %lu is NOT_SUPPORTED%s",
+                 (unsigned long)missing[i], missing[i] == SBI_FWFT_POINTER_MASKING_PMLEN ? " (OpenSBI 1.5: DENIED)" : "");
+        check_eq(sbi_fwft_set(missing[i], 1, 0).error, want, "FWFT set feature %lu is NOT_SUPPORTED%s",
+                 (unsigned long)missing[i], missing[i] == SBI_FWFT_POINTER_MASKING_PMLEN ? " (OpenSBI 1.5: DENIED)" : "");
+    }
+    static const uint64_t reserved[] = { 6, 0x3fffffff, 0x40000000, 0x80000000, 0xc0000000 };
+    for (unsigned i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+        check_eq(sbi_fwft_get(reserved[i]).error, SBI_ERR_DENIED,
+                 "FWFT get of reserved or platform feature 0x%lx is DENIED", (unsigned long)reserved[i]);
+    struct sbiret ad = sbi_fwft_get(SBI_FWFT_PTE_AD_HW_UPDATING);
+    check_true(ad.error == SBI_SUCCESS && ad.value == 1, "FWFT get PTE_AD_HW_UPDATING is 1");
+    check_eq(sbi_fwft_set(SBI_FWFT_PTE_AD_HW_UPDATING, 2, 0).error, SBI_ERR_INVALID_PARAM,
+             "FWFT set PTE_AD_HW_UPDATING = 2 is INVALID_PARAM");
+    check_eq(sbi_fwft_set(SBI_FWFT_PTE_AD_HW_UPDATING, 1, 2).error, SBI_ERR_INVALID_PARAM,
+             "FWFT set with a reserved flag bit is INVALID_PARAM");
+    struct sbiret mis = sbi_fwft_get(SBI_FWFT_MISALIGNED_EXC_DELEG);
+    check_true(mis.error == SBI_SUCCESS && mis.value == 0,
+               "FWFT get MISALIGNED_EXC_DELEG is 0 (the firmware emulates misaligned accesses)");
+}
+
 static void sbi_test_hsm(const struct platform *p)
 {
     struct sbiret r = sbi_hart_get_status(p->hartid);
@@ -207,6 +240,7 @@ bool selftests_test_sbi(const struct platform *p)
     sbi_test_ipi(p);
     sbi_test_rfence(p);
     sbi_test_hsm(p);
+    sbi_test_fwft();
     sbi_test_srst();
     sbi_test_dbcn(p);
     return selftests_summary("sbi");

@@ -397,7 +397,7 @@ static void test_load_store(void)
 #define INSN_ADDI 0x00a50513u   /* addi a0, a0, 10: low bits 11, 4 bytes */
 #define INSN_CNOP 0x0001u       /* c.nop: 2 bytes */
 
-static const struct access_ctx FETCH = { ACCESS_FETCH, false, false, false };
+static const struct access_ctx FETCH = { ACCESS_FETCH, false, false, false, false };
 
 static void put16(gpaddr_t gpa, uint16_t v)
 {
@@ -459,7 +459,7 @@ static void test_fetch_bare(void)
     CHECK(!fetch(10ull << SATP_MODE_SHIFT, C_GPA + 0x100, &insn));
     CHECK_EQ(insn, 0xbadbadu);
 
-    const struct access_ctx load = { ACCESS_LOAD, false, false, false };
+    const struct access_ctx load = { ACCESS_LOAD, false, false, false, false };
     EXPECT_PANIC(guest_mem_fetch_insn(&mem, 0, C_GPA + 0x100, &load, &insn));
 }
 
@@ -517,7 +517,7 @@ static void test_fetch_sv39(void)
     CHECK(!fetch(satp, 1ull << 40, &insn));                  /* not canonical */
     CHECK_EQ(insn, 0xbadbadu);
     /* A user fetch of a supervisor page faults. */
-    const struct access_ctx user = { ACCESS_FETCH, true, false, false };
+    const struct access_ctx user = { ACCESS_FETCH, true, false, false, false };
     CHECK(!guest_mem_fetch_insn(&mem, satp, 0x1010, &user, &insn));
 }
 

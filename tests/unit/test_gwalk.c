@@ -22,9 +22,9 @@ static struct guest_mem mem;
 #define L0 (RAM_BASE + 0x2000)
 #define L1B (RAM_BASE + 0x3000)
 
-static const struct access_ctx LOAD_S = { ACCESS_LOAD, false, false, false };
-static const struct access_ctx STORE_S = { ACCESS_STORE, false, false, false };
-static const struct access_ctx FETCH_S = { ACCESS_FETCH, false, false, false };
+static const struct access_ctx LOAD_S = { ACCESS_LOAD, false, false, false, false };
+static const struct access_ctx STORE_S = { ACCESS_STORE, false, false, false, false };
+static const struct access_ctx FETCH_S = { ACCESS_FETCH, false, false, false, false };
 
 static uint64_t satp_of(gpaddr_t root)
 {
@@ -246,7 +246,7 @@ static void test_permissions(void)
     };
     for (unsigned i = 0; i < ARRAY_SIZE(cases); i++) {
         const struct perm_case *c = &cases[i];
-        struct access_ctx ctx = { c->type, c->user, c->sum, c->mxr };
+        struct access_ctx ctx = { c->type, c->user, c->sum, c->mxr, false };
         build_4k_path(gleaf(RAM_BASE, c->perm | PTE_A | PTE_D));
         enum walk_result r = walk_result(satp_of(ROOT), mkva(1, 2, 3, 0), &ctx);
         if (r != (c->ok ? WALK_OK : WALK_PAGE_FAULT))
@@ -365,7 +365,7 @@ static void test_bare(void)
     struct walk w;
     uint64_t addrs[] = { RAM_BASE + 0x1234, 0x10000000, 0xffffffffffff0000ull, 0x0000004000000000ull };
     for (unsigned i = 0; i < ARRAY_SIZE(addrs); i++) {
-        struct access_ctx ctx = { ACCESS_STORE, true, false, false };
+        struct access_ctx ctx = { ACCESS_STORE, true, false, false, false };
         gwalk(&mem, 0, addrs[i], &ctx, &w);
         CHECK_EQ(w.result, WALK_OK);
         CHECK_EQ(w.gpa, addrs[i]);

@@ -252,10 +252,10 @@ static uint64_t satp_of(gpaddr_t root, uint16_t asid)
     return SATP_MODE_SV39 | ((uint64_t)asid << SATP_ASID_SHIFT) | (root >> 12);
 }
 
-static const struct access_ctx LOAD = { ACCESS_LOAD, false, false, false };
-static const struct access_ctx STORE = { ACCESS_STORE, false, false, false };
-static const struct access_ctx FETCH = { ACCESS_FETCH, false, false, false };
-static const struct access_ctx ULOAD = { ACCESS_LOAD, true, false, false };
+static const struct access_ctx LOAD = { ACCESS_LOAD, false, false, false, false };
+static const struct access_ctx STORE = { ACCESS_STORE, false, false, false, false };
+static const struct access_ctx FETCH = { ACCESS_FETCH, false, false, false, false };
+static const struct access_ctx ULOAD = { ACCESS_LOAD, true, false, false, false };
 
 static int root_get(uint64_t satp)
 {
@@ -598,7 +598,7 @@ static void test_passthrough(void)
          * The guest gets the access fault of a hole, twice, harmlessly. */
         CHECK_EQ(shadow_passthrough_set(&vm, 0, DEV_GPA, KIB(16), dev), 0);
         gpte_set(T(1), 5, gleaf(DEV_GPA, PTE_X | PTE_A | PTE_D));
-        const struct access_ctx mxr_load = { ACCESS_LOAD, false, false, true };
+        const struct access_ctx mxr_load = { ACCESS_LOAD, false, false, true, false };
         for (int k = 0; k < 2; k++) {
             shadow_page_fault(&vm, idx, mkva(1, 5, 0, 0), &mxr_load, &f);
             CHECK(f.kind == SHADOW_FAULT_GUEST && f.inject_cause == 5);
@@ -1172,7 +1172,7 @@ struct diff_state {
 /* What the test saw happen, summed over all sequences, to show the random
  * operations really reach every path. */
 static struct {
-    uint64_t sequences, ops, checks, hidden, ad_update, write_protect, guest_fault, guest_access_fault;
+    uint64_t sequences, ops, checks, hidden, ad_update, write_protect, guest_fault, guest_access_fault, svade;
     uint64_t tlb_hits, fences, pt_writes_emulated, superpage_leaves;
 } cover;
 
@@ -1282,7 +1282,7 @@ static pte_t random_pte(struct diff_state *d)
 
 /* Permissive context: every valid leaf grants it, so the walk tells what
  * the guest maps regardless of permissions. */
-static const struct access_ctx ANY = { ACCESS_LOAD, false, true, true };
+static const struct access_ctx ANY = { ACCESS_LOAD, false, true, true, false };
 
 /* Does the guest, right now, map va in shadow idx the way `pte` (a shadow
  * leaf or TLB entry) translating va to `hpa` says? */
@@ -1635,7 +1635,7 @@ static uint64_t random_access_va(struct diff_state *d)
 static void op_access(struct diff_state *d)
 {
     static const enum access_type types[] = { ACCESS_LOAD, ACCESS_LOAD, ACCESS_STORE, ACCESS_STORE, ACCESS_FETCH };
-    struct access_ctx ctx = { types[rnd_below(d, 5)], chance(d, 30), chance(d, 50), chance(d, 30) };
+    struct access_ctx ctx = { types[rnd_below(d, 5)], chance(d, 30), chance(d, 50), chance(d, 30), chance(d, 15) };
     int idx = d->cur;
     uint64_t va = random_access_va(d);
     uint64_t satp = vm.roots[idx].guest_satp;
@@ -1664,6 +1664,15 @@ static void op_access(struct diff_state *d)
         if (f.kind != SHADOW_FAULT_GUEST || f.inject_cause != cause)
             diff_fail(d, "guest fault not reported as such", va, f.kind);
         cover.guest_fault++;
+        return;
+    }
+    /* Svade (FWFT PTE_AD_HW_UPDATING off): a needed A/D update is the
+     * guest's page fault, and its PTE stays as it was. */
+    if (ctx.svade && (before.need_a || before.need_d)) {
+        pte_t leaf = satp_is_bare(satp) ? 0 : *(pte_t *)pa_to_ptr(hpa_of(before.leaf_pte_gpa));
+        if (f.kind != SHADOW_FAULT_GUEST || f.inject_cause != pf_cause || (!satp_is_bare(satp) && leaf != before.leaf))
+            diff_fail(d, "Svade: A/D needed but no page fault, or the PTE changed", va, f.kind);
+        cover.svade++;
         return;
     }
     /* The guest PTE now has A, and D for a store. */
@@ -1797,16 +1806,17 @@ static int run_differential(const char *label)
     }
     printf("differential (%s): %llu sequences, %llu ops, %llu translation checks; faults: %llu hidden, "
            "%llu A/D, %llu write-protect, %llu guest, %llu access; %llu fences, %llu emulated PT writes, "
-           "%llu TLB hits, %llu superpage leaves seen, %llu reclaims, %llu W revoked\n",
+           "%llu TLB hits, %llu superpage leaves seen, %llu reclaims, %llu W revoked, %llu Svade faults\n",
            label, (unsigned long long)cover.sequences, (unsigned long long)cover.ops,
            (unsigned long long)cover.checks,
            (unsigned long long)cover.hidden, (unsigned long long)cover.ad_update,
            (unsigned long long)cover.write_protect, (unsigned long long)cover.guest_fault,
            (unsigned long long)cover.guest_access_fault, (unsigned long long)cover.fences,
            (unsigned long long)cover.pt_writes_emulated, (unsigned long long)cover.tlb_hits,
-           (unsigned long long)cover.superpage_leaves, (unsigned long long)reclaimed, (unsigned long long)revoked);
+           (unsigned long long)cover.superpage_leaves, (unsigned long long)reclaimed, (unsigned long long)revoked,
+           (unsigned long long)cover.svade);
     /* The random operations must actually reach every path. */
-    CHECK(cover.hidden > 0 && cover.ad_update > 0 && cover.write_protect > 0);
+    CHECK(cover.hidden > 0 && cover.ad_update > 0 && cover.write_protect > 0 && cover.svade > 0);
     CHECK(cover.guest_fault > 0 && cover.guest_access_fault > 0 && cover.superpage_leaves > 0);
     CHECK(cover.pt_writes_emulated > 0 && cover.tlb_hits > 0 && dropped > 0);
     CHECK(reclaimed > 0 && exhausted > 0 && revoked > 0 && unshadowed > 0);
