@@ -3,20 +3,29 @@
 Checks option validation (exit status 2 and the message), the host RAM
 layout and config text that --dry-run prints, ELF flattening, and the run
 path (output filtering, --stats, exit-status messages, --timeout) against a
-stand-in QEMU script.  Needs no build: every input is a small temp file.
+stand-in QEMU script.  Those need no build: every input is a small temp file.
+
+The last tests check that the runner never leaves QEMU behind: stopped by
+SIGTERM, SIGINT or SIGHUP, at its timeout, or even SIGKILLed, with stdin a
+file or a terminal.  Most boot build/guests/tinyos.bin on real QEMU (make).
 
 The test harness imports this module and calls each function in TESTS; a
 failure raises AssertionError.
 """
 
+import glob
 import importlib.machinery
 import importlib.util
 import os
+import pty
+import select
 import shlex
+import signal
 import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -351,7 +360,7 @@ def test_commas_in_paths_are_escaped():
 # ---- running against a stand-in QEMU -------------------------------------------------
 
 FAKE_QEMU = r'''
-import os, sys, time
+import os, signal, subprocess, sys, time
 args = sys.argv[1:]
 # The config file must exist while "QEMU" runs and end with its NUL.
 staging = args[args.index("-append") + 1].split("=")[1]
@@ -362,6 +371,15 @@ print("fake: config " + ("ok" if data.endswith(b"\0") and b"vm=vm0" in data else
 action = os.environ["FAKE_QEMU"]
 if action == "sleep":
     time.sleep(30)
+elif action == "stubborn":
+    # Deaf to SIGTERM, and with a child of its own that is deaf to it too.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    child = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(1)"])
+    with open(os.environ["FAKE_PIDS"] + ".tmp", "w") as f:
+        f.write("%d %d\n" % (os.getpid(), child.pid))
+    os.rename(os.environ["FAKE_PIDS"] + ".tmp", os.environ["FAKE_PIDS"])
+    while True:
+        time.sleep(1)
 elif action == "prompt":
     sys.stdout.write("@c")        # could still become a CSV line
     sys.stdout.flush()
@@ -450,6 +468,355 @@ def test_run_echoes_partial_lines():
         assert proc.returncode == 0, errors
 
 
+
+# ---- the runner never leaves QEMU behind -----------------------------------------------
+
+TINYOS = os.path.join(REPO, "build", "guests", "tinyos.bin")
+# A workload that runs for hours: QEMU is certainly still busy when signalled.
+LONG_RUN = ["--icount", "--kernel", TINYOS, "--append", "workload=fork iters=10000000"]
+STARTED = b"tinyos: start workload=fork"
+STOP_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGTERM)
+# Bounds are generous (a loaded machine boots slowly); the waits poll.
+BOOT_SECONDS = 180
+END_SECONDS = 30
+
+
+def poll(condition, seconds, what):
+    """condition()'s first true value, checked every 50 ms for at most seconds."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {seconds} s for {what}")
+        time.sleep(0.05)
+
+
+def proc_stat(pid):
+    """(state, pgid, start time) of process pid, or None if there is none."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    return fields[0], int(fields[2]), int(fields[19])
+
+
+class Process:
+    """A process seen once, told apart from a later one that reuses its pid."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        stat = proc_stat(pid)
+        assert stat, f"process {pid} is gone already"
+        self.pgid, self.start = stat[1], stat[2]
+
+    def exists(self):
+        """There, zombie or not."""
+        stat = proc_stat(self.pid)
+        return stat is not None and stat[2] == self.start
+
+    def running(self):
+        stat = proc_stat(self.pid)
+        return stat is not None and stat[2] == self.start and stat[0] not in "ZX"
+
+    def kill(self):
+        if self.running():
+            os.kill(self.pid, signal.SIGKILL)
+
+
+def group_members(pgid):
+    """Live (non-zombie) processes in process group pgid."""
+    found = []
+    for path in glob.glob("/proc/[0-9]*"):
+        pid = int(os.path.basename(path))
+        stat = proc_stat(pid)
+        if stat and stat[1] == pgid and stat[0] not in "ZX":
+            found.append(pid)
+    return found
+
+
+def children(pid):
+    found = []
+    for path in glob.glob(f"/proc/{pid}/task/*/children"):
+        try:
+            with open(path) as f:
+                found += [int(child) for child in f.read().split()]
+        except OSError:
+            pass
+    return found
+
+
+def qemu_child(pid):
+    for child in children(pid):
+        try:
+            with open(f"/proc/{child}/comm") as f:
+                if f.read().startswith("qemu-system"):
+                    return Process(child)
+        except (OSError, AssertionError):
+            pass
+    return None
+
+
+# Runs the runner with the stop signals at their defaults: a runner started
+# with one of them ignored (a background job of a non-interactive shell
+# ignores SIGINT; nohup, SIGHUP) keeps it ignored, as QEMU would.
+LAUNCHER = ("import os, signal, sys\n"
+            "for s in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):\n"
+            "    signal.signal(s, signal.SIG_DFL)\n"
+            "os.execv(sys.argv[1], sys.argv[1:])\n")
+
+
+class LiveRunner:
+    """umbra-run in the background, stdin /dev/null, its output in files."""
+
+    def __init__(self, args, env=None):
+        self.dir = tempfile.TemporaryDirectory(prefix="test-umbra-run-")
+        self.out_path = os.path.join(self.dir.name, "stdout")
+        self.err_path = os.path.join(self.dir.name, "stderr")
+        self.qemu = None
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, sys.executable, RUNNER, *args],
+                                         stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                         env=dict(os.environ, **(env or {})))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        # Whatever happened, nothing of this test keeps running.
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.qemu is not None:
+            self.qemu.kill()
+        self.dir.cleanup()
+
+    def read(self, path):
+        with open(path, "rb") as f:
+            return f.read()
+
+    def stderr(self):
+        return self.read(self.err_path).decode("utf-8", "replace")
+
+    def describe(self):
+        out = self.read(self.out_path).decode("utf-8", "replace")
+        return f"stderr: {self.stderr()!r}\nlast output: {out[-600:]!r}"
+
+    def wait_for(self, text, source="stdout", seconds=BOOT_SECONDS):
+        path = self.out_path if source == "stdout" else self.err_path
+
+        def seen():
+            if text in self.read(path):
+                return True
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the runner ended ({self.proc.returncode}) before {text!r}\n"
+                                     + self.describe())
+            return False
+        poll(seen, seconds, f"{text!r} from the runner\n" + self.describe())
+
+    def find_qemu(self):
+        """The runner's QEMU, or None if the runner ended first."""
+        def found():
+            return qemu_child(self.proc.pid) or self.proc.poll() is not None
+        qemu = poll(found, BOOT_SECONDS, "QEMU to start")
+        self.qemu = qemu if isinstance(qemu, Process) else None
+        return self.qemu
+
+    def ended(self, seconds=END_SECONDS):
+        """The runner's exit status, and how long it took from now."""
+        start = time.monotonic()
+        try:
+            status = self.proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the runner still runs {seconds} s on\n" + self.describe())
+        return status, time.monotonic() - start
+
+
+def expect_no_qemu_left(run, group=True):
+    """The runner's QEMU is reaped (the runner waited for it) and, when QEMU
+    had a process group of its own, no process is left in it."""
+    qemu = run.qemu
+    assert not qemu.exists(), f"QEMU {qemu.pid} is still there after the runner ended\n" + run.describe()
+    if group:
+        assert qemu.pgid == qemu.pid, f"QEMU {qemu.pid} is not the leader of its process group ({qemu.pgid})"
+        left = group_members(qemu.pgid)
+        assert not left, f"processes {left} of QEMU's group are left"
+
+
+def stop_test(signo, native=False):
+    name = signal.Signals(signo).name
+
+    def test():
+        with LiveRunner((["--native"] if native else []) + ["--timeout", "600"] + LONG_RUN) as run:
+            run.wait_for(STARTED)
+            qemu = run.find_qemu()
+            assert qemu, "the runner ended\n" + run.describe()
+            assert qemu.pgid == qemu.pid, "stdin is not a tty: QEMU should lead its own process group"
+            run.proc.send_signal(signo)
+            status, took = run.ended()
+            assert status == 128 + signo, f"{name}: exit status {status}, want {128 + signo}\n" + run.describe()
+            last = run.stderr().splitlines()[-1]
+            assert last == f"umbra-run: stopped by {name}; QEMU ended", run.describe()
+            expect_no_qemu_left(run)
+            return f"exit {status} {took:.1f} s after {name}"
+    return test
+
+
+def test_stop_escalates_to_sigkill():
+    """A QEMU deaf to SIGTERM, with a child deaf to it too: SIGKILL follows
+    after the grace period, for both (they share QEMU's process group)."""
+    with Files() as f:
+        pids = os.path.join(f.dir.name, "pids")
+        with LiveRunner(fake_setup(f) + ["--timeout", "600"], env={"FAKE_QEMU": "stubborn",
+                                                                   "FAKE_PIDS": pids}) as run:
+            poll(lambda: os.path.exists(pids), 60, "the stand-in QEMU to start")
+            qemu_pid, child_pid = map(int, run.read(pids).split())
+            run.qemu, child = Process(qemu_pid), Process(child_pid)
+            try:
+                run.proc.terminate()
+                status, took = run.ended()
+            finally:
+                child.kill()
+            assert status == 143, f"exit status {status}\n" + run.describe()
+            assert run.stderr() == "umbra-run: stopped by SIGTERM; QEMU ended\n", run.describe()
+            assert took >= 1.5, f"ended after {took:.1f} s: no grace period before SIGKILL?"
+            assert not child.running(), "QEMU's child survived"
+            expect_no_qemu_left(run)
+            return f"SIGKILL after {took:.1f} s"
+
+
+def test_timeout_escalates_to_sigkill():
+    """--timeout: the same SIGTERM, grace, SIGKILL, and still exit 124."""
+    with Files() as f:
+        pids = os.path.join(f.dir.name, "pids")
+        with LiveRunner(fake_setup(f) + ["--timeout", "1"], env={"FAKE_QEMU": "stubborn",
+                                                                 "FAKE_PIDS": pids}) as run:
+            poll(lambda: os.path.exists(pids), 60, "the stand-in QEMU to start")
+            qemu_pid, child_pid = map(int, run.read(pids).split())
+            run.qemu, child = Process(qemu_pid), Process(child_pid)
+            try:
+                status, _ = run.ended(60)
+            finally:
+                child.kill()
+            assert status == 124, f"exit status {status}\n" + run.describe()
+            assert run.stderr().splitlines()[-1] == "umbra-run: timeout after 1 s", run.describe()
+            assert not child.running(), "QEMU's child survived"
+            expect_no_qemu_left(run)
+
+
+def test_timeout_leaves_no_qemu():
+    with LiveRunner(["--timeout", "5"] + LONG_RUN) as run:
+        qemu = run.find_qemu()
+        assert qemu, "the runner ended\n" + run.describe()
+        status, _ = run.ended(60)
+        assert status == 124, f"exit status {status}\n" + run.describe()
+        assert run.stderr().splitlines()[-1] == "umbra-run: timeout after 5 s", run.describe()
+        assert STARTED in run.read(run.out_path), "the guest never got going\n" + run.describe()
+        expect_no_qemu_left(run)
+        assert qemu.pgid == qemu.pid
+
+
+def test_stop_while_waiting_for_gdb():
+    """--gdb has no timeout: a signal is what ends it."""
+    with LiveRunner(["--gdb", "--kernel", TINYOS]) as run:
+        run.wait_for(b"QEMU is waiting for gdb", "stderr", 60)
+        if not run.find_qemu():
+            if "in use" in run.stderr():        # someone else's gdb stub has the port
+                return "not run: port 1234 is taken"
+            raise AssertionError("QEMU did not start\n" + run.describe())
+        run.proc.terminate()
+        status, _ = run.ended()
+        assert status == 143, f"exit status {status}\n" + run.describe()
+        assert run.stderr().splitlines()[-1] == "umbra-run: stopped by SIGTERM; QEMU ended"
+        expect_no_qemu_left(run)
+
+
+def test_sigkilled_runner_takes_qemu_along():
+    """SIGKILL cannot be caught: the kernel sends QEMU SIGTERM (PR_SET_PDEATHSIG)."""
+    with LiveRunner(["--timeout", "600"] + LONG_RUN) as run:
+        run.wait_for(STARTED)
+        qemu = run.find_qemu()
+        assert qemu, "the runner ended\n" + run.describe()
+        run.proc.kill()
+        run.ended()
+        poll(lambda: not qemu.running(), END_SECONDS, f"QEMU {qemu.pid} to end after its runner was SIGKILLed")
+        poll(lambda: not group_members(qemu.pgid), END_SECONDS, "QEMU's process group to empty")
+
+
+def test_stop_on_a_terminal():
+    """stdin a terminal, as from a shell: a pty that is the runner's
+    controlling terminal, the runner in its foreground group.  QEMU shares
+    that group, so it can read the terminal (the monitor answers; a QEMU in a
+    background group would be stopped by SIGTTIN).  A QEMU that cannot act
+    on SIGTERM (stopped here) is SIGKILLed after the grace period, and the
+    runner puts the terminal back out of the raw mode QEMU left it in."""
+    pid, master = pty.fork()
+    if pid == 0:                    # the child: exec the runner, whatever happens
+        try:
+            for signo in STOP_SIGNALS:
+                signal.signal(signo, signal.SIG_DFL)
+            os.execv(sys.executable, [sys.executable, RUNNER, "--monitor", "--timeout", "600"] + LONG_RUN)
+        finally:
+            os._exit(127)
+    seen = bytearray()
+    qemu = None
+    status = None
+
+    def read_until(text, seconds):
+        def found():
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    seen.extend(os.read(master, 65536))
+                except OSError:         # EIO: every slave is closed
+                    pass
+            return text in seen
+        poll(found, seconds, f"{text!r} on the terminal; it shows {bytes(seen[-600:])!r}")
+
+    def reaped():
+        nonlocal status
+        done, wait_status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = os.waitstatus_to_exitcode(wait_status)
+        return done
+
+    def modes():
+        lflag = termios.tcgetattr(master)[3]
+        return bool(lflag & termios.ECHO), bool(lflag & termios.ICANON)
+
+    try:
+        read_until(b"umbra> ", BOOT_SECONDS)
+        assert modes() == (False, False), "QEMU did not put the terminal in raw mode?"
+        qemu = poll(lambda: qemu_child(pid), 30, "QEMU")
+        assert qemu.pgid == os.getpgid(pid), "stdin is a tty: QEMU should be in the runner's group"
+        del seen[:]
+        os.write(master, b"vms\r")
+        read_until(b"umbra> ", 60)
+        assert b"not started" in seen, bytes(seen)
+        os.kill(qemu.pid, signal.SIGSTOP)
+        start = time.monotonic()
+        os.kill(pid, signal.SIGTERM)
+        read_until(b"umbra-run: stopped by SIGTERM; QEMU ended", END_SECONDS)
+        poll(reaped, END_SECONDS, "the runner to exit")
+        took = time.monotonic() - start
+        restored = modes()
+    finally:
+        if status is None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        if qemu is not None:
+            qemu.kill()
+        os.close(master)
+    assert status == 143, f"exit status {status}"
+    assert restored == (True, True), f"the terminal stays raw: (echo, icanon) = {restored}"
+    assert took >= 1.5, f"ended after {took:.1f} s: no grace period before SIGKILL?"
+    assert not qemu.exists(), "QEMU is still there"
+    return f"terminal restored, SIGKILL after {took:.1f} s"
+
+
 TESTS = [
     ("unknown_option", test_unknown_option),
     ("help", test_help),
@@ -468,4 +835,13 @@ TESTS = [
     ("run_exit_status_messages", test_run_exit_status_messages),
     ("run_timeout", test_run_timeout),
     ("run_echoes_partial_lines", test_run_echoes_partial_lines),
+] + [(f"stop_by_{signal.Signals(signo).name.lower()}_leaves_no_qemu", stop_test(signo))
+     for signo in STOP_SIGNALS] + [
+    ("stop_native_run_leaves_no_qemu", stop_test(signal.SIGTERM, native=True)),
+    ("stop_escalates_to_sigkill", test_stop_escalates_to_sigkill),
+    ("timeout_escalates_to_sigkill", test_timeout_escalates_to_sigkill),
+    ("timeout_leaves_no_qemu", test_timeout_leaves_no_qemu),
+    ("stop_while_waiting_for_gdb", test_stop_while_waiting_for_gdb),
+    ("sigkilled_runner_takes_qemu_along", test_sigkilled_runner_takes_qemu_along),
+    ("stop_on_a_terminal", test_stop_on_a_terminal),
 ]
