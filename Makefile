@@ -139,9 +139,15 @@ pictures: deps all
 
 # The shadow-paging differential test with many more random sequences than
 # `make test` runs (SHADOW_FUZZ_SEQS per configuration, SHADOW_FUZZ_SEED to
-# start elsewhere).
-fuzz: $(BUILD)/unit/test_shadow
+# start elsewhere), then the fuzz guest (guests/fuzz) with many rounds
+# (FUZZ_ROUNDS, FUZZ_SEED) under every mode, kind=all with --device edu.
+fuzz: $(BUILD)/unit/test_shadow all
 	$(Q)SHADOW_FUZZ_SEQS=$${SHADOW_FUZZ_SEQS:-50000} $(BUILD)/unit/test_shadow
+	$(Q)for mode in hap tsp ssp; do \
+	  out=$$(tools/umbra-run --timeout 900 --kernel $(BUILD)/guests/fuzz.bin --mode $$mode --device edu \
+	    --append "seed=$${FUZZ_SEED:-1} rounds=$${FUZZ_ROUNDS:-50000} kind=all"); rc=$$?; \
+	  echo "$$out" | grep -a "summary\|fuzz: PASS\|FAIL\|PANIC" | sed "s/^/$$mode: /"; \
+	  [ $$rc -eq 0 ] && echo "$$out" | grep -q "fuzz: PASS" || { echo "make fuzz: $$mode failed (rc $$rc)"; exit 1; }; done
 
 debug: deps all
 	@echo "Attach with: gdb-multiarch $(BUILD)/umbra.elf -ex 'target remote :1234'"

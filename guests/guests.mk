@@ -59,6 +59,8 @@ $(eval $(call GUEST_IMAGE,hello))
 $(eval $(call GUEST_IMAGE,selftests))
 # devtest enumerates PCI with the same portable code Umbra uses (core/lib/pci.c).
 $(eval $(call GUEST_IMAGE,devtest))
+# fuzz: seeded random SBI calls, privileged instructions and device accesses.
+$(eval $(call GUEST_IMAGE,fuzz))
 
 # selftests-broken-fence: the selftests guest built from the same sources
 # with -DSELFTESTS_BROKEN_FENCE, which drops one fence the RISC-V spec
