@@ -113,9 +113,34 @@ def input_goes_to_the_first_vm():
     return "first echoed %d bytes; second LSR.DR clear" % (len(INPUT) - 1)
 
 
+def monitor_keeps_the_input():
+    """With the monitor on, it owns the console's input: bytes typed while
+    the guest polls its UART never reach it (LSR.DR stays clear), and the
+    escape key still opens the prompt."""
+    from test_monitor import PROMPT, Console
+    c = Console(["--kernel", ECHO, "--mem", "64M", "--monitor"], timeout=60)
+    try:
+        c.read_until(PROMPT)
+        c.type(b"continue\r")
+        c.read_until("echo: ready")
+        c.type(INPUT)
+        time.sleep(1)                     # the guest polls its UART meanwhile
+        c.type(bytes([0x1d]))             # MONITOR_ESCAPE_KEY
+        c.read_until(PROMPT)
+        c.type(b"quit\r")
+        c.read_until("monitor: quit")
+    finally:
+        rc = c.finish()
+    got = [l for l in c.out.replace("\r", "").split("\n") if l.startswith("echo: got")]
+    assert not got, "the guest read console input the monitor owns: %r" % got
+    assert rc == 0, "quit ended with %d" % rc
+    return "no byte reached the guest; prompt opened with Ctrl-]"
+
+
 TESTS = [
     ("hello_same_natively_and_in_every_mode", hello_same_natively_and_in_every_mode),
     ("two_vms_prefix_their_uart_lines", two_vms_prefix_their_uart_lines),
     ("echo_reads_input_natively_and_in_every_mode", echo_reads_input_natively_and_in_every_mode),
     ("input_goes_to_the_first_vm", input_goes_to_the_first_vm),
+    ("monitor_keeps_the_input", monitor_keeps_the_input),
 ]
