@@ -43,7 +43,7 @@ HYP_LDFLAGS := -nostdlib -static -Wl,--gc-sections -Wl,-T,linker/umbra.ld -Wl,--
 PORTABLE_DIRS := core/lib core/portable mm iommu/riscv iommu/pci
 PORTABLE_SRCS := $(wildcard $(addsuffix /*.c,$(PORTABLE_DIRS)))
 # Everything else under these folders is hypervisor-only.
-HYP_DIRS  := arch/riscv core core/mmu core/monitor iommu/driver iommu/hostbridge iommu/passthrough
+HYP_DIRS  := arch/riscv core core/devices core/mmu core/monitor iommu/driver iommu/hostbridge iommu/passthrough
 HYP_SRCS  := $(filter-out arch/riscv/asm_offsets.c,$(wildcard $(addsuffix /*.S,$(HYP_DIRS)) $(addsuffix /*.c,$(HYP_DIRS)))) \
              $(PORTABLE_SRCS)
 HYP_OBJS  := $(patsubst %,$(BUILD)/hyp/%.o,$(HYP_SRCS))
@@ -105,7 +105,7 @@ unit: $(UNIT_BINS)
 # Tiny single-file guests that reproduce specific bugs (tests/guests/*.S),
 # TEST_GUESTS above:
 # linked at 0x80200000 with nothing else, flattened to a raw image.
-$(BUILD)/tests/%.bin: tests/guests/%.S
+$(BUILD)/tests/%.bin: tests/guests/%.S $(wildcard tests/guests/*.inc)
 	@mkdir -p $(dir $@)
 	$(call quiet,AS,$<)$(HYP_CC) -march=rv64imac_zicsr_zifencei -mabi=lp64 -nostdlib -static -Wl,-Ttext=0x80200000 \
 		-Wl,--no-warn-rwx-segments -o $(@:.bin=.elf) $<

@@ -3,8 +3,9 @@
  * accesses.
  *
  * A VM's emulated devices are regions of its guest-physical space, each
- * registered with its handlers (vpci's ECAM window today; the vIOMMU's
- * register file and mediated device registers later).  Nothing maps them,
+ * registered with its handlers (every VM's UART, core/devices/vuart.c, and
+ * vpci's ECAM window today; the vIOMMU's register file and mediated device
+ * registers later).  Nothing maps them,
  * so every access traps — in hap as a G-stage fault, in the shadow modes
  * as a page fault whose guest translation lands outside RAM — and the mode
  * hands the guest-physical address to mmio_emulate.  Adding a device is

@@ -6,6 +6,7 @@
 #include "arch/riscv/csr.h"
 #include "arch/riscv/vcpu_arch.h"
 #include "core/console.h"
+#include "core/devices/vuart.h"
 #include "core/lib/fmt.h"
 #include "core/portable/guest_dtb.h"
 #include "core/mmu/mmu.h"
@@ -86,6 +87,7 @@ static int vm_load_images(struct vm *vm, const struct vm_config *c, char *err, s
         .mmu_type = vm->mmu->guest_mmu_type ? vm->mmu->guest_mmu_type : platform.mmu_type,
         .initrd_start = initrd_gpa, .initrd_size = c->initrd.size,
     };
+    vuart_dtb_params(vm, &dtb);
     vpci_dtb_params(vm, &dtb);
     int len = guest_dtb_build(&dtb, dtb_buf, GUEST_DTB_MAX);
     if (len < 0)
@@ -111,8 +113,11 @@ int vm_create(struct vm *vm, unsigned index, const struct vm_config *c, unsigned
     vm->vmid = vmid_bits ? (uint16_t)(index + 1) : 0;
     vm->ncpus = c->cpus;
     vm->state = VM_RUNNING;
-    if (vm_setup_memory(vm, c, err, errlen) != 0 || vpci_vm_init(vm, err, errlen) != 0 ||
-        vm_load_images(vm, c, err, errlen) != 0)
+    if (vm_setup_memory(vm, c, err, errlen) != 0)
+        return -1;
+    if (vuart_vm_init(vm) != 0)
+        return vm_fail(err, errlen, c, "no room for its UART in the device registry");
+    if (vpci_vm_init(vm, err, errlen) != 0 || vm_load_images(vm, c, err, errlen) != 0)
         return -1;
     for (unsigned i = 0; i < vm->ncpus; i++) {
         struct vcpu *vcpu = &vm->vcpus[i];

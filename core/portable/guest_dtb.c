@@ -1,8 +1,10 @@
 /*
  * guest_dtb.c — the device tree a VM boots with: its RAM, its vCPUs (with
  * the host's ISA minus what a guest does not get), the timebase, and
- * /chosen (bootargs, initrd).  The console is SBI; the only device node is
- * the PCI host bridge of a VM that has PCI functions assigned (iommu/passthrough/vpci.c).
+ * /chosen (bootargs, initrd, stdout-path).  The console is SBI and, for
+ * kernels that drive a UART themselves, an ns16550a under /soc
+ * (core/devices/vuart.c).  The PCI host bridge of a VM that has PCI
+ * functions assigned (iommu/passthrough/vpci.c) stays at the root.
  */
 #include "core/portable/guest_dtb.h"
 #include "core/lib/fdt.h"
@@ -101,6 +103,25 @@ static void guest_dtb_pci(struct fdt_writer *w, const struct guest_dtb_params *p
     fdt_end_node(w);
 }
 
+/* QEMU virt's serial@10000000, minus interrupts: the guest has no PLIC,
+ * so a driver polls it. */
+static void guest_dtb_soc(struct fdt_writer *w, const struct guest_dtb_params *p)
+{
+    char name[32];
+    fdt_begin_node(w, "soc");
+    fdt_prop_cell(w, "#address-cells", 2);
+    fdt_prop_cell(w, "#size-cells", 2);
+    fdt_prop_str(w, "compatible", "simple-bus");
+    fdt_prop_empty(w, "ranges");
+    fmt_snprintf(name, sizeof(name), "serial@%llx", (unsigned long long)p->uart_base);
+    fdt_begin_node(w, name);
+    fdt_prop_str(w, "compatible", "ns16550a");
+    fdt_prop_reg64(w, "reg", p->uart_base, p->uart_size);
+    fdt_prop_cell(w, "clock-frequency", p->uart_clock_hz);
+    fdt_end_node(w);
+    fdt_end_node(w);
+}
+
 int guest_dtb_build(const struct guest_dtb_params *p, void *buf, size_t cap)
 {
     struct fdt_writer w;
@@ -117,6 +138,10 @@ int guest_dtb_build(const struct guest_dtb_params *p, void *buf, size_t cap)
         fdt_prop_u64(&w, "linux,initrd-start", p->initrd_start);
         fdt_prop_u64(&w, "linux,initrd-end", p->initrd_start + p->initrd_size);
     }
+    if (p->uart_size) {
+        fmt_snprintf(name, sizeof(name), "/soc/serial@%llx", (unsigned long long)p->uart_base);
+        fdt_prop_str(&w, "stdout-path", name);
+    }
     fdt_end_node(&w);
     guest_dtb_cpus(&w, p);
     fmt_snprintf(name, sizeof(name), "memory@%llx", (unsigned long long)p->ram_base);
@@ -124,6 +149,8 @@ int guest_dtb_build(const struct guest_dtb_params *p, void *buf, size_t cap)
     fdt_prop_str(&w, "device_type", "memory");
     fdt_prop_reg64(&w, "reg", p->ram_base, p->ram_size);
     fdt_end_node(&w);
+    if (p->uart_size)
+        guest_dtb_soc(&w, p);
     if (p->pci_ecam_size)
         guest_dtb_pci(&w, p);
     fdt_end_node(&w);

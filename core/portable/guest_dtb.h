@@ -1,7 +1,8 @@
 /*
  * guest_dtb.h — building the device tree a VM boots with (RAM, vCPUs,
- * /chosen and, for a VM with assigned PCI functions, its host bridge).  Portable (no
- * globals, no hardware), so its output is unit-tested on the host.
+ * /chosen, its UART under /soc and, for a VM with assigned PCI functions,
+ * its host bridge).  Portable (no globals, no hardware), so its output is
+ * unit-tested on the host.
  */
 #ifndef UMBRA_CORE_GUEST_DTB_H
 #define UMBRA_CORE_GUEST_DTB_H
@@ -24,6 +25,11 @@ struct guest_dtb_params {
     uint64_t pci_ecam_size;
     gpaddr_t pci_mem_base;
     uint64_t pci_mem_size;
+    /* An ns16550a (byte registers, reg-shift 0, no interrupt) under /soc,
+     * named by /chosen/stdout-path; uart_size 0 = none. */
+    gpaddr_t uart_base;
+    uint64_t uart_size;
+    uint32_t uart_clock_hz;
 };
 
 /* The host ISA string as a guest sees it: no 'h', no hypervisor (sh*),

@@ -1,5 +1,6 @@
 /* test_guest_dtb.c — the device tree Umbra hands a VM, read back with the
- * DTB reader: RAM, cpus, ISA as a guest sees it, bootargs and initrd. */
+ * DTB reader: RAM, cpus, ISA as a guest sees it, bootargs and initrd, the
+ * UART under /soc with /chosen/stdout-path, the PCI host bridge. */
 #include <string.h>
 #include "core/lib/fdt.h"
 #include "core/portable/guest_dtb.h"
@@ -81,11 +82,52 @@ static void check_dtb_contents(void)
 
 /* A VM with PCI functions gets a host bridge a bare-QEMU driver finds the
  * way it finds QEMU's: by compatible, reg and the 32-bit memory range. */
+/* The UART as QEMU virt describes its own, minus interrupts, and
+ * stdout-path naming it; without uart_size neither is there. */
+static void check_uart(void)
+{
+    struct guest_dtb_params p = {
+        .bootargs = "", .ncpus = 1, .ram_base = 0x80000000, .ram_size = 0x4000000,
+        .timebase_hz = 10000000, .host_isa = QEMU_ISA, .mmu_type = "riscv,sv39",
+    };
+    int plen = 0;
+    CHECK(guest_dtb_build(&p, blob, sizeof(blob)) > 0);
+    CHECK(fdt_path_offset(blob, "/soc") < 0);
+    CHECK(fdt_getprop(blob, fdt_path_offset(blob, "/chosen"), "stdout-path", &plen) == NULL);
+
+    p.uart_base = 0x10000000;
+    p.uart_size = 0x100;
+    p.uart_clock_hz = 0x384000;
+    CHECK(guest_dtb_build(&p, blob, sizeof(blob)) > 0);
+    CHECK_EQ(fdt_check(blob, sizeof(blob)), 0);
+    int soc = fdt_path_offset(blob, "/soc");
+    CHECK(soc >= 0 && fdt_is_compatible(blob, soc, "simple-bus"));
+    uint32_t cells = 0;
+    CHECK(fdt_prop_u32(blob, soc, "#address-cells", &cells) && cells == 2);
+    CHECK(fdt_prop_u32(blob, soc, "#size-cells", &cells) && cells == 2);
+    CHECK(fdt_getprop(blob, soc, "ranges", &plen) != NULL && plen == 0);
+    int uart = fdt_path_offset(blob, "/soc/serial@10000000");
+    CHECK(uart >= 0 && fdt_parent(blob, uart) == soc);
+    CHECK_EQ(uart, fdt_next_compatible(blob, -1, "ns16550a"));
+    uint64_t base = 0, len = 0;
+    CHECK(fdt_get_reg(blob, uart, 0, &base, &len));
+    CHECK_EQ(base, 0x10000000);
+    CHECK_EQ(len, 0x100);
+    uint32_t clock = 0;
+    CHECK(fdt_prop_u32(blob, uart, "clock-frequency", &clock) && clock == 0x384000);
+    CHECK(fdt_getprop(blob, uart, "interrupts", &plen) == NULL);
+    CHECK(fdt_getprop(blob, uart, "interrupt-parent", &plen) == NULL);
+    const char *stdout_path = fdt_prop_string(blob, fdt_path_offset(blob, "/chosen"), "stdout-path");
+    CHECK(stdout_path && strcmp(stdout_path, "/soc/serial@10000000") == 0);
+    CHECK_EQ(fdt_path_offset(blob, stdout_path), uart);
+}
+
 static void check_pci_host_bridge(void)
 {
     struct guest_dtb_params p = {
         .bootargs = "", .ncpus = 1, .ram_base = 0x80000000, .ram_size = 0x4000000,
         .timebase_hz = 10000000, .host_isa = QEMU_ISA, .mmu_type = "riscv,sv39",
+        .uart_base = 0x10000000, .uart_size = 0x100, .uart_clock_hz = 0x384000,
     };
     CHECK(guest_dtb_build(&p, blob, sizeof(blob)) > 0);
     CHECK(fdt_next_compatible(blob, -1, "pci-host-ecam-generic") < 0);
@@ -117,11 +159,15 @@ static void check_pci_host_bridge(void)
     CHECK_EQ(fdt_read_cells(&r[3], 2), 0x40000000);   /* CPU address */
     CHECK_EQ(fdt_read_cells(&r[5], 2), 0x40000000);   /* size */
     CHECK(fdt_getprop(blob, pci, "dma-coherent", &plen) != NULL && plen == 0);
+    /* The bridge stays at the root beside /soc and its UART. */
+    CHECK_EQ(fdt_parent(blob, pci), 0);
+    CHECK(fdt_path_offset(blob, "/soc/serial@10000000") >= 0);
 }
 
 void unit_main(void)
 {
     check_isa_filter();
     check_dtb_contents();
+    check_uart();
     check_pci_host_bridge();
 }
