@@ -14,6 +14,7 @@
 #include "arch/riscv/sbi_call.h"
 #include "core/console.h"
 #include "core/lib/fmt.h"
+#include "core/lib/parse.h"
 #include "core/mmu/mmu.h"
 #include "core/platform.h"
 #include "mm/gwalk.h"
@@ -155,35 +156,6 @@ static unsigned monitor_split(char *line, char **argv)
     return argc;
 }
 
-/* Decimal or 0x hex, the whole word, no overflow. */
-static bool monitor_parse_u64(const char *s, uint64_t *out)
-{
-    unsigned base = 10;
-    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        base = 16;
-        s += 2;
-    }
-    if (!*s)
-        return false;
-    uint64_t v = 0;
-    for (; *s; s++) {
-        unsigned d;
-        if (*s >= '0' && *s <= '9')
-            d = (unsigned)(*s - '0');
-        else if (base == 16 && *s >= 'a' && *s <= 'f')
-            d = (unsigned)(*s - 'a' + 10);
-        else if (base == 16 && *s >= 'A' && *s <= 'F')
-            d = (unsigned)(*s - 'A' + 10);
-        else
-            return false;
-        if (v > (UINT64_MAX - d) / base)
-            return false;
-        v = v * base + d;
-    }
-    *out = v;
-    return true;
-}
-
 static struct vm *monitor_find_vm(const char *name)
 {
     for (unsigned i = 0; i < vm_count; i++)
@@ -291,11 +263,11 @@ static void cmd_translate(unsigned argc, char **argv)
     uint64_t gva, cpu = 0;
     if (!vm)
         return;
-    if (!monitor_parse_u64(argv[2], &gva)) {
+    if (!str_to_u64(argv[2], &gva)) {
         kprintf("'%s' is not an address (decimal or 0x hex)\n", argv[2]);
         return;
     }
-    if (argc > 3 && (!monitor_parse_u64(argv[3], &cpu) || cpu >= vm->ncpus)) {
+    if (argc > 3 && (!str_to_u64(argv[3], &cpu) || cpu >= vm->ncpus)) {
         kprintf("vm %s has no vCPU '%s' (0-%u)\n", vm->config->name, argv[3], vm->ncpus - 1);
         return;
     }

@@ -7,36 +7,11 @@
  * a check the specification fixes failed.  It never relies on time.
  */
 #include "core/lib/fmt.h"
+#include "core/lib/parse.h"
 #include "guests/common/console.h"
 #include "guests/common/sbi.h"
 #include "guests/common/timer.h"
 #include "guests/fuzz/fuzz.h"
-
-static bool fuzz_parse_u64(const char *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    unsigned base = 10;
-    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        base = 16;
-        s += 2;
-    }
-    if (!*s)
-        return false;
-    for (; *s; s++) {
-        unsigned d;
-        if (*s >= '0' && *s <= '9')
-            d = (unsigned)(*s - '0');
-        else if (base == 16 && *s >= 'a' && *s <= 'f')
-            d = (unsigned)(*s - 'a' + 10);
-        else if (base == 16 && *s >= 'A' && *s <= 'F')
-            d = (unsigned)(*s - 'A' + 10);
-        else
-            return false;
-        v = v * base + d;
-    }
-    *out = v;
-    return true;
-}
 
 static uint64_t fuzz_arg(const struct platform *p, const char *key, uint64_t dflt)
 {
@@ -44,7 +19,7 @@ static uint64_t fuzz_arg(const struct platform *p, const char *key, uint64_t dfl
     uint64_t v;
     if (!platform_bootarg(p, key, buf, sizeof(buf)))
         return dflt;
-    if (!fuzz_parse_u64(buf, &v)) {
+    if (!str_to_u64(buf, &v)) {
         console_line("FAIL bad bootarg %s=%s", key, buf);
         sbi_shutdown(true);
     }
