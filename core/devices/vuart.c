@@ -9,9 +9,10 @@
  * VM's lines get their "[name] " prefix as its SBI output does.
  *
  * Receive: a read of RBR or LSR with the buffer empty looks for one byte
- * typed on the console (console_getc).  Only the first VM reads the
- * console, and none does while the monitor shell is on: the monitor owns
- * the input then, and the UARTs report no data.
+ * typed on the console.  Only the first VM receives.  With the monitor
+ * shell on, the monitor owns the console and passes on what is typed while
+ * its prompt is closed (monitor_input_take); else the UART reads the
+ * console itself (console_getc).
  */
 #include "core/devices/vuart.h"
 #include "core/console.h"
@@ -25,18 +26,19 @@ static struct vuart {
     struct ns16550 regs;
 } vuarts[CONFIG_MAX_VMS];
 
-static bool vuart_reads_console(const struct vm *vm)
+static int vuart_next_input(const struct vm *vm)
 {
-    return vm->index == 0 && !monitor_enabled();
+    if (vm->index != 0)
+        return -1;
+    return monitor_enabled() ? monitor_input_take() : console_getc();
 }
 
 static uint64_t vuart_read(struct vcpu *vcpu, void *dev, uint64_t offset, unsigned size)
 {
     struct vuart *u = dev;
     spin_lock(&u->lock);
-    if (ns16550_read_polls_rx(&u->regs, offset, size) && ns16550_rx_wants(&u->regs) &&
-        vuart_reads_console(vcpu->vm)) {
-        int c = console_getc();
+    if (ns16550_read_polls_rx(&u->regs, offset, size) && ns16550_rx_wants(&u->regs)) {
+        int c = vuart_next_input(vcpu->vm);
         if (c >= 0)
             ns16550_rx_put(&u->regs, (uint8_t)c);
     }

@@ -5,7 +5,7 @@
  * part registers it in the VM's device registry and connects it to the
  * console: what the guest transmits is its console output, as its SBI
  * console output is, and what is typed on the real UART is received by
- * the first VM, unless the monitor shell owns the console's input.
+ * the first VM (through the monitor shell when it is on).
  */
 #ifndef UMBRA_CORE_DEVICES_VUART_H
 #define UMBRA_CORE_DEVICES_VUART_H

@@ -33,6 +33,9 @@ _Noreturn void monitor_run(void);
 /* Every VM has ended: the prompt opens once more, and `quit` ends the
  * machine with `status` (an enum machine_status). */
 void monitor_vms_ended(int status);
+/* The next byte typed for the guests while the prompt is closed, or -1:
+ * with the monitor on, the first VM's UART receives through this. */
+int monitor_input_take(void);
 
 /* ptdump.c */
 void ptdump_init(const struct umbra_config *cfg);

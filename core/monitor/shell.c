@@ -4,9 +4,9 @@
  * With monitor=1 the guests wait at boot until `continue`; while they run
  * the monitor polls the console (a tick of MONITOR_TICK_HZ, asleep in wfi
  * between ticks) and opens its prompt again on MONITOR_ESCAPE_KEY, pausing
- * every guest first, and once more when every VM has ended.  Guests get no
- * console input (SBI reads return nothing), so every byte typed is the
- * monitor's.  Each command only reads: guest memory through the VM's map,
+ * every guest first, and once more when every VM has ended.  While the
+ * guests run, other bytes typed go to the first VM's UART; at the prompt
+ * every byte is the monitor's.  Each command only reads: guest memory through the VM's map,
  * Umbra's own state while the vCPUs wait (docs/monitor.md).
  */
 #include "core/monitor/monitor.h"
@@ -27,6 +27,11 @@
 #define MONITOR_PAUSE_TICKS 100
 
 volatile bool monitor_holding;
+/* Bytes typed while the guests run, for the first VM's UART: a ring the
+ * monitor's hart fills and the guest's hart drains (one writer, one reader). */
+#define MONITOR_INPUT_RING 256
+static uint8_t monitor_input[MONITOR_INPUT_RING];
+static unsigned monitor_input_head, monitor_input_tail;   /* free-running counts */
 static bool monitor_on;
 static unsigned monitor_hart;
 static volatile bool monitor_all_ended;
@@ -51,6 +56,25 @@ void monitor_vms_ended(int status)
     monitor_end_status = status;
     __atomic_store_n(&monitor_all_ended, true, __ATOMIC_RELEASE);
     sbi_send_ipi_mask(1, harts[monitor_hart].hartid);
+}
+
+static void monitor_input_put(uint8_t byte)
+{
+    unsigned head = __atomic_load_n(&monitor_input_head, __ATOMIC_RELAXED);
+    if (head - __atomic_load_n(&monitor_input_tail, __ATOMIC_ACQUIRE) == MONITOR_INPUT_RING)
+        return;                            /* full: dropped, as a UART overrun would */
+    monitor_input[head % MONITOR_INPUT_RING] = byte;
+    __atomic_store_n(&monitor_input_head, head + 1, __ATOMIC_RELEASE);
+}
+
+int monitor_input_take(void)
+{
+    unsigned tail = __atomic_load_n(&monitor_input_tail, __ATOMIC_RELAXED);
+    if (tail == __atomic_load_n(&monitor_input_head, __ATOMIC_ACQUIRE))
+        return -1;
+    uint8_t byte = monitor_input[tail % MONITOR_INPUT_RING];
+    __atomic_store_n(&monitor_input_tail, tail + 1, __ATOMIC_RELEASE);
+    return byte;
 }
 
 /* Sleep one tick (or until an IPI): the timer only wakes the wfi, since
@@ -441,7 +465,7 @@ static void monitor_prompt(void)
 }
 
 /* While the guests run: wait for the escape key or for every VM to end.
- * Other bytes are dropped (the guests get no console input). */
+ * Other bytes go to the first VM's UART (monitor_input_take). */
 static void monitor_watch(void)
 {
     for (;;) {
@@ -456,7 +480,9 @@ static void monitor_watch(void)
             kprintf("\numbra: monitor: guests paused\n");
             return;
         }
-        if (c < 0)
+        if (c >= 0)
+            monitor_input_put((uint8_t)c);
+        else
             monitor_sleep_tick();
     }
 }

@@ -113,10 +113,10 @@ def input_goes_to_the_first_vm():
     return "first echoed %d bytes; second LSR.DR clear" % (len(INPUT) - 1)
 
 
-def monitor_keeps_the_input():
+def monitor_passes_input_to_the_guest():
     """With the monitor on, it owns the console's input: bytes typed while
-    the guest polls its UART never reach it (LSR.DR stays clear), and the
-    escape key still opens the prompt."""
+    the guests run reach the first VM's UART in order, and the escape key
+    still opens the prompt (it is never passed on)."""
     from test_monitor import PROMPT, Console
     c = Console(["--kernel", ECHO, "--mem", "64M", "--monitor"], timeout=60)
     try:
@@ -124,17 +124,44 @@ def monitor_keeps_the_input():
         c.type(b"continue\r")
         c.read_until("echo: ready")
         c.type(INPUT)
-        time.sleep(1)                     # the guest polls its UART meanwhile
-        c.type(bytes([0x1d]))             # MONITOR_ESCAPE_KEY
+        c.read_until("echo: done")
+        c.read_until("every VM has ended")
         c.read_until(PROMPT)
         c.type(b"quit\r")
         c.read_until("monitor: quit")
     finally:
         rc = c.finish()
-    got = [l for l in c.out.replace("\r", "").split("\n") if l.startswith("echo: got")]
-    assert not got, "the guest read console input the monitor owns: %r" % got
+    got = [l for l in c.out.replace("\r", "").split("\n") if l.startswith("echo: ")]
+    assert got == ECHOED, "the guest echoed %r, want %r" % (got, ECHOED)
     assert rc == 0, "quit ended with %d" % rc
-    return "no byte reached the guest; prompt opened with Ctrl-]"
+    return "%d bytes passed on by the monitor" % (len(INPUT) - 1)
+
+
+def escape_key_is_never_passed_on():
+    """Ctrl-] while the guest reads its UART opens the prompt and does not
+    reach the guest; bytes typed after `continue` do."""
+    from test_monitor import PROMPT, Console
+    c = Console(["--kernel", ECHO, "--mem", "64M", "--monitor"], timeout=60)
+    try:
+        c.read_until(PROMPT)
+        c.type(b"continue\r")
+        c.read_until("echo: ready")
+        c.type(bytes([0x1d]))             # MONITOR_ESCAPE_KEY
+        c.read_until("guests paused")
+        c.read_until(PROMPT)
+        c.type(b"continue\r")
+        c.read_until("guests run")
+        c.type(INPUT)
+        c.read_until("echo: done")
+        c.read_until(PROMPT)
+        c.type(b"quit\r")
+        c.read_until("monitor: quit")
+    finally:
+        rc = c.finish()
+    got = [l for l in c.out.replace("\r", "").split("\n") if l.startswith("echo: ")]
+    assert got == ECHOED, "the guest echoed %r, want %r (the escape key must not be among them)" % (got, ECHOED)
+    assert rc == 0, rc
+    return "prompt opened; the guest got only the bytes after it"
 
 
 TESTS = [
@@ -142,5 +169,6 @@ TESTS = [
     ("two_vms_prefix_their_uart_lines", two_vms_prefix_their_uart_lines),
     ("echo_reads_input_natively_and_in_every_mode", echo_reads_input_natively_and_in_every_mode),
     ("input_goes_to_the_first_vm", input_goes_to_the_first_vm),
-    ("monitor_keeps_the_input", monitor_keeps_the_input),
+    ("monitor_passes_input_to_the_guest", monitor_passes_input_to_the_guest),
+    ("escape_key_is_never_passed_on", escape_key_is_never_passed_on),
 ]
