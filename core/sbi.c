@@ -145,21 +145,20 @@ static struct sbiret sbi_hsm_start(struct vcpu *self, const struct sbi_call_args
 /*
  * SBI 2.0 section 9.4 (HART suspend).  suspend_type: 0 default retentive,
  * 0x8000_0000 default non-retentive; 0x1000_0000..0x7FFF_FFFF and
- * 0x9000_0000..0xFFFF_FFFF platform-specific (none here: NOT_SUPPORTED);
- * everything else, including bits above 31, reserved (INVALID_PARAM).
+ * 0x9000_0000..0xFFFF_FFFF platform-specific, of which none is
+ * implemented; everything else reserved.  Both are INVALID_PARAM, as the
+ * specification's error table says.  suspend_type is a uint32_t: only
+ * a0's low 32 bits are it.
  * The hart waits until an interrupt it enabled is pending.  Retentive: the
  * call returns 0.  Non-retentive: the hart resumes at resume_addr in
  * S-mode with satp = 0, sstatus.SIE = 0, a0 = hart id, a1 = opaque.
  */
 static struct sbiret sbi_hsm_suspend(struct vcpu *self, const struct sbi_call_args *c)
 {
-    uint64_t type = c->a[0];
+    uint32_t type = (uint32_t)c->a[0];
     bool retentive = !(type & SBI_HSM_SUSPEND_NON_RETENTIVE);
-    uint64_t kind = type & ~(uint64_t)SBI_HSM_SUSPEND_NON_RETENTIVE;
-    if (type >> 32 || (kind != 0 && kind < SBI_HSM_SUSPEND_PLATFORM))
+    if ((type & ~SBI_HSM_SUSPEND_NON_RETENTIVE) != 0)
         return sbi_err(SBI_ERR_INVALID_PARAM);
-    if (kind != 0)
-        return sbi_err(SBI_ERR_NOT_SUPPORTED);
     if (!retentive && !guest_mem_contains(&self->vm->mem, c->a[1], 4))
         return sbi_err(SBI_ERR_INVALID_ADDRESS);
     vcpu_suspend(self);

@@ -253,7 +253,7 @@ void vcpu_suspend(struct vcpu *vcpu)
 
 _Noreturn void vcpu_restart(struct vcpu *vcpu, gpaddr_t pc, uint64_t opaque)
 {
-    vcpu_arch_enter(vcpu, pc, opaque);
+    vcpu_arch_resume_at(vcpu, pc, opaque);
 }
 
 void vcpu_kick(struct vcpu *vcpu)

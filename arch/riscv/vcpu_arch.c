@@ -78,6 +78,9 @@ bool vcpu_arch_set_ad_hw(struct vcpu_regs *r, bool on)
 unsigned vcpu_arch_vmid_bits(void) { return vmid_bits; }
 unsigned vcpu_arch_vs_asid_bits(void) { return vs_asid_bits; }
 
+static _Noreturn void vcpu_arch_enter_keeping(struct vcpu *vcpu, gpaddr_t start_pc, uint64_t opaque,
+                                              uint64_t hvip, uint64_t vstimecmp);
+
 /* Returns whether the mode wants hstatus.VTVM. */
 static bool vcpu_arch_load_csrs(struct vcpu *vcpu)
 {
@@ -108,8 +111,25 @@ static bool vcpu_arch_load_csrs(struct vcpu *vcpu)
 
 _Noreturn void vcpu_arch_enter(struct vcpu *vcpu, gpaddr_t start_pc, uint64_t opaque)
 {
+    vcpu_arch_enter_keeping(vcpu, start_pc, opaque, 0, ~0ull);
+}
+
+/* The interrupts that woke a suspended hart stay pending, and its timer
+ * deadline stays set: a kernel resuming from a non-retentive suspend takes
+ * them once it enables interrupts (Linux saves neither). */
+_Noreturn void vcpu_arch_resume_at(struct vcpu *vcpu, gpaddr_t pc, uint64_t opaque)
+{
+    uint64_t vs_pending = csr_read(hvip) & (RV_BIT(IRQ_VS_SOFT) | RV_BIT(IRQ_VS_TIMER) | RV_BIT(IRQ_VS_EXT));
+    vcpu_arch_enter_keeping(vcpu, pc, opaque, vs_pending, csr_read(CSR_VSTIMECMP));
+}
+
+static _Noreturn void vcpu_arch_enter_keeping(struct vcpu *vcpu, gpaddr_t start_pc, uint64_t opaque,
+                                              uint64_t hvip, uint64_t vstimecmp)
+{
     struct vcpu_regs *r = &vcpu->regs;
     bool vtvm = vcpu_arch_load_csrs(vcpu);
+    csr_write(hvip, hvip);
+    csr_write(CSR_VSTIMECMP, vstimecmp);
     memset(r->gpr, 0, sizeof(r->gpr));
     r->gpr[REG_A0] = vcpu->id;
     r->gpr[REG_A1] = opaque;

@@ -48,6 +48,10 @@ static inline struct access_ctx vcpu_arch_access_ctx(const struct vcpu_regs *reg
 
 extern void vcpu_resume(struct vcpu_regs *regs) __attribute__((noreturn));
 
+/* Like vcpu_arch_enter, for a non-retentive resume (SBI HSM): pending VS
+ * interrupts and the guest's timer deadline are kept. */
+_Noreturn void vcpu_arch_resume_at(struct vcpu *vcpu, gpaddr_t pc, uint64_t opaque);
+
 /* The guest's per-hart features (SBI FWFT) at their reset values. */
 void vcpu_arch_reset_features(struct vcpu_regs *r);
 /* PTE_AD_HW_UPDATING: false if the hart cannot update A/D bits itself. */

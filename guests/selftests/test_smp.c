@@ -61,6 +61,7 @@ struct smp_hart {
     uint64_t entry_opaque;      /* a1 */
     uint64_t entry_satp;
     uint64_t entry_sstatus;
+    uint64_t entry_sip;         /* interrupts pending at entry */
     unsigned starts;            /* entries so far (publishes entry_*) */
     unsigned soft_irqs;         /* supervisor software interrupts taken */
     uint64_t asid;              /* ASID satp kept in SMP_CMD_MAP */
@@ -180,6 +181,7 @@ _Noreturn void smp_secondary_main(uint64_t hartid, uint64_t opaque)
     me->entry_opaque = opaque;
     me->entry_satp = csr_read(satp);
     me->entry_sstatus = csr_read(sstatus);
+    me->entry_sip = csr_read(sip);
     store_release(&me->starts, me->starts + 1);
 
     csr_set(sie, SIE_SSIE);
@@ -489,8 +491,14 @@ static void smp_test_suspend_one(unsigned h)
     smp_post(h, SMP_CMD_SUSPEND_LOSE);
     check_eq(smp_wait_status(h, SBI_HSM_STATE_SUSPENDED), SBI_HSM_STATE_SUSPENDED,
              "HSM secondary %u is SUSPENDED in a non-retentive suspend", k);
+    unsigned irqs_before_resume = load_acquire(&t->soft_irqs);
     check_eq(sbi_send_ipi(1, h).error, SBI_SUCCESS, "HSM IPI to suspended secondary %u succeeds", k);
     smp_check_entry(h, starts + 1, SMP_OPAQUE_RESUME(k), "resumed");
+    /* The wake-up is not consumed by the resume: the IPI is still pending
+     * and is taken once the hart enables interrupts. */
+    check_eq_hex(t->entry_sip & SIP_SSIP, SIP_SSIP, "HSM secondary %u resumed with the IPI still pending", k);
+    check_eq(smp_wait_count(&t->soft_irqs, irqs_before_resume + 1), irqs_before_resume + 1,
+             "HSM secondary %u took that IPI after resuming", k);
 }
 
 static void smp_test_suspend(const struct platform *p)
