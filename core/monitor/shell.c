@@ -369,20 +369,24 @@ static void cmd_ptdump(unsigned argc, char **argv)
 
 static void cmd_help(unsigned argc, char **argv);
 
-/* Returns true when the prompt should close. */
-static bool cmd_continue(void)
+/* Set by a command that ends the prompt (continue). */
+static bool monitor_prompt_closes;
+
+static void cmd_continue(unsigned argc, char **argv)
 {
+    (void)argc, (void)argv;
     if (monitor_all_ended) {
         kprintf("every VM has ended: nothing to continue (quit ends the machine)\n");
-        return false;
+        return;
     }
     kprintf("umbra: monitor: guests run; Ctrl-] comes back here\n");
     monitor_release_guests();
-    return true;
+    monitor_prompt_closes = true;
 }
 
-_Noreturn static void cmd_quit(void)
+_Noreturn static void cmd_quit(unsigned argc, char **argv)
 {
+    (void)argc, (void)argv;
     int status = monitor_all_ended ? monitor_end_status : MACHINE_OK;
     for (unsigned i = 0; i < vm_count; i++) {
         if (vms[i].state == VM_RUNNING)
@@ -410,8 +414,8 @@ static const struct monitor_command monitor_commands[] = {
     { "translate", "VM GVA [VCPU]", 2, 3, cmd_translate, "the guest's walk of GVA beside the shadow's (or hap's G-stage)" },
     { "trace", "mm on|off", 2, 2, cmd_trace, "print every shadow event as it happens, or stop" },
     { "ptdump", "VM [all]", 1, 2, cmd_ptdump, "a page-table dump for tools/umbra-ptdump (all: every shadow)" },
-    { "continue", "", 0, 0, NULL, "let the guests run (Ctrl-] comes back)" },
-    { "quit", "", 0, 0, NULL, "end the machine now" },
+    { "continue", "", 0, 0, cmd_continue, "let the guests run (Ctrl-] comes back)" },
+    { "quit", "", 0, 0, cmd_quit, "end the machine now" },
 };
 
 static void cmd_help(unsigned argc, char **argv)
@@ -444,12 +448,9 @@ static bool monitor_execute(char *line)
             kprintf("usage: %s %s\n", c->name, c->args);
             return false;
         }
-        if (strcmp(c->name, "continue") == 0)
-            return cmd_continue();
-        if (strcmp(c->name, "quit") == 0)
-            cmd_quit();
+        monitor_prompt_closes = false;
         c->run(argc, argv);
-        return false;
+        return monitor_prompt_closes;
     }
     kprintf("unknown command '%s' (help lists the commands)\n", argv[0]);
     return false;

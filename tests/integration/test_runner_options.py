@@ -13,6 +13,7 @@ The test harness imports this module and calls each function in TESTS; a
 failure raises AssertionError.
 """
 
+import contextlib
 import glob
 import importlib.machinery
 import importlib.util
@@ -665,46 +666,46 @@ def stop_test(signo, native=False):
     return test
 
 
-def test_stop_escalates_to_sigkill():
-    """A QEMU deaf to SIGTERM, with a child deaf to it too: SIGKILL follows
-    after the grace period, for both (they share QEMU's process group)."""
+@contextlib.contextmanager
+def stubborn_qemu(timeout):
+    """The runner on a stand-in QEMU deaf to SIGTERM, with a child deaf to it
+    too (they share QEMU's process group); yields (run, child) once both are
+    up, and kills the child whatever happened."""
     with Files() as f:
         pids = os.path.join(f.dir.name, "pids")
-        with LiveRunner(fake_setup(f) + ["--timeout", "600"], env={"FAKE_QEMU": "stubborn",
-                                                                   "FAKE_PIDS": pids}) as run:
+        with LiveRunner(fake_setup(f) + ["--timeout", str(timeout)], env={"FAKE_QEMU": "stubborn",
+                                                                          "FAKE_PIDS": pids}) as run:
             poll(lambda: os.path.exists(pids), 60, "the stand-in QEMU to start")
             qemu_pid, child_pid = map(int, run.read(pids).split())
             run.qemu, child = Process(qemu_pid), Process(child_pid)
             try:
-                run.proc.terminate()
-                status, took = run.ended()
+                yield run, child
             finally:
                 child.kill()
-            assert status == 143, f"exit status {status}\n" + run.describe()
-            assert run.stderr() == "umbra-run: stopped by SIGTERM; QEMU ended\n", run.describe()
-            assert took >= 1.5, f"ended after {took:.1f} s: no grace period before SIGKILL?"
-            assert not child.running(), "QEMU's child survived"
-            expect_no_qemu_left(run)
-            return f"SIGKILL after {took:.1f} s"
+
+
+def test_stop_escalates_to_sigkill():
+    """A QEMU deaf to SIGTERM, with a child deaf to it too: SIGKILL follows
+    after the grace period, for both."""
+    with stubborn_qemu(600) as (run, child):
+        run.proc.terminate()
+        status, took = run.ended()
+        assert status == 143, f"exit status {status}\n" + run.describe()
+        assert run.stderr() == "umbra-run: stopped by SIGTERM; QEMU ended\n", run.describe()
+        assert took >= 1.5, f"ended after {took:.1f} s: no grace period before SIGKILL?"
+        assert not child.running(), "QEMU's child survived"
+        expect_no_qemu_left(run)
+        return f"SIGKILL after {took:.1f} s"
 
 
 def test_timeout_escalates_to_sigkill():
     """--timeout: the same SIGTERM, grace, SIGKILL, and still exit 124."""
-    with Files() as f:
-        pids = os.path.join(f.dir.name, "pids")
-        with LiveRunner(fake_setup(f) + ["--timeout", "1"], env={"FAKE_QEMU": "stubborn",
-                                                                 "FAKE_PIDS": pids}) as run:
-            poll(lambda: os.path.exists(pids), 60, "the stand-in QEMU to start")
-            qemu_pid, child_pid = map(int, run.read(pids).split())
-            run.qemu, child = Process(qemu_pid), Process(child_pid)
-            try:
-                status, _ = run.ended(60)
-            finally:
-                child.kill()
-            assert status == 124, f"exit status {status}\n" + run.describe()
-            assert run.stderr().splitlines()[-1] == "umbra-run: timeout after 1 s", run.describe()
-            assert not child.running(), "QEMU's child survived"
-            expect_no_qemu_left(run)
+    with stubborn_qemu(1) as (run, child):
+        status, _ = run.ended(60)
+        assert status == 124, f"exit status {status}\n" + run.describe()
+        assert run.stderr().splitlines()[-1] == "umbra-run: timeout after 1 s", run.describe()
+        assert not child.running(), "QEMU's child survived"
+        expect_no_qemu_left(run)
 
 
 def test_timeout_leaves_no_qemu():

@@ -113,25 +113,36 @@ def input_goes_to_the_first_vm():
     return "first echoed %d bytes; second LSR.DR clear" % (len(INPUT) - 1)
 
 
-def monitor_passes_input_to_the_guest():
-    """With the monitor on, it owns the console's input: bytes typed while
-    the guests run reach the first VM's UART in order, and the escape key
-    still opens the prompt (it is never passed on)."""
+def echo_through_the_monitor(pause_first):
+    """The echo guest under --monitor: `continue`, optionally Ctrl-] and
+    `continue` again once it is reading, then INPUT typed; returns what it
+    echoed and the exit status after `quit`."""
     from test_monitor import PROMPT, Console
     c = Console(["--kernel", ECHO, "--mem", "64M", "--monitor"], timeout=60)
     try:
         c.read_until(PROMPT)
         c.type(b"continue\r")
         c.read_until("echo: ready")
+        if pause_first:
+            c.type(bytes([0x1d]))         # MONITOR_ESCAPE_KEY
+            c.read_until("guests paused")
+            c.read_until(PROMPT)
+            c.type(b"continue\r")
+            c.read_until("guests run")
         c.type(INPUT)
         c.read_until("echo: done")
-        c.read_until("every VM has ended")
         c.read_until(PROMPT)
         c.type(b"quit\r")
         c.read_until("monitor: quit")
     finally:
         rc = c.finish()
-    got = [l for l in c.out.replace("\r", "").split("\n") if l.startswith("echo: ")]
+    return [l for l in c.out.replace("\r", "").split("\n") if l.startswith("echo: ")], rc
+
+
+def monitor_passes_input_to_the_guest():
+    """With the monitor on, it owns the console's input: bytes typed while
+    the guests run reach the first VM's UART in order."""
+    got, rc = echo_through_the_monitor(pause_first=False)
     assert got == ECHOED, "the guest echoed %r, want %r" % (got, ECHOED)
     assert rc == 0, "quit ended with %d" % rc
     return "%d bytes passed on by the monitor" % (len(INPUT) - 1)
@@ -140,25 +151,7 @@ def monitor_passes_input_to_the_guest():
 def escape_key_is_never_passed_on():
     """Ctrl-] while the guest reads its UART opens the prompt and does not
     reach the guest; bytes typed after `continue` do."""
-    from test_monitor import PROMPT, Console
-    c = Console(["--kernel", ECHO, "--mem", "64M", "--monitor"], timeout=60)
-    try:
-        c.read_until(PROMPT)
-        c.type(b"continue\r")
-        c.read_until("echo: ready")
-        c.type(bytes([0x1d]))             # MONITOR_ESCAPE_KEY
-        c.read_until("guests paused")
-        c.read_until(PROMPT)
-        c.type(b"continue\r")
-        c.read_until("guests run")
-        c.type(INPUT)
-        c.read_until("echo: done")
-        c.read_until(PROMPT)
-        c.type(b"quit\r")
-        c.read_until("monitor: quit")
-    finally:
-        rc = c.finish()
-    got = [l for l in c.out.replace("\r", "").split("\n") if l.startswith("echo: ")]
+    got, rc = echo_through_the_monitor(pause_first=True)
     assert got == ECHOED, "the guest echoed %r, want %r (the escape key must not be among them)" % (got, ECHOED)
     assert rc == 0, rc
     return "prompt opened; the guest got only the bytes after it"
