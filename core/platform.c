@@ -43,6 +43,9 @@ static int probe_harts(const void *fdt, unsigned long boot_hartid)
             copy_string(platform.isa, sizeof(platform.isa), fdt_prop_string(fdt, node, "riscv,isa"));
             copy_string(platform.mmu_type, sizeof(platform.mmu_type),
                         fdt_prop_string(fdt, node, "mmu-type"));
+            fdt_prop_u32(fdt, node, "riscv,cbom-block-size", &platform.cbom_block);
+            fdt_prop_u32(fdt, node, "riscv,cboz-block-size", &platform.cboz_block);
+            fdt_prop_u32(fdt, node, "riscv,cbop-block-size", &platform.cbop_block);
         }
         harts[hart_count].index = hart_count;
         harts[hart_count].hartid = hartid;

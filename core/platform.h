@@ -16,6 +16,7 @@ struct platform {
     uint32_t timebase_hz;
     char isa[PLATFORM_ISA_MAX];   /* riscv,isa of the first hart */
     char mmu_type[32];
+    uint32_t cbom_block, cboz_block, cbop_block;   /* first hart's cache-block sizes; 0 = none */
     paddr_t uart_base;            /* 0 = none found: fall back to SBI */
     unsigned uart_reg_shift;
     paddr_t test_base;            /* sifive,test finisher; 0 = none */

@@ -86,6 +86,8 @@ static int vm_load_images(struct vm *vm, const struct vm_config *c, char *err, s
         /* The mode says what it offers (shadows: Sv39; hap: the hardware's). */
         .mmu_type = vm->mmu->guest_mmu_type ? vm->mmu->guest_mmu_type : platform.mmu_type,
         .initrd_start = initrd_gpa, .initrd_size = c->initrd.size,
+        .cbom_block = platform.cbom_block, .cboz_block = platform.cboz_block,
+        .cbop_block = platform.cbop_block,
     };
     vuart_dtb_params(vm, &dtb);
     vpci_dtb_params(vm, &dtb);

@@ -1,7 +1,8 @@
 /*
- * guest_dtb.h — building the device tree a VM boots with (RAM, vCPUs,
- * /chosen, its UART under /soc and, for a VM with assigned PCI functions,
- * its host bridge).  Portable (no globals, no hardware), so its output is
+ * guest_dtb.h — building the device tree a VM boots with: QEMU virt's
+ * tree, node for node, for what the VM has (RAM, vCPUs, /chosen, /aliases,
+ * its UART and, for a VM with assigned PCI functions, its host bridge,
+ * both under /soc).  docs/architecture.md lists what is left out and why.  Portable (no globals, no hardware), so its output is
  * unit-tested on the host.
  */
 #ifndef UMBRA_CORE_GUEST_DTB_H
@@ -17,6 +18,9 @@ struct guest_dtb_params {
     uint32_t timebase_hz;
     const char *host_isa;        /* the host hart's riscv,isa */
     const char *mmu_type;        /* the host's mmu-type, or "" */
+    /* The host's cache-block sizes for Zicbom/Zicboz/Zicbop (0 = not given);
+     * each is written only when the guest's ISA keeps that extension. */
+    uint32_t cbom_block, cboz_block, cbop_block;
     gpaddr_t initrd_start;
     uint64_t initrd_size;        /* 0 = no initrd */
     /* A PCI host bridge (ECAM, bus 0 only) with one 32-bit memory window
@@ -35,6 +39,12 @@ struct guest_dtb_params {
 /* The host ISA string as a guest sees it: no 'h', no hypervisor (sh*),
  * machine-level (sm*) or PMU-overflow (sscofpmf) extensions. */
 size_t guest_isa_string(const char *host, char *out, size_t cap);
+/* The ISA string as riscv,isa-base ("rv64i") and riscv,isa-extensions (a
+ * stringlist: each base letter after the first, then each multi-letter
+ * extension).  Both return the bytes written including NULs; 0 if the
+ * string is not rvXX... or the result does not fit in cap. */
+size_t guest_isa_base(const char *isa, char *out, size_t cap);
+size_t guest_isa_extensions(const char *isa, char *out, size_t cap);
 /* Returns the DTB's size, or -1 if it does not fit in cap. */
 int guest_dtb_build(const struct guest_dtb_params *p, void *buf, size_t cap);
 

@@ -17,7 +17,8 @@ struct selftests_suite {
     bool (*run)(const struct platform *p);
     /* Part of `test=all`: needs no options and no second cpu, and prints
      * the same natively and under a hypervisor.  canary is left out (its
-     * point is two VMs side by side), and so is smp (it needs --cpus). */
+     * point is two VMs side by side), and so are smp (it needs --cpus) and
+     * dtb (it prints the tree, which differs by design). */
     bool in_all;
 };
 
@@ -33,6 +34,7 @@ static const struct selftests_suite selftests_suites[] = {
     { "flood", selftests_test_flood, true },
     { "canary", selftests_test_canary, false },
     { "smp", selftests_test_smp, false },
+    { "dtb", selftests_test_dtb, false },
 };
 
 /* Check counts when the running suite began. */

@@ -24,6 +24,7 @@ bool selftests_test_sfence(const struct platform *p);
 bool selftests_test_satp(const struct platform *p);
 bool selftests_test_garbage(const struct platform *p);
 bool selftests_test_flood(const struct platform *p);
+bool selftests_test_dtb(const struct platform *p);
 
 /* Prints "<suite> P passed, F failed" for the checks made since the suite
  * began (main.c marks the start of each) and returns F == 0. */

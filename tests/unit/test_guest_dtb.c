@@ -1,6 +1,9 @@
 /* test_guest_dtb.c — the device tree Umbra hands a VM, read back with the
- * DTB reader: RAM, cpus, ISA as a guest sees it, bootargs and initrd, the
- * UART under /soc with /chosen/stdout-path, the PCI host bridge. */
+ * DTB reader: RAM, cpus, ISA as a guest sees it (riscv,isa, -base and
+ * -extensions), cache-block sizes, cpu-map, bootargs and initrd, the UART
+ * under /soc with /chosen/stdout-path and /aliases, the PCI host bridge. */
+#define _GNU_SOURCE   /* memmem */
+#include <stdio.h>
 #include <string.h>
 #include "core/lib/fdt.h"
 #include "core/portable/guest_dtb.h"
@@ -26,6 +29,22 @@ static void check_isa_filter(void)
     CHECK(strcmp(small, "rv64imafdc") == 0);
 }
 
+/* The stringlist riscv,isa-extensions: base letters one by one, then the
+ * multi-letter names, in the string's order; too small a buffer gives 0. */
+static void check_isa_lists(void)
+{
+    char out[64];
+    CHECK_EQ(guest_isa_base("rv64imac_zba", out, sizeof(out)), 6);
+    CHECK(strcmp(out, "rv64i") == 0);
+    CHECK_EQ(guest_isa_base("x86", out, sizeof(out)), 0);
+    size_t n = guest_isa_extensions("rv64imc_zba__zicsr", out, sizeof(out));
+    static const char want[] = "i\0m\0c\0zba\0zicsr";
+    CHECK_EQ(n, sizeof(want));
+    CHECK(memcmp(out, want, sizeof(want)) == 0);
+    CHECK_EQ(guest_isa_extensions("rv64imc_zba__zicsr", out, 8), 0);
+    CHECK_EQ(guest_isa_extensions("mips", out, sizeof(out)), 0);
+}
+
 static uint8_t blob[16384] __attribute__((aligned(8)));
 
 static void check_dtb_contents(void)
@@ -34,6 +53,7 @@ static void check_dtb_contents(void)
         .bootargs = "console=hvc0 workload=ctxsw", .ncpus = 3, .ram_base = 0x80000000,
         .ram_size = 0x8000000, .timebase_hz = 10000000, .host_isa = QEMU_ISA,
         .mmu_type = "riscv,sv57", .initrd_start = 0x84200000, .initrd_size = 0x1234,
+        .cbom_block = 64, .cboz_block = 128, .cbop_block = 64,
     };
     int size = guest_dtb_build(&p, blob, sizeof(blob));
     CHECK(size > 0);
@@ -46,6 +66,8 @@ static void check_dtb_contents(void)
     CHECK_EQ(len, 0x8000000);
 
     unsigned cpus = 0;
+    uint32_t phandles[3] = { 0 };
+    int plen = 0;
     for (int n = fdt_next_node_by_type(blob, -1, "cpu"); n >= 0; n = fdt_next_node_by_type(blob, n, "cpu")) {
         uint32_t reg = 99;
         CHECK(fdt_prop_u32(blob, n, "reg", &reg));
@@ -55,9 +77,27 @@ static void check_dtb_contents(void)
         CHECK(fdt_prop_string(blob, n, "mmu-type") && strcmp(fdt_prop_string(blob, n, "mmu-type"), "riscv,sv57") == 0);
         int intc = fdt_first_child(blob, n);
         CHECK(intc >= 0 && fdt_is_compatible(blob, intc, "riscv,cpu-intc"));
-        cpus++;
+        CHECK(fdt_prop_string(blob, n, "riscv,isa-base") &&
+              strcmp(fdt_prop_string(blob, n, "riscv,isa-base"), "rv64i") == 0);
+        const char *ext = fdt_getprop(blob, n, "riscv,isa-extensions", &plen);
+        CHECK(ext && plen > 0 && ext[plen - 1] == '\0' && memmem(ext, (size_t)plen, "\0c\0zicbom\0", 9) &&
+              !memmem(ext, (size_t)plen, "\0h\0", 3) && !memmem(ext, (size_t)plen, "smaia", 5));
+        /* Zicbom is in the ISA: its size is written; Zicboz/Zicbop are not. */
+        uint32_t block = 0;
+        CHECK(fdt_prop_u32(blob, n, "riscv,cbom-block-size", &block) && block == 64);
+        CHECK(fdt_getprop(blob, n, "riscv,cboz-block-size", &plen) == NULL);
+        CHECK(fdt_getprop(blob, n, "riscv,cbop-block-size", &plen) == NULL);
+        phandles[cpus++] = fdt_prop_u32(blob, n, "phandle", &block) ? block : 0;
     }
     CHECK_EQ(cpus, 3);
+    /* cpu-map: one cluster whose coreN names cpu@N by phandle. */
+    CHECK(fdt_path_offset(blob, "/cpus/cpu-map/cluster0") >= 0);
+    for (unsigned i = 0; i < cpus; i++) {
+        char path[48];
+        uint32_t ref = 0;
+        snprintf(path, sizeof(path), "/cpus/cpu-map/cluster0/core%u", i);
+        CHECK(phandles[i] && fdt_prop_u32(blob, fdt_path_offset(blob, path), "cpu", &ref) && ref == phandles[i]);
+    }
 
     uint32_t tb = 0;
     CHECK(fdt_prop_u32(blob, fdt_path_offset(blob, "/cpus"), "timebase-frequency", &tb));
@@ -65,7 +105,6 @@ static void check_dtb_contents(void)
 
     int chosen = fdt_path_offset(blob, "/chosen");
     CHECK(chosen >= 0 && strcmp(fdt_prop_string(blob, chosen, "bootargs"), "console=hvc0 workload=ctxsw") == 0);
-    int plen = 0;
     const void *start = fdt_getprop(blob, chosen, "linux,initrd-start", &plen);
     CHECK(start && plen == 8 && fdt_read_cells(start, 2) == 0x84200000);
     const void *end = fdt_getprop(blob, chosen, "linux,initrd-end", &plen);
@@ -93,6 +132,7 @@ static void check_uart(void)
     int plen = 0;
     CHECK(guest_dtb_build(&p, blob, sizeof(blob)) > 0);
     CHECK(fdt_path_offset(blob, "/soc") < 0);
+    CHECK(fdt_path_offset(blob, "/aliases") < 0);
     CHECK(fdt_getprop(blob, fdt_path_offset(blob, "/chosen"), "stdout-path", &plen) == NULL);
 
     p.uart_base = 0x10000000;
@@ -120,6 +160,8 @@ static void check_uart(void)
     const char *stdout_path = fdt_prop_string(blob, fdt_path_offset(blob, "/chosen"), "stdout-path");
     CHECK(stdout_path && strcmp(stdout_path, "/soc/serial@10000000") == 0);
     CHECK_EQ(fdt_path_offset(blob, stdout_path), uart);
+    const char *alias = fdt_prop_string(blob, fdt_path_offset(blob, "/aliases"), "serial0");
+    CHECK(alias && strcmp(alias, stdout_path) == 0);
 }
 
 static void check_pci_host_bridge(void)
@@ -140,7 +182,7 @@ static void check_pci_host_bridge(void)
     CHECK_EQ(fdt_check(blob, sizeof(blob)), 0);
     int pci = fdt_next_compatible(blob, -1, "pci-host-ecam-generic");
     CHECK(pci >= 0);
-    CHECK_EQ(pci, fdt_path_offset(blob, "/pci@30000000"));
+    CHECK_EQ(pci, fdt_path_offset(blob, "/soc/pci@30000000"));
     uint64_t base = 0, len = 0;
     CHECK(fdt_get_reg(blob, pci, 0, &base, &len));
     CHECK_EQ(base, 0x30000000);
@@ -159,14 +201,15 @@ static void check_pci_host_bridge(void)
     CHECK_EQ(fdt_read_cells(&r[3], 2), 0x40000000);   /* CPU address */
     CHECK_EQ(fdt_read_cells(&r[5], 2), 0x40000000);   /* size */
     CHECK(fdt_getprop(blob, pci, "dma-coherent", &plen) != NULL && plen == 0);
-    /* The bridge stays at the root beside /soc and its UART. */
-    CHECK_EQ(fdt_parent(blob, pci), 0);
+    /* The bridge is on /soc beside the UART, as in QEMU virt. */
+    CHECK_EQ(fdt_parent(blob, pci), fdt_path_offset(blob, "/soc"));
     CHECK(fdt_path_offset(blob, "/soc/serial@10000000") >= 0);
 }
 
 void unit_main(void)
 {
     check_isa_filter();
+    check_isa_lists();
     check_dtb_contents();
     check_uart();
     check_pci_host_bridge();
