@@ -1,7 +1,7 @@
 /*
  * sbi.c — the Supervisor Binary Interface as a guest sees it: what OpenSBI
- * gives a native kernel (BASE, TIME, IPI, RFENCE, HSM, SRST, DBCN and the
- * legacy console/timer/shutdown calls), implemented per VM.  Every argument
+ * gives a native kernel (BASE, TIME, IPI, RFENCE, HSM, SRST, DBCN, FWFT,
+ * DBTR and the legacy console/timer/shutdown calls), implemented per VM.  Every argument
  * is guest-controlled and checked; hart ids are the VM's vCPU ids and
  * addresses are guest-physical.
  */
@@ -347,6 +347,110 @@ static struct sbiret sbi_fwft(struct vcpu *self, const struct sbi_call_args *c)
     return c->fid == SBI_FWFT_GET ? fwft_get(self, feature) : fwft_set(self, feature, c->a[1], c->a[2]);
 }
 
+/*
+ * DBTR, debug triggers (SBI 3.0 chapter "Debug Triggers Extension"),
+ * implemented per vCPU by core/portable/dbtr.c; this is its view of the
+ * world.  A guest trigger is carried by a hardware trigger that OpenSBI's
+ * DBTR installs on this hart (each vCPU has its hart to itself), set for
+ * VS/VU only.  OpenSBI gets one entry at a time, from a per-hart buffer.
+ * OpenSBI 1.5 neither lets that buffer move once set (ALREADY_AVAILABLE)
+ * nor writes the index of an installed trigger back; it hands out the
+ * first free one, so Umbra, the hart's only user, keeps the same account.
+ */
+static uint64_t dbtr_fw_shmem[MAX_HARTS][4] __attribute__((aligned(32)));
+static int dbtr_fw_max = -1;   /* hardware triggers that can be mcontrol6; -1 = not asked yet */
+
+static unsigned dbtr_fw_triggers(void)
+{
+    if (__atomic_load_n(&dbtr_fw_max, __ATOMIC_RELAXED) < 0) {
+        struct sbiret probe = sbi_call(SBI_EXT_BASE, SBI_BASE_PROBE_EXTENSION, SBI_EXT_DBTR, 0, 0, 0, 0);
+        struct sbiret n = probe.value ? sbi_call(SBI_EXT_DBTR, SBI_DBTR_NUM_TRIGGERS,
+                                                 DBTR_TYPE_MCONTROL6 << DBTR_TYPE_SHIFT, 0, 0, 0, 0)
+                                      : (struct sbiret){ SBI_ERR_NOT_SUPPORTED, 0 };
+        __atomic_store_n(&dbtr_fw_max, n.error ? 0 : (int)MIN(n.value, DBTR_MAX_TRIGGERS), __ATOMIC_RELAXED);
+    }
+    return (unsigned)dbtr_fw_max;
+}
+
+static bool sbi_dbtr_present(void)
+{
+    return dbtr_fw_triggers() > 0;
+}
+
+static long dbtr_fw_install(void *ctx, uint64_t tdata1, uint64_t tdata2, uint64_t tdata3, unsigned *idx)
+{
+    struct vcpu *self = ctx;
+    uint64_t *e = dbtr_fw_shmem[self->hart_index];
+    if (!self->dbtr_fw_shmem_set) {
+        long err = sbi_call(SBI_EXT_DBTR, SBI_DBTR_SET_SHMEM, ptr_to_pa(e), 0, 0, 0, 0).error;
+        if (err != SBI_SUCCESS && err != SBI_ERR_ALREADY_AVAILABLE)
+            return err;
+        self->dbtr_fw_shmem_set = true;
+    }
+    unsigned first_free = 0;
+    while (self->dbtr_fw_used >> first_free & 1)
+        first_free++;
+    e[0] = ~0ull, e[1] = tdata1, e[2] = tdata2, e[3] = tdata3;
+    long err = sbi_call(SBI_EXT_DBTR, SBI_DBTR_INSTALL, 1, 0, 0, 0, 0).error;
+    if (err != SBI_SUCCESS)
+        return err;
+    *idx = e[0] < DBTR_MAX_TRIGGERS ? (unsigned)e[0] : first_free;
+    self->dbtr_fw_used |= 1u << *idx;
+    return SBI_SUCCESS;
+}
+
+static long dbtr_fw_uninstall(void *ctx, unsigned idx)
+{
+    struct vcpu *self = ctx;
+    self->dbtr_fw_used &= ~(1u << idx);
+    return sbi_call(SBI_EXT_DBTR, SBI_DBTR_UNINSTALL, idx, 1, 0, 0, 0).error;
+}
+
+static long dbtr_fw_enable(void *ctx, unsigned idx, bool on)
+{
+    (void)ctx;
+    return sbi_call(SBI_EXT_DBTR, on ? SBI_DBTR_ENABLE : SBI_DBTR_DISABLE, idx, 1, 0, 0, 0).error;
+}
+
+static bool dbtr_mem_read(void *ctx, uint64_t gpa, void *buf, uint64_t len)
+{
+    return guest_mem_read(&((struct vcpu *)ctx)->vm->mem, gpa, buf, len);
+}
+
+static bool dbtr_mem_write(void *ctx, uint64_t gpa, const void *buf, uint64_t len)
+{
+    return guest_mem_write(&((struct vcpu *)ctx)->vm->mem, gpa, buf, len);
+}
+
+static bool dbtr_mem_ok(void *ctx, uint64_t gpa, uint64_t len)
+{
+    return guest_mem_contains(&((struct vcpu *)ctx)->vm->mem, gpa, len);
+}
+
+static struct dbtr_host dbtr_host_of(struct vcpu *self)
+{
+    return (struct dbtr_host){ self, dbtr_fw_install, dbtr_fw_uninstall, dbtr_fw_enable,
+                               dbtr_mem_read, dbtr_mem_write, dbtr_mem_ok };
+}
+
+static struct sbiret sbi_dbtr(struct vcpu *self, const struct sbi_call_args *c)
+{
+    if (!self->dbtr_ready) {
+        dbtr_reset(&self->dbtr, dbtr_fw_triggers());
+        self->dbtr_ready = true;
+    }
+    struct dbtr_host host = dbtr_host_of(self);
+    struct dbtr_ret r = dbtr_call(&self->dbtr, &host, c->fid, c->a);
+    return (struct sbiret){ r.error, r.value };
+}
+
+void sbi_dbtr_release(struct vcpu *vcpu)
+{
+    struct dbtr_host host = dbtr_host_of(vcpu);
+    if (vcpu->dbtr_ready)
+        dbtr_release(&vcpu->dbtr, &host);
+}
+
 static struct sbiret sbi_time(struct vcpu *self, const struct sbi_call_args *c)
 {
     (void)self;
@@ -366,29 +470,31 @@ struct sbi_extension {
     enum exit_cause cause;
     struct sbiret (*handle)(struct vcpu *self, const struct sbi_call_args *c);
     bool legacy;
+    bool (*present)(void);   /* NULL: always; else only when the machine can give it */
 };
 
 /* Searched in order: the calls a running kernel makes most come first. */
 static const struct sbi_extension sbi_extensions[] = {
-    { SBI_EXT_TIME,   EXIT_SBI_TIME,   sbi_time,   false },
-    { SBI_EXT_DBCN,   EXIT_SBI_DBCN,   sbi_dbcn,   false },
-    { SBI_EXT_RFENCE, EXIT_SBI_RFENCE, sbi_rfence, false },
-    { SBI_EXT_IPI,    EXIT_SBI_IPI,    sbi_ipi,    false },
-    { SBI_EXT_HSM,    EXIT_SBI_HSM,    sbi_hsm,    false },
-    { SBI_EXT_BASE,   EXIT_SBI_BASE,   sbi_base,   false },
-    { SBI_EXT_SRST,   EXIT_SBI_SRST,   sbi_srst,   false },
-    { SBI_EXT_FWFT,   EXIT_SBI_FWFT,   sbi_fwft,   false },
-    { SBI_EXT_LEGACY_SET_TIMER, EXIT_SBI_LEGACY, NULL, true },
-    { SBI_EXT_LEGACY_PUTCHAR,   EXIT_SBI_LEGACY, NULL, true },
-    { SBI_EXT_LEGACY_GETCHAR,   EXIT_SBI_LEGACY, NULL, true },
-    { SBI_EXT_LEGACY_SHUTDOWN,  EXIT_SBI_LEGACY, NULL, true },
+    { SBI_EXT_TIME,   EXIT_SBI_TIME,   sbi_time,   false, NULL },
+    { SBI_EXT_DBCN,   EXIT_SBI_DBCN,   sbi_dbcn,   false, NULL },
+    { SBI_EXT_RFENCE, EXIT_SBI_RFENCE, sbi_rfence, false, NULL },
+    { SBI_EXT_IPI,    EXIT_SBI_IPI,    sbi_ipi,    false, NULL },
+    { SBI_EXT_HSM,    EXIT_SBI_HSM,    sbi_hsm,    false, NULL },
+    { SBI_EXT_BASE,   EXIT_SBI_BASE,   sbi_base,   false, NULL },
+    { SBI_EXT_SRST,   EXIT_SBI_SRST,   sbi_srst,   false, NULL },
+    { SBI_EXT_FWFT,   EXIT_SBI_FWFT,   sbi_fwft,   false, NULL },
+    { SBI_EXT_DBTR,   EXIT_SBI_DBTR,   sbi_dbtr,   false, sbi_dbtr_present },
+    { SBI_EXT_LEGACY_SET_TIMER, EXIT_SBI_LEGACY, NULL, true, NULL },
+    { SBI_EXT_LEGACY_PUTCHAR,   EXIT_SBI_LEGACY, NULL, true, NULL },
+    { SBI_EXT_LEGACY_GETCHAR,   EXIT_SBI_LEGACY, NULL, true, NULL },
+    { SBI_EXT_LEGACY_SHUTDOWN,  EXIT_SBI_LEGACY, NULL, true, NULL },
 };
 
 static const struct sbi_extension *sbi_extension_find(unsigned long ext)
 {
     for (size_t i = 0; i < ARRAY_SIZE(sbi_extensions); i++)
         if (sbi_extensions[i].id == ext)
-            return &sbi_extensions[i];
+            return !sbi_extensions[i].present || sbi_extensions[i].present() ? &sbi_extensions[i] : NULL;
     return NULL;
 }
 

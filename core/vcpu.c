@@ -268,6 +268,8 @@ _Noreturn void vcpu_park(struct vcpu *vcpu, enum vcpu_state state)
         vcpu->satp_seen = vcpu->vm->mmu->guest_satp(vcpu);
         vcpu_close_instret(vcpu);
     }
+    if (state == VCPU_ENDED)
+        sbi_dbtr_release(vcpu);
     csr_write(hvip, 0);
     csr_write(hgatp, 0);
     __atomic_store_n(&vcpu->state, state, __ATOMIC_RELEASE);

@@ -14,6 +14,7 @@
 #include "arch/riscv/vcpu_regs.h"
 #include "core/lib/base.h"
 #include "core/portable/config.h"
+#include "core/portable/dbtr.h"
 #include "core/portable/stats.h"
 #include "core/spinlock.h"
 #include "mm/guest_mem.h"
@@ -68,6 +69,10 @@ struct vcpu {
      * its own hart because under hap only that hart's vsatp holds it. */
     volatile bool paused;
     uint64_t satp_seen;
+    bool dbtr_ready;         /* dbtr below has been reset (on the first DBTR call) */
+    bool dbtr_fw_shmem_set;  /* the firmware has this hart's DBTR buffer (core/sbi.c) */
+    uint32_t dbtr_fw_used;   /* the firmware's triggers on this hart in use (bit = index) */
+    struct dbtr_vcpu dbtr;   /* the guest's SBI debug triggers (core/portable/dbtr.c) */
 };
 _Static_assert(offsetof(struct vcpu, regs) == 0, "trap.S expects regs first");
 
@@ -180,6 +185,8 @@ struct vcpu_regs *vcpu_handle_trap(struct vcpu_regs *regs);
 
 /* sbi.c */
 void sbi_handle_ecall(struct vcpu *vcpu);
+/* Give back the hardware triggers a vCPU's guest installed (it ends). */
+void sbi_dbtr_release(struct vcpu *vcpu);
 
 
 #endif

@@ -20,6 +20,7 @@
 #define SBI_EXT_SRST   0x53525354
 #define SBI_EXT_DBCN   0x4442434E
 #define SBI_EXT_FWFT   0x46574654
+#define SBI_EXT_DBTR   0x44425452
 
 #define SBI_SUCCESS                0
 #define SBI_ERR_FAILED            -1
@@ -30,6 +31,8 @@
 #define SBI_ERR_ALREADY_AVAILABLE -6
 #define SBI_ERR_ALREADY_STARTED   -7
 #define SBI_ERR_ALREADY_STOPPED   -8
+#define SBI_ERR_NO_SHMEM          -9
+#define SBI_ERR_BAD_RANGE         -11
 
 /* BASE function ids */
 #define SBI_BASE_GET_SPEC_VERSION 0
@@ -58,6 +61,16 @@
 #define SBI_FWFT_PTE_AD_HW_UPDATING    4
 #define SBI_FWFT_POINTER_MASKING_PMLEN 5
 #define SBI_FWFT_FLAG_LOCK             1ul
+
+/* DBTR (debug triggers): functions */
+#define SBI_DBTR_NUM_TRIGGERS 0
+#define SBI_DBTR_SET_SHMEM    1
+#define SBI_DBTR_READ         2
+#define SBI_DBTR_INSTALL      3
+#define SBI_DBTR_UPDATE       4
+#define SBI_DBTR_UNINSTALL    5
+#define SBI_DBTR_ENABLE       6
+#define SBI_DBTR_DISABLE      7
 
 /* HSM */
 #define SBI_HSM_HART_START      0

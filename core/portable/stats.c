@@ -31,6 +31,7 @@ static const char *const exit_cause_names[] = {
     [EXIT_SBI_LEGACY] = "sbi_legacy",
     [EXIT_SBI_OTHER] = "sbi_other",
     [EXIT_SBI_FWFT] = "sbi_fwft",
+    [EXIT_SBI_DBTR] = "sbi_dbtr",
     [EXIT_TIMER] = "timer",
     [EXIT_IPI] = "ipi",
     [EXIT_EXTERNAL] = "external",

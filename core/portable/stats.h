@@ -45,6 +45,7 @@ enum exit_cause {
     EXIT_ILLEGAL,
     EXIT_OTHER,
     EXIT_SBI_FWFT,          /* appended: the CSV columns keep their order */
+    EXIT_SBI_DBTR,
     EXIT_CAUSE_COUNT
 };
 

@@ -25,6 +25,8 @@ bool selftests_test_satp(const struct platform *p);
 bool selftests_test_garbage(const struct platform *p);
 bool selftests_test_flood(const struct platform *p);
 bool selftests_test_dtb(const struct platform *p);
+/* Part of test=sbi: the DBTR checks (sbi_dbtr.c). */
+void sbi_test_dbtr(void);
 
 /* Prints "<suite> P passed, F failed" for the checks made since the suite
  * began (main.c marks the start of each) and returns F == 0. */

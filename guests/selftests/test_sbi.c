@@ -241,6 +241,7 @@ bool selftests_test_sbi(const struct platform *p)
     sbi_test_rfence(p);
     sbi_test_hsm(p);
     sbi_test_fwft();
+    sbi_test_dbtr();
     sbi_test_srst();
     sbi_test_dbcn(p);
     return selftests_summary("sbi");

@@ -184,9 +184,9 @@ static void test_csv(void)
     CHECK_EQ(csv_split(header, h, NCOLS + 1), NCOLS);
     CHECK_EQ(csv_split(row, r, NCOLS + 1), NCOLS);
     CHECK(strcmp(h[11], "full_satp_write_hit") == 0);
-    CHECK(strcmp(h[11 + EXIT_CAUSE_COUNT - 1], "full_sbi_fwft") == 0);
+    CHECK(strcmp(h[11 + EXIT_CAUSE_COUNT - 1], "full_sbi_dbtr") == 0);
     CHECK(strcmp(h[11 + EXIT_CAUSE_COUNT], "fast_satp_write_hit") == 0);
-    CHECK(strcmp(h[11 + 2 * EXIT_CAUSE_COUNT - 1], "fast_sbi_fwft") == 0);
+    CHECK(strcmp(h[11 + 2 * EXIT_CAUSE_COUNT - 1], "fast_sbi_dbtr") == 0);
     CHECK(strcmp(h[11 + 2 * EXIT_CAUSE_COUNT], "sptbuf_size") == 0);
     CHECK(strcmp(h[NCOLS - 4], "mm_remote_flushes") == 0);
     CHECK(strcmp(h[NCOLS - 3], "mm_iommu_commands") == 0);
