@@ -1,6 +1,6 @@
 /*
  * main.c — entry of the fuzz guest.  Bootargs: seed=N (default 1),
- * rounds=N (default 1000), kind=sbi|priv|mmio|all (default all),
+ * rounds=N (default 1000), kind=sbi|priv|upriv|mmio|all (default all),
  * verbose=1 (a line per operation).  Runs the chosen fuzzers, each with
  * its own PRNG stream, prints their summaries, then "fuzz: PASS ..." and
  * shuts down cleanly, or "fuzz: FAIL ..." and a system-failure shutdown if
@@ -57,8 +57,9 @@ void guest_main(uint64_t hartid, const void *dtb)
         .has_h = fuzz_isa_has_h(plat.isa),
     };
     if (platform_bootarg(&plat, "kind", kind, sizeof(kind)) && strcmp(kind, "sbi") != 0 &&
-        strcmp(kind, "priv") != 0 && strcmp(kind, "mmio") != 0 && strcmp(kind, "all") != 0) {
-        console_line("FAIL kind must be sbi|priv|mmio|all (got %s)", kind);
+        strcmp(kind, "priv") != 0 && strcmp(kind, "upriv") != 0 && strcmp(kind, "mmio") != 0 &&
+        strcmp(kind, "all") != 0) {
+        console_line("FAIL kind must be sbi|priv|upriv|mmio|all (got %s)", kind);
         sbi_shutdown(true);
     }
     bool all = strcmp(kind, "all") == 0, ok = true;
@@ -67,6 +68,8 @@ void guest_main(uint64_t hartid, const void *dtb)
         ok &= fuzz_sbi(&env);
     if (all || strcmp(kind, "priv") == 0)
         ok &= fuzz_priv(&env);
+    if (all || strcmp(kind, "upriv") == 0)
+        ok &= fuzz_upriv(&env);
     if (all || strcmp(kind, "mmio") == 0)
         ok &= fuzz_mmio(&env);
     console_line("%s seed=%lu rounds=%u kind=%s", ok ? "PASS" : "FAIL", (unsigned long)env.seed,

@@ -26,23 +26,14 @@
 #include "guests/common/sbi.h"
 #include "guests/fuzz/fuzz.h"
 
-#define OP_SYSTEM 0x73u
-#define R_T0 5u
-#define R_T1 6u
-#define R_T2 7u
-#define R_T3 28u
-#define INSN_WFI 0x10500073u
-#define INSN_NOP 0x00000013u
-#define INSN_RET 0x00008067u
-
 static uint32_t fuzz_code[4] __attribute__((aligned(16)));
 
-static uint32_t csr_insn(unsigned csr, unsigned rs1, unsigned funct3, unsigned rd)
+uint32_t fuzz_csr_insn(unsigned csr, unsigned rs1, unsigned funct3, unsigned rd)
 {
     return (uint32_t)csr << 20 | rs1 << 15 | funct3 << 12 | rd << 7 | OP_SYSTEM;
 }
 
-static uint32_t sys_insn(unsigned funct7, unsigned rs2, unsigned rs1, unsigned funct3, unsigned rd)
+uint32_t fuzz_sys_insn(unsigned funct7, unsigned rs2, unsigned rs1, unsigned funct3, unsigned rd)
 {
     return (uint32_t)funct7 << 25 | rs2 << 20 | rs1 << 15 | funct3 << 12 | rd << 7 | OP_SYSTEM;
 }
@@ -59,7 +50,7 @@ static bool csr_write_denied(unsigned csr)
            csr == 0x14d || csr == 0x10a || (csr >= 0x10c && csr <= 0x10f);
 }
 
-static unsigned fuzz_csr_number(struct fuzz_rng *r)
+unsigned fuzz_csr_number(struct fuzz_rng *r)
 {
     static const unsigned named[] = {
         0x100, 0x104, 0x105, 0x106, 0x10a, 0x10c, 0x140, 0x141, 0x142, 0x143, 0x144, 0x14d,
@@ -77,7 +68,7 @@ static unsigned fuzz_csr_number(struct fuzz_rng *r)
     return ranges[fuzz_below(r, ARRAY_SIZE(ranges))] + (unsigned)fuzz_below(r, 256);
 }
 
-static uint64_t fuzz_operand(struct fuzz_rng *r, const struct platform *p)
+uint64_t fuzz_operand(struct fuzz_rng *r, const struct platform *p)
 {
     switch (fuzz_below(r, 5)) {
     case 0: return 0;
@@ -111,16 +102,16 @@ static void fuzz_priv_draw(struct fuzz_op *op, struct fuzz_rng *r)
             src = 0;
             writes = false;
         }
-        op->insn = csr_insn(csr, src, funct3, rd);
+        op->insn = fuzz_csr_insn(csr, src, funct3, rd);
         op->h = csr_is_h(csr);
         if (writes) {
-            op->pre = csr_insn(csr, 0, 2, R_T3);  /* csrr t3, csr */
-            op->post = csr_insn(csr, R_T3, 1, 0); /* csrw csr, t3 */
+            op->pre = fuzz_csr_insn(csr, 0, 2, R_T3);  /* csrr t3, csr */
+            op->post = fuzz_csr_insn(csr, R_T3, 1, 0); /* csrw csr, t3 */
         }
     } else if (what == 10) {
-        op->insn = sys_insn(0x09, rs2, rs1, 0, 0);   /* sfence.vma */
+        op->insn = fuzz_sys_insn(0x09, rs2, rs1, 0, 0);   /* sfence.vma */
     } else if (what == 11) {
-        op->insn = sys_insn(fuzz_below(r, 2) ? 0x11 : 0x31, rs2, rs1, 0, 0);   /* hfence.vvma/gvma */
+        op->insn = fuzz_sys_insn(fuzz_below(r, 2) ? 0x11 : 0x31, rs2, rs1, 0, 0);   /* hfence.vvma/gvma */
         op->h = true;
     } else if (what == 12) {                      /* hlv, hlvx, hsv */
         static const unsigned loads[][2] = { { 0x30, 0 }, { 0x30, 1 }, { 0x32, 0 }, { 0x32, 1 },
@@ -128,9 +119,9 @@ static void fuzz_priv_draw(struct fuzz_op *op, struct fuzz_rng *r)
                                              { 0x36, 0 } };
         if (fuzz_below(r, 2)) {
             unsigned i = (unsigned)fuzz_below(r, ARRAY_SIZE(loads));
-            op->insn = sys_insn(loads[i][0], loads[i][1], R_T1, 4, rd);
+            op->insn = fuzz_sys_insn(loads[i][0], loads[i][1], R_T1, 4, rd);
         } else {
-            op->insn = sys_insn(0x31 + 2 * (unsigned)fuzz_below(r, 4), R_T2, R_T1, 4, 0);
+            op->insn = fuzz_sys_insn(0x31 + 2 * (unsigned)fuzz_below(r, 4), R_T2, R_T1, 4, 0);
         }
         op->h = true;
     } else if (what == 13) {
@@ -141,7 +132,7 @@ static void fuzz_priv_draw(struct fuzz_op *op, struct fuzz_rng *r)
                                             0x31, 0x33, 0x38, 0x3d };
         unsigned f7 = fuzz_below(r, 4) ? funct7s[fuzz_below(r, ARRAY_SIZE(funct7s))]
                                        : (unsigned)fuzz_below(r, 128);
-        uint32_t insn = sys_insn(f7, (unsigned)fuzz_below(r, 32), fuzz_below(r, 3) ? 0 : rs1, 0,
+        uint32_t insn = fuzz_sys_insn(f7, (unsigned)fuzz_below(r, 32), fuzz_below(r, 3) ? 0 : rs1, 0,
                                  fuzz_below(r, 3) ? 0 : rd);
         /* Never sret, mret, mnret, dret, ecall, wrs.nto, wrs.sto. */
         if (insn == 0x10200073u || insn == 0x30200073u || insn == 0x70200073u ||
