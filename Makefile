@@ -59,7 +59,7 @@ TEST_GUESTS := $(patsubst tests/guests/%.S,$(BUILD)/tests/%.bin,$(wildcard tests
 QEMU      ?= qemu-system-riscv64
 OPENSBI   ?= /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
 
-.PHONY: all deps run hello test unit debug clean test-guests fuzz bench pictures
+.PHONY: all deps run hello test unit debug clean test-guests fuzz soak bench pictures
 all: $(BUILD)/umbra.elf guests test-guests
 
 GUESTS :=
@@ -148,6 +148,13 @@ fuzz: $(BUILD)/unit/test_shadow all
 	    --append "seed=$${FUZZ_SEED:-1} rounds=$${FUZZ_ROUNDS:-50000} kind=all"); rc=$$?; \
 	  echo "$$out" | grep -a "summary\|fuzz: PASS\|FAIL\|PANIC" | sed "s/^/$$mode: /"; \
 	  [ $$rc -eq 0 ] && echo "$$out" | grep -q "fuzz: PASS" || { echo "make fuzz: $$mode failed (rc $$rc)"; exit 1; }; done
+
+# Eight VMs (tinyos, Linux, devtest with edu and NVMe) over hap, tsp and ssp
+# in one machine, round after round until SOAK_MINUTES of guest time (default
+# 60) or exactly SOAK_ROUNDS rounds: every checksum native, every pool back
+# where it started (tools/umbra-soak; results in build/soak/).
+soak: deps all linux
+	$(Q)SOAK_MINUTES=$${SOAK_MINUTES:-60} tools/umbra-soak
 
 debug: deps all
 	@echo "Attach with: gdb-multiarch $(BUILD)/umbra.elf -ex 'target remote :1234'"

@@ -10,11 +10,12 @@ paddr_t umbra_staging;
  * harts run, G-stage tables for BARs a guest maps come from it on any hart. */
 static struct spinlock umbra_pool_lock;
 
-paddr_t umbra_pool_alloc_page(void *unused)
+paddr_t umbra_pool_alloc_page(void *pages)
 {
-    (void)unused;
     spin_lock(&umbra_pool_lock);
     paddr_t page = frame_alloc_page(&umbra_pool);
+    if (page && pages)
+        (*(uint64_t *)pages)++;
     spin_unlock(&umbra_pool_lock);
     return page;
 }

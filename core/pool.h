@@ -12,7 +12,9 @@ extern struct frame_pool umbra_pool;
 extern paddr_t umbra_staging;   /* images staged by the runner live above this */
 
 /* One zeroed page of the pool, safe from any hart once they run (a
- * pt_alloc_fn; the argument is unused). */
-paddr_t umbra_pool_alloc_page(void *unused);
+ * pt_alloc_fn).  `pages`, when not NULL, is the uint64_t page count of the
+ * VM the table belongs to (vm->frame_pages), so its report can say what it
+ * took from the pool while it ran. */
+paddr_t umbra_pool_alloc_page(void *pages);
 
 #endif

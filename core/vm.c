@@ -115,6 +115,7 @@ int vm_create(struct vm *vm, unsigned index, const struct vm_config *c, unsigned
     vm->vmid = vmid_bits ? (uint16_t)(index + 1) : 0;
     vm->ncpus = c->cpus;
     vm->state = VM_RUNNING;
+    uint64_t pool_before = umbra_pool.pages_in_use;     /* boot is single-threaded */
     if (vm_setup_memory(vm, c, err, errlen) != 0)
         return -1;
     if (vuart_vm_init(vm) != 0)
@@ -136,6 +137,7 @@ int vm_create(struct vm *vm, unsigned index, const struct vm_config *c, unsigned
     vm->vcpus[0].start_pc = GUEST_RAM_BASE + GUEST_KERNEL_OFFSET;
     vm->vcpus[0].start_opaque = vm->dtb_gpa;
     vm->vcpus[0].state = VCPU_START_PENDING;
+    vm->frame_pages = vm->frame_pages_start = umbra_pool.pages_in_use - pool_before;
     return 0;
 }
 
@@ -157,6 +159,8 @@ static void vm_print_report_locked(struct vm *vm)
         .sptbuf_size = -1,
     };
     vm->mmu->on_report(vm, &total, &info.sptbuf_size);
+    total.mm[MM_FRAME_POOL_START] = vm->frame_pages_start;
+    total.mm[MM_FRAME_POOL_END] = __atomic_load_n(&vm->frame_pages, __ATOMIC_RELAXED);
     vpci_report(vm, &total);
     size_t n = 0, cap = sizeof(buf);
     /* Each formatter returns the length it wanted; clamping keeps n inside
@@ -219,6 +223,11 @@ void vm_end(struct vm *vm, int status, const char *reason)
     console_guest_flush(vm);
     vpci_vm_end(vm);            /* faults its devices caused last belong in its report */
     ptdump_at_vm_end(vm);
+    /* The monitor may still look at an ended VM's translations; without
+     * it nothing will, and giving them back shows in the report whether the
+     * mode's pool returns to where it started. */
+    if (vm->mmu->on_vm_end && !monitor_enabled())
+        vm->mmu->on_vm_end(vm);
     spin_lock(&vm_end_lock);
     vm_print_report_locked(vm);
     vm->state = VM_ENDED;

@@ -107,6 +107,12 @@ struct vm {
     volatile unsigned long flush_waiter; /* hart id of the vCPU waiting for the acks */
     struct vpci *vpci;             /* assigned PCI functions (iommu/passthrough/vpci.c), or NULL */
     void *mmu_state;               /* the mode's own per-VM state: only the mode looks inside */
+    /* Pages of Umbra's frame pool this VM holds (its RAM, tables, shadow
+     * pool): all it took at creation, plus the tables added while it ran
+     * (G-stage and DMA tables for BARs, through umbra_pool_alloc_page).
+     * The report shows both, so a leak shows as end > start. */
+    uint64_t frame_pages;
+    uint64_t frame_pages_start;
 };
 
 /* A physical hart Umbra runs on. */

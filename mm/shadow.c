@@ -405,6 +405,16 @@ static void root_free(struct shadow_vm *s, int idx)
     s->roots_freed++;
 }
 
+void shadow_vm_release(struct shadow_vm *s)
+{
+    /* No hart will use these ASIDs for this VM again, so the flushes that
+     * freeing normally sends (IPIs to harts whose vCPUs are gone) are moot. */
+    s->cfg.flush = NULL;
+    for (int i = 0; i < s->max_roots; i++)
+        if (s->roots[i].live)
+            root_free(s, i);
+}
+
 /* The least recently used live root other than `except`.  For emptying a
  * tree (`for_tables`) only roots with tables qualify; for reusing a slot
  * only unpinned ones. */

@@ -152,6 +152,11 @@ int shadow_root_get(struct shadow_vm *s, uint64_t guest_satp, int keep, bool *bu
 /* The vsatp value that runs shadow idx. */
 uint64_t shadow_root_vsatp(const struct shadow_vm *s, int idx);
 
+/* Free every shadow, as destroying the VM would; only once no hart can run
+ * on them again (it flushes nothing).  Afterwards the pool is back at its
+ * level after shadow_vm_init, unless a table leaked. */
+void shadow_vm_release(struct shadow_vm *s);
+
 enum shadow_fault_kind {
     SHADOW_FAULT_HIDDEN,        /* shadow entry was missing or stale: filled; retry */
     SHADOW_FAULT_AD_UPDATE,     /* like hidden, and the guest PTE's A/D bits were set */

@@ -66,6 +66,10 @@ struct mmu_ops {
     /* Add the mode's counters to the VM's report; *sptbuf_size is the SPT
      * base buffer's size, or -1 for a mode without one. */
     void (*on_report)(struct vm *vm, struct exit_stats *total, int *sptbuf_size);
+    /* Optional: every vCPU of the VM has left its hart for good; free what
+     * the mode built while it ran (before the report, which shows the
+     * pool level after). */
+    void (*on_vm_end)(struct vm *vm);
 
     /* The monitor (core/monitor/) and its dumps.  Each only reads.  The
      * monitor calls them with every vCPU of the VM stopped in Umbra; a dump

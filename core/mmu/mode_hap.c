@@ -43,7 +43,7 @@ static int hap_vm_create(struct vm *vm, char *err, size_t errlen)
     if (!root) {
         what = "not enough host memory for its G-stage table";
     } else {
-        pt_init(gstage_of(vm), PT_SV39X4, root, umbra_pool_alloc_page, NULL);
+        pt_init(gstage_of(vm), PT_SV39X4, root, umbra_pool_alloc_page, &vm->frame_pages);
         if (!gstage_map_ram(vm))
             what = "cannot build its G-stage table";
     }

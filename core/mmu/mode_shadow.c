@@ -43,6 +43,7 @@ struct mode_shadow_vm {
     struct sleeplock lock;
     uint64_t remote_flushes;       /* shadow changes that needed a vm_shootdown */
     uint64_t sptbufs_checked;      /* core.roots_freed when the buffers were last checked */
+    uint64_t pool_pages_start;     /* core.pool in use once it was set up */
     struct shadow_cpu cpus[MAX_VCPUS_PER_VM];
 };
 
@@ -144,6 +145,7 @@ static int mode_shadow_vm_create(struct vm *vm, const struct shadow_flavor *flav
     }
     shadow_vm_init(shadows_of(vm), &vm->mem, GUEST_RAM_BASE, vm->ram_size, &cfg, pool_base, pool,
                    pa_to_ptr(meta_base), meta);
+    smv_of(vm)->pool_pages_start = shadows_of(vm)->pool.pages_in_use;
     /* Every vCPU pins the root it runs on, and a new root needs a free or
      * unpinned slot besides: too small a pool could leave none. */
     if (shadows_of(vm)->max_roots <= (int)c->cpus + 1) {
@@ -663,6 +665,8 @@ static void mode_shadow_report(struct vm *vm, struct exit_stats *t, int *sptbuf_
     t->mm[MM_WP_EMULATED] += st->wp_emulated;
     t->mm[MM_WP_UNSHADOWED] += st->wp_unshadowed;
     t->mm[MM_REMOTE_FLUSHES] += smv->remote_flushes;
+    t->mm[MM_SHADOW_POOL_START] += smv->pool_pages_start;
+    t->mm[MM_SHADOW_POOL_END] += smv->core.pool.pages_in_use;
     for (unsigned i = 0; i < vm->ncpus; i++) {
         const struct shadow_cpu *c = &smv->cpus[i];
         t->mm[MM_SPTBUF_HITS] += c->sptbuf.hits;
@@ -671,6 +675,16 @@ static void mode_shadow_report(struct vm *vm, struct exit_stats *t, int *sptbuf_
         t->fast[EXIT_SATP_WRITE_HIT] += c->fast_satp_hits;
     }
     *sptbuf_size = smv->flavor->sptbuf ? (int)vm->config->sptbuf : -1;
+}
+
+/* Called once, after the VM's last vCPU stopped: no buffer or hart uses a
+ * shadow any more, so every one goes back to the pool. */
+static void mode_shadow_vm_end(struct vm *vm)
+{
+    struct mode_shadow_vm *smv = smv_of(vm);
+    sleeplock_acquire(&smv->lock, NULL);
+    shadow_vm_release(&smv->core);
+    sleeplock_release(&smv->lock);
 }
 
 /* ---- the monitor and the dumps -------------------------------------------- */
@@ -804,6 +818,7 @@ static void mode_shadow_trace_change(struct vm *vm)
     .on_virtual_instruction = mode_shadow_virtual_instruction, \
     .on_remote_fence = mode_shadow_remote_fence, \
     .on_report = mode_shadow_report, \
+    .on_vm_end = mode_shadow_vm_end, \
     .monitor_describe = mode_shadow_monitor_describe, \
     .monitor_walk = mode_shadow_monitor_walk, \
     .ptdump = mode_shadow_ptdump, \

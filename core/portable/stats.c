@@ -48,6 +48,7 @@ static const char *const mm_counter_names[] = {
     "shadow_pool_exhausted", "sync_va", "sync_asid", "sync_all",
     "entries_dropped", "wp_emulated", "wp_unshadowed", "remote_flushes",
     "iommu_commands", "iommu_faults", "bar_maps",
+    "frame_pool_start", "frame_pool_end", "shadow_pool_start", "shadow_pool_end",
 };
 _Static_assert(ARRAY_SIZE(mm_counter_names) == MM_COUNTER_COUNT, "every mm counter needs a name");
 

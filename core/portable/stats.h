@@ -67,6 +67,10 @@ enum mm_counter {
     MM_SHADOW_POOL_EXHAUSTED, MM_SYNC_VA, MM_SYNC_ASID, MM_SYNC_ALL,
     MM_ENTRIES_DROPPED, MM_WP_EMULATED, MM_WP_UNSHADOWED, MM_REMOTE_FLUSHES,
     MM_IOMMU_COMMANDS, MM_IOMMU_FAULTS, MM_BAR_MAPS,
+    /* Levels, not counts: pages the VM held of Umbra's frame pool and of its
+     * shadow pool when it was created and when it ended (tools/umbra-soak
+     * checks that they come back). */
+    MM_FRAME_POOL_START, MM_FRAME_POOL_END, MM_SHADOW_POOL_START, MM_SHADOW_POOL_END,
     MM_COUNTER_COUNT
 };
 /* names: "sptbuf_hits", ..., lower snake case of the enum without MM_ */

@@ -90,7 +90,7 @@ static int dma_table_init(struct vm *vm, char *err, size_t errlen)
     paddr_t root = frame_alloc(&umbra_pool, KIB(16), KIB(16));
     if (!root)
         return vpci_fail(err, errlen, vm, vm->config->pci[0], "not enough host memory for its DMA table");
-    pt_init(&vm->vpci->dma, PT_SV39X4, root, umbra_pool_alloc_page, NULL);
+    pt_init(&vm->vpci->dma, PT_SV39X4, root, umbra_pool_alloc_page, &vm->frame_pages);
     for (unsigned i = 0; i < vm->mem.count; i++) {
         const struct guest_mem_region *r = &vm->mem.regions[i];
         if (r->kind != GUEST_MEM_CONTIGUOUS ||
