@@ -20,7 +20,7 @@
  *         hart_start addresses outside RAM, which OpenSBI's root domain
  *         allows; HSM hart ids above 2^32, which OpenSBI 1.5 truncates;
  *         SRST vendor reset types, NOT_SUPPORTED under Umbra and
- *         INVALID_PARAM natively);
+ *         INVALID_PARAM natively; every DBTR call, see fuzz_dbtr_prepare);
  *   VIRT  made only when the hart has no H (inside Umbra), not compared:
  *         DBCN buffers outside our printable buffer (OpenSBI would print a
  *         wrapped 2^63-byte range or fault in M-mode on unmapped memory);
@@ -45,29 +45,30 @@ enum fuzz_class { CLS_CMP, CLS_EXEC, CLS_VIRT, CLS_SKIP };
 #define EXT_PMU  0x504D55
 #define EXT_SUSP 0x53555350
 #define EXT_CPPC 0x43505043
-#define EXT_DBTR 0x44425452
 #define EXT_SSE  0x535345
 #define EXT_STA  0x535441
 #define EXT_NACL 0x4E41434C
 #define EXT_MPXY 0x4D505859
 
 enum {
-    X_BASE, X_TIME, X_IPI, X_RFENCE, X_HSM, X_SRST, X_DBCN, X_FWFT, X_LEGACY, X_UNKNOWN, X_COUNT
+    X_BASE, X_TIME, X_IPI, X_RFENCE, X_HSM, X_SRST, X_DBCN, X_FWFT, X_DBTR, X_LEGACY, X_UNKNOWN, X_COUNT
 };
 static const char *const fuzz_ext_names[X_COUNT] = {
-    "base", "time", "ipi", "rfence", "hsm", "srst", "dbcn", "fwft", "legacy", "unknown",
+    "base", "time", "ipi", "rfence", "hsm", "srst", "dbcn", "fwft", "dbtr", "legacy", "unknown",
 };
 static const uint64_t fuzz_ext_ids[X_LEGACY] = {
     SBI_EXT_BASE, SBI_EXT_TIME, SBI_EXT_IPI, SBI_EXT_RFENCE,
-    SBI_EXT_HSM,  SBI_EXT_SRST, SBI_EXT_DBCN, SBI_EXT_FWFT,
+    SBI_EXT_HSM,  SBI_EXT_SRST, SBI_EXT_DBCN, SBI_EXT_FWFT, SBI_EXT_DBTR,
 };
 /* Function ids each known extension defines (0..last). */
-static const uint64_t fuzz_ext_last_fid[X_LEGACY] = { 6, 0, 0, 6, 3, 0, 2, 1 };
+static const uint64_t fuzz_ext_last_fid[X_LEGACY] = { 6, 0, 0, 6, 3, 0, 2, 1, 7 };
 
 #define FUZZ_TEXT_LEN 64
 #define FUZZ_DBCN_MAX 4
 static char fuzz_text[FUZZ_TEXT_LEN];   /* printable bytes DBCN may write */
 static char fuzz_scratch[FUZZ_TEXT_LEN]; /* where DBCN reads may land */
+#define FUZZ_DBTR_ENTRIES 8
+static uint64_t fuzz_dbtr_shmem[FUZZ_DBTR_ENTRIES][4] __attribute__((aligned(64)));
 
 struct fuzz_sbi_stats {
     unsigned made, compared, skipped, virt_only;
@@ -78,7 +79,7 @@ struct fuzz_sbi_stats {
 
 static bool fuzz_known_elsewhere(uint64_t eid)
 {
-    return eid == EXT_PMU || eid == EXT_SUSP || eid == EXT_CPPC || eid == EXT_DBTR ||
+    return eid == EXT_PMU || eid == EXT_SUSP || eid == EXT_CPPC ||
            eid == EXT_SSE || eid == EXT_STA || eid == EXT_NACL || eid == EXT_MPXY ||
            (eid >= 0x08000000 && eid <= 0x0AFFFFFF) || (eid >= 3 && eid <= 7);
 }
@@ -113,6 +114,11 @@ static uint64_t fuzz_sbi_arg(struct fuzz_rng *r, const struct fuzz_env *env)
     }
 }
 
+static bool fuzz_in_ram(const struct platform *p, uint64_t addr)
+{
+    return addr >= p->mem_base && addr < platform_ram_end(p);
+}
+
 struct fuzz_call {
     unsigned ext;               /* X_* */
     uint64_t eid, fid, a[6];
@@ -120,10 +126,6 @@ struct fuzz_call {
     long want;                  /* error the spec fixes, or 1: none */
 };
 
-static bool fuzz_in_ram(const struct platform *p, uint64_t addr)
-{
-    return addr >= p->mem_base && addr < platform_ram_end(p);
-}
 
 /* A hart mask Umbra (following the specification) rejects. */
 static bool fuzz_mask_names_missing(const struct platform *p, uint64_t mask, uint64_t base)
@@ -132,6 +134,46 @@ static bool fuzz_mask_names_missing(const struct platform *p, uint64_t mask, uin
     if (base == ~0ull)
         return false;
     return base >= n || (mask & ~(all >> base)) != 0;
+}
+
+/*
+ * DBTR: made everywhere, never compared (OpenSBI 1.5 departs from the
+ * specification in several answers: README "What a guest sees").  Shared
+ * memory is our own buffer, an address outside RAM or "off", never other
+ * RAM (the SBI writes results there).  Its entries are random trigger
+ * configurations of the two address-match types with every mode bit
+ * clear, so no trigger installed can ever fire (an icount or interrupt
+ * trigger would, natively); the call site uninstalls them after each call.
+ */
+#define DBTR_MODE_BITS ((1ull << 3) | (1ull << 4) | (1ull << 6) | (1ull << 23) | (1ull << 24))
+
+static void fuzz_dbtr_prepare(struct fuzz_call *c, const struct fuzz_env *env, struct fuzz_rng *r)
+{
+    c->cls = CLS_EXEC;
+    if (c->fid == SBI_DBTR_SET_SHMEM) {
+        uint64_t pick = fuzz_below(r, 4);
+        if (pick == 0 || fuzz_in_ram(env->plat, c->a[0]))
+            c->a[0] = ptr_to_pa(fuzz_dbtr_shmem) + fuzz_below(r, 2) * 4;   /* aligned or not */
+        if (pick == 1)
+            c->a[0] = c->a[1] = ~0ull;
+        if (pick == 2)
+            c->a[1] = 0;
+    }
+    for (unsigned i = 0; i < FUZZ_DBTR_ENTRIES; i++) {
+        uint64_t type = fuzz_below(r, 2) ? 6 : 2;
+        fuzz_dbtr_shmem[i][0] = fuzz_below(r, FUZZ_DBTR_ENTRIES + 2);
+        fuzz_dbtr_shmem[i][1] = (type << 60) | (fuzz_rand(r) & ((1ull << 60) - 1) & ~DBTR_MODE_BITS);
+        fuzz_dbtr_shmem[i][2] = fuzz_rand(r);
+        fuzz_dbtr_shmem[i][3] = fuzz_below(r, 4) ? 0 : fuzz_rand(r);
+    }
+}
+
+/* Take back whatever a DBTR call installed (one by one: a set that names
+ * a trigger not installed is refused whole). */
+static void fuzz_dbtr_clean(void)
+{
+    for (unsigned i = 0; i < FUZZ_DBTR_ENTRIES; i++)
+        sbi_ecall(SBI_EXT_DBTR, SBI_DBTR_UNINSTALL, i, 1, 0, 0, 0, 0);
 }
 
 static void fuzz_sbi_classify(struct fuzz_call *c, const struct fuzz_env *env, struct fuzz_rng *r)
@@ -217,6 +259,9 @@ static void fuzz_sbi_classify(struct fuzz_call *c, const struct fuzz_env *env, s
             c->want = SBI_ERR_INVALID_PARAM;
         }
         break;
+    case X_DBTR:
+        fuzz_dbtr_prepare(c, env, r);
+        break;
     case X_FWFT: {
         uint32_t feature = (uint32_t)c->a[0];
         if (fuzz_below(r, 2))
@@ -284,6 +329,8 @@ bool fuzz_sbi(const struct fuzz_env *env)
         fuzz_catch_arm(0);
         struct sbiret ret = sbi_ecall(c.eid, c.fid, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5]);
         struct fuzz_trap t = fuzz_catch_take();
+        if (c.ext == X_DBTR)
+            fuzz_dbtr_clean();
         bool legacy = c.eid <= SBI_EXT_LEGACY_LAST;
         s.made++;
         s.per_ext[c.ext]++;
