@@ -188,10 +188,11 @@ void vcpu_arch_flush_guest_tlb(uint64_t va, uint64_t size, long asid)
             hfence_vvma_asid((uint64_t)asid);
         return;
     }
-    for (uint64_t page = ALIGN_DOWN(va, PAGE_SIZE); page < va + size; page += PAGE_SIZE) {
+    uint64_t first, pages = page_span(va, size, &first);
+    for (uint64_t i = 0; i < pages; i++) {
         if (asid < 0)
-            hfence_vvma_va(page);
+            hfence_vvma_va(first + i * PAGE_SIZE);
         else
-            hfence_vvma_va_asid(page, (uint64_t)asid);
+            hfence_vvma_va_asid(first + i * PAGE_SIZE, (uint64_t)asid);
     }
 }

@@ -34,6 +34,18 @@ typedef uint64_t gpaddr_t;  /* guest-physical address */
 static inline void *pa_to_ptr(paddr_t pa) { return (void *)(uintptr_t)pa; }
 static inline paddr_t ptr_to_pa(const void *p) { return (paddr_t)(uintptr_t)p; }
 
+/* The 4 KiB pages that [va, va + size) touches: the first in *first, the
+ * count returned (0 for size 0).  A range that runs past the top of the
+ * address space stops there: va + size comes from a guest and may wrap. */
+static inline uint64_t page_span(uint64_t va, uint64_t size, uint64_t *first)
+{
+    *first = ALIGN_DOWN(va, PAGE_SIZE);
+    if (!size)
+        return 0;
+    uint64_t last = va + size - 1 < va ? ~0ull : va + size - 1;
+    return (ALIGN_DOWN(last, PAGE_SIZE) - *first) / PAGE_SIZE + 1;
+}
+
 /* The one fatal-error path.  In the hypervisor it prints the message, the
  * trap CSRs (scause, sepc, stval, htval, htinst) and the current vCPU, then
  * ends the machine with a failure status. */

@@ -438,8 +438,9 @@ static void mode_shadow_remote_fence(struct vcpu *self, unsigned long targets, u
         return;
     }
     /* Every page the range touches, from the one holding va. */
-    for (uint64_t page = ALIGN_DOWN(va, PAGE_SIZE); page < va + size; page += PAGE_SIZE)
-        fence(self, true, page, has_asid, (uint16_t)asid);
+    uint64_t first, pages = page_span(va, size, &first);
+    for (uint64_t i = 0; i < pages; i++)
+        fence(self, true, first + i * PAGE_SIZE, has_asid, (uint16_t)asid);
 }
 
 /* hgatp is Bare: only VS-stage entries to drop. */

@@ -123,6 +123,12 @@ static void sbi_test_rfence(const struct platform *p)
              "RFENCE remote_sfence_vma (one page) on self succeeds");
     check_eq(sbi_remote_sfence_vma_asid(1, p->hartid, 0, UINT64_MAX, 1).error, SBI_SUCCESS,
              "RFENCE remote_sfence_vma_asid on self succeeds");
+    /* A range in the last page, whose page walk would wrap past the top
+     * (once Umbra looped there for ever; found by the SBI fuzzer). */
+    check_eq(sbi_remote_sfence_vma(1, p->hartid, 0xfffffffffffffc3bull, 9).error, SBI_SUCCESS,
+             "RFENCE remote_sfence_vma of the address space's last bytes succeeds");
+    check_eq(sbi_remote_sfence_vma_asid(1, p->hartid, 0xffffffffffffe800ull, 0x2000, 1).error, SBI_SUCCESS,
+             "RFENCE remote_sfence_vma_asid running past the top succeeds");
     /* As for IPIs (sbi_test_ipi): a missing hart in the mask. */
     long missing = sbi_base_call(SBI_BASE_GET_IMPL_ID).value == SBI_IMPL_ID_OPENSBI ? SBI_SUCCESS
                                                                                     : SBI_ERR_INVALID_PARAM;
