@@ -399,11 +399,15 @@ static long dbtr_fw_install(void *ctx, uint64_t tdata1, uint64_t tdata2, uint64_
     return SBI_SUCCESS;
 }
 
+/* A trigger the firmware did not take back stays counted as in use, so
+ * the account of which one it hands out next stays right. */
 static long dbtr_fw_uninstall(void *ctx, unsigned idx)
 {
     struct vcpu *self = ctx;
-    self->dbtr_fw_used &= ~(1u << idx);
-    return sbi_call(SBI_EXT_DBTR, SBI_DBTR_UNINSTALL, idx, 1, 0, 0, 0).error;
+    long err = sbi_call(SBI_EXT_DBTR, SBI_DBTR_UNINSTALL, idx, 1, 0, 0, 0).error;
+    if (err == SBI_SUCCESS)
+        self->dbtr_fw_used &= ~(1u << idx);
+    return err;
 }
 
 static long dbtr_fw_enable(void *ctx, unsigned idx, bool on)

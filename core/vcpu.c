@@ -307,8 +307,10 @@ _Noreturn void hart_run(struct hart *hart)
         struct vcpu *vcpu = hart->vcpu;
         if (vcpu) {
             uint32_t req = __atomic_load_n(&vcpu->requests, __ATOMIC_ACQUIRE);
-            if ((req & VCPU_REQ_STOP) && vcpu->state != VCPU_ENDED)
+            if ((req & VCPU_REQ_STOP) && vcpu->state != VCPU_ENDED) {
+                sbi_dbtr_release(vcpu);    /* a vCPU the guest had stopped ends here */
                 __atomic_store_n(&vcpu->state, VCPU_ENDED, __ATOMIC_RELEASE);
+            }
             else if (vcpu->state == VCPU_START_PENDING && vcpu_may_enter(vcpu))
                 hart_enter_vcpu(hart, vcpu);
         }

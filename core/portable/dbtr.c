@@ -33,20 +33,35 @@
 #define MC_TIMING      (1ull << 18)
 #define MC_SIZELO      (3ull << 16)
 /* mcontrol6 (type 6) */
-#define MC6_RESERVED   ((((1ull << 59) - 1) & ~((1ull << 27) - 1)) | (1ull << 20))
+#define MC6_RESERVED   ((((1ull << 59) - 1) & ~((1ull << 27) - 1)) | (3ull << 19))
 #define MC6_UNCERTAIN  (1ull << 26)
 #define MC6_HIT1       (1ull << 25)
 #define MC6_VS         (1ull << 24)
 #define MC6_VU         (1ull << 23)
 #define MC6_HIT0       (1ull << 22)
 #define MC6_SELECT     (1ull << 21)
-#define MC6_SIZE       (0xfull << 16)
+#define MC6_SIZE       (7ull << 16)        /* Sdtrig 1.0: 18:16, 6 = 128-bit */
 #define MC6_UNCERTAINEN (1ull << 5)
 
 static struct dbtr_ret dbtr_ok(long value) { return (struct dbtr_ret){ SBI_SUCCESS, value }; }
 static struct dbtr_ret dbtr_fail(long error, long value) { return (struct dbtr_ret){ error, value }; }
 
 static uint64_t tdata1_type(uint64_t tdata1) { return tdata1 >> DBTR_TYPE_SHIFT; }
+
+/* match: 0-5 and their negations 8, 9, 12, 13; the rest are reserved. */
+static bool match_defined(uint64_t tdata1)
+{
+    unsigned match = (unsigned)((tdata1 & TD1_MATCH) >> 7);
+    return match <= 5 || match == 8 || match == 9 || match == 12 || match == 13;
+}
+
+/* mcontrol's size (sizehi:sizelo): 0-5 (any, 8 to 64 bits) and 9 (128
+ * bits) have an mcontrol6 equivalent; 6-8 (80-112 bits) do not, and
+ * 10-15 are reserved. */
+static unsigned mcontrol_size(uint64_t tdata1)
+{
+    return (unsigned)(((tdata1 & MC_SIZEHI) >> 21) << 2 | (tdata1 & MC_SIZELO) >> 16);
+}
 
 void dbtr_reset(struct dbtr_vcpu *d, unsigned max)
 {
@@ -61,8 +76,11 @@ long dbtr_check(uint64_t tdata1, uint64_t tdata3)
         return SBI_ERR_INVALID_PARAM;        /* the specification's two rules */
     if (type != DBTR_TYPE_MCONTROL && type != DBTR_TYPE_MCONTROL6)
         return SBI_ERR_NOT_SUPPORTED;
-    if (tdata1 & (type == DBTR_TYPE_MCONTROL ? MC_RESERVED : MC6_RESERVED))
+    if ((tdata1 & (type == DBTR_TYPE_MCONTROL ? MC_RESERVED : MC6_RESERVED)) || !match_defined(tdata1) ||
+        (type == DBTR_TYPE_MCONTROL && mcontrol_size(tdata1) > 9))
         return SBI_ERR_INVALID_PARAM;
+    if (type == DBTR_TYPE_MCONTROL && mcontrol_size(tdata1) >= 6 && mcontrol_size(tdata1) <= 8)
+        return SBI_ERR_NOT_SUPPORTED;
     /* Only "raise a breakpoint exception", before the access, unchained,
      * comparing addresses alone: what a guest kernel debugging itself
      * needs.  vs/vu name modes a guest without H does not have. */
@@ -74,7 +92,8 @@ long dbtr_check(uint64_t tdata1, uint64_t tdata3)
 }
 
 /* The guest's s/u become vs/vu; an mcontrol becomes the mcontrol6 that
- * matches the same accesses (its split size field joined). */
+ * matches the same accesses (its split size field joined, 128 bits
+ * re-encoded). */
 uint64_t dbtr_host_tdata1(uint64_t guest)
 {
     uint64_t host = DBTR_TYPE_MCONTROL6 << DBTR_TYPE_SHIFT;
@@ -83,7 +102,7 @@ uint64_t dbtr_host_tdata1(uint64_t guest)
     host |= guest & TD1_U ? MC6_VU : 0;
     if (tdata1_type(guest) == DBTR_TYPE_MCONTROL6)
         return host | (guest & (MC6_SELECT | MC6_SIZE));
-    uint64_t size = ((guest & MC_SIZEHI) >> 21) << 2 | (guest & MC_SIZELO) >> 16;
+    uint64_t size = mcontrol_size(guest) == 9 ? 6 : mcontrol_size(guest);
     return host | (guest & MC_SELECT ? MC6_SELECT : 0) | size << 16;
 }
 
@@ -181,17 +200,18 @@ static void uninstall_one(struct dbtr_vcpu *d, const struct dbtr_host *h, unsign
     memset(&d->trig[idx], 0, sizeof(d->trig[idx]));
 }
 
-/* Check every entry, then the room for them. */
-static struct dbtr_ret install_check(struct dbtr_vcpu *d, const struct dbtr_host *h, unsigned count)
+/* Read every entry once (the guest may change its memory meanwhile) and
+ * check it, then the room for them. */
+static struct dbtr_ret install_check(struct dbtr_vcpu *d, const struct dbtr_host *h, unsigned count,
+                                     uint64_t (*w)[4])
 {
     unsigned free = 0;
     for (unsigned i = 0; i < d->max; i++)
         free += !d->trig[i].mapped;
     for (unsigned i = 0; i < count; i++) {
-        uint64_t w[4];
-        if (!entry_read(d, h, i, w))
+        if (!entry_read(d, h, i, w[i]))
             return dbtr_fail(SBI_ERR_FAILED, i);
-        long err = dbtr_check(w[1], w[3]);
+        long err = dbtr_check(w[i][1], w[i][3]);
         if (err)
             return dbtr_fail(err, i);
         if (i >= free)
@@ -207,26 +227,33 @@ static void install_undo(struct dbtr_vcpu *d, const struct dbtr_host *h, const u
         uninstall_one(d, h, done[n]);
 }
 
+/* The firmware's refusal as the guest hears it: NOT_SUPPORTED stays (an
+ * optional bit it lacks), anything else is FAILED. */
+static long firmware_error(long err)
+{
+    return err == SBI_ERR_NOT_SUPPORTED ? err : SBI_ERR_FAILED;
+}
+
 static struct dbtr_ret dbtr_install(struct dbtr_vcpu *d, const struct dbtr_host *h, unsigned long count)
 {
     if (!d->shmem_on)
         return dbtr_fail(SBI_ERR_NO_SHMEM, 0);
     if (count >= d->max)
         return dbtr_fail(SBI_ERR_BAD_RANGE, 0);
-    struct dbtr_ret r = install_check(d, h, (unsigned)count);
+    uint64_t w[DBTR_MAX_TRIGGERS][4];
+    struct dbtr_ret r = install_check(d, h, (unsigned)count, w);
     if (r.error)
         return r;
     unsigned done[DBTR_MAX_TRIGGERS];
     for (unsigned i = 0; i < count; i++) {
-        uint64_t w[4];
         unsigned idx = free_trigger(d);
         struct dbtr_trigger *t = &d->trig[idx];
-        entry_read(d, h, i, w);
-        trigger_set(t, w);
-        if (carry(h, t) != SBI_SUCCESS) {
+        trigger_set(t, w[i]);
+        long err = carry(h, t);
+        if (err != SBI_SUCCESS) {
             memset(t, 0, sizeof(*t));
             install_undo(d, h, done, i);
-            return dbtr_fail(SBI_ERR_FAILED, (long)i);
+            return dbtr_fail(firmware_error(err), (long)i);
         }
         t->mapped = true;
         done[i] = idx;
@@ -252,19 +279,30 @@ static long update_entry_check(const struct dbtr_vcpu *d, const uint64_t w[4])
     return dbtr_check(w[1], w[3]);
 }
 
-/* The carrying hardware trigger is replaced; if the firmware refuses the
- * new configuration the old one is put back. */
+/* The carrying hardware trigger is replaced by one for w. */
 static long update_one(struct dbtr_vcpu *d, const struct dbtr_host *h, const uint64_t w[4])
 {
-    struct dbtr_trigger *t = &d->trig[w[0]], old = *t;
+    struct dbtr_trigger *t = &d->trig[w[0]];
     h->uninstall(h->ctx, t->host_idx);
     trigger_set(t, w);
-    if (carry(h, t) == SBI_SUCCESS)
-        return SBI_SUCCESS;
-    *t = old;
-    if (carry(h, t) != SBI_SUCCESS)
-        memset(t, 0, sizeof(*t));
-    return SBI_ERR_FAILED;
+    return carry(h, t);
+}
+
+/* Put triggers back as they were before an update that failed at entry n:
+ * the ones updated, newest first, then entry n's own (already uninstalled).
+ * A trigger the firmware will not take back even so is uninstalled, never
+ * left half-set. */
+static void update_undo(struct dbtr_vcpu *d, const struct dbtr_host *h, const uint64_t (*w)[4],
+                        const struct dbtr_trigger *old, unsigned n)
+{
+    for (unsigned i = n + 1; i-- > 0;) {
+        struct dbtr_trigger *t = &d->trig[w[i][0]];
+        if (i < n)
+            h->uninstall(h->ctx, t->host_idx);
+        *t = old[i];
+        if (carry(h, t) != SBI_SUCCESS)
+            memset(t, 0, sizeof(*t));
+    }
 }
 
 static struct dbtr_ret dbtr_update(struct dbtr_vcpu *d, const struct dbtr_host *h, unsigned long count)
@@ -274,6 +312,7 @@ static struct dbtr_ret dbtr_update(struct dbtr_vcpu *d, const struct dbtr_host *
     if (count >= d->max)
         return dbtr_fail(SBI_ERR_BAD_RANGE, 0);
     uint64_t w[DBTR_MAX_TRIGGERS][4];
+    struct dbtr_trigger old[DBTR_MAX_TRIGGERS];
     for (unsigned i = 0; i < count; i++) {
         if (!entry_read(d, h, i, w[i]))
             return dbtr_fail(SBI_ERR_FAILED, i);
@@ -281,9 +320,14 @@ static struct dbtr_ret dbtr_update(struct dbtr_vcpu *d, const struct dbtr_host *
         if (err)
             return dbtr_fail(err, i);
     }
-    for (unsigned i = 0; i < count; i++)
-        if (update_one(d, h, w[i]) != SBI_SUCCESS)
-            return dbtr_fail(SBI_ERR_FAILED, i);
+    for (unsigned i = 0; i < count; i++) {
+        old[i] = d->trig[w[i][0]];
+        long err = update_one(d, h, w[i]);
+        if (err != SBI_SUCCESS) {
+            update_undo(d, h, w, old, i);
+            return dbtr_fail(firmware_error(err), i);
+        }
+    }
     return dbtr_ok(0);
 }
 

@@ -139,25 +139,25 @@ static bool fuzz_mask_names_missing(const struct platform *p, uint64_t mask, uin
 /*
  * DBTR: made everywhere, never compared (OpenSBI 1.5 departs from the
  * specification in several answers: README "What a guest sees").  Shared
- * memory is our own buffer, an address outside RAM or "off", never other
- * RAM (the SBI writes results there).  Its entries are random trigger
+ * memory is our own buffer or "off", never other memory (the SBI writes
+ * results there).  Its entries are random trigger
  * configurations of the two address-match types with every mode bit
  * clear, so no trigger installed can ever fire (an icount or interrupt
  * trigger would, natively); the call site uninstalls them after each call.
  */
 #define DBTR_MODE_BITS ((1ull << 3) | (1ull << 4) | (1ull << 6) | (1ull << 23) | (1ull << 24))
 
-static void fuzz_dbtr_prepare(struct fuzz_call *c, const struct fuzz_env *env, struct fuzz_rng *r)
+static void fuzz_dbtr_prepare(struct fuzz_call *c, struct fuzz_rng *r)
 {
     c->cls = CLS_EXEC;
     if (c->fid == SBI_DBTR_SET_SHMEM) {
-        uint64_t pick = fuzz_below(r, 4);
-        if (pick == 0 || fuzz_in_ram(env->plat, c->a[0]))
-            c->a[0] = ptr_to_pa(fuzz_dbtr_shmem) + fuzz_below(r, 2) * 4;   /* aligned or not */
-        if (pick == 1)
+        /* Our buffer (aligned or not) or "off".  Never another address:
+         * natively the firmware's M-mode would write its answers there
+         * (outside RAM: test=sbi checks Umbra's INVALID_ADDRESS). */
+        c->a[0] = ptr_to_pa(fuzz_dbtr_shmem) + fuzz_below(r, 2) * 4;
+        c->a[1] = fuzz_below(r, 4) ? 0 : c->a[1];
+        if (fuzz_below(r, 4) == 0)
             c->a[0] = c->a[1] = ~0ull;
-        if (pick == 2)
-            c->a[1] = 0;
     }
     for (unsigned i = 0; i < FUZZ_DBTR_ENTRIES; i++) {
         uint64_t type = fuzz_below(r, 2) ? 6 : 2;
@@ -260,7 +260,7 @@ static void fuzz_sbi_classify(struct fuzz_call *c, const struct fuzz_env *env, s
         }
         break;
     case X_DBTR:
-        fuzz_dbtr_prepare(c, env, r);
+        fuzz_dbtr_prepare(c, r);
         break;
     case X_FWFT: {
         uint32_t feature = (uint32_t)c->a[0];

@@ -37,19 +37,25 @@ ABSENT_NODES = {
     r"/soc/clint@2000000": "timer and IPIs through SBI and Sstc; the CLINT is M-mode's",
     r"/soc/pci@30000000": "only a VM with PCI functions assigned has a host bridge",
 }
-# QEMU virt properties a VM lacks or has with another value, with why.
+# QEMU virt properties a VM lacks or has with another value: why, and the
+# VM's value (None: absent).
+def _cells(*v):
+    return b"".join(x.to_bytes(4, "big") for x in v)
+
+
 CHANGED_PROPS = {
-    ("/", "compatible"): "the board is an Umbra VM (umbra,vm), not QEMU's riscv-virtio",
-    ("/", "model"): "the board is an Umbra VM, not QEMU's",
-    ("/chosen", "rng-seed"): "Umbra has no entropy source to seed a guest with",
-    ("/soc/serial@10000000", "interrupts"): "no PLIC: the UART is polled",
-    ("/soc/serial@10000000", "interrupt-parent"): "no PLIC: the UART is polled",
-    ("/soc/pci@30000000", "#interrupt-cells"): "no PLIC: functions are polled (no INTx)",
-    ("/soc/pci@30000000", "interrupt-map"): "no PLIC: functions are polled (no INTx)",
-    ("/soc/pci@30000000", "interrupt-map-mask"): "no PLIC: functions are polled (no INTx)",
-    ("/soc/pci@30000000", "bus-range"): "bus 0 only",
-    ("/soc/pci@30000000", "reg"): "ECAM of bus 0 only (1 MiB)",
-    ("/soc/pci@30000000", "ranges"): "one 32-bit memory window, PCI addresses = guest-physical",
+    ("/", "compatible"): ("the board is an Umbra VM (umbra,vm), not QEMU's riscv-virtio", b"umbra,vm\0"),
+    ("/", "model"): ("the board is an Umbra VM, not QEMU's", b"Umbra virtual machine\0"),
+    ("/chosen", "rng-seed"): ("Umbra has no entropy source to seed a guest with", None),
+    ("/soc/serial@10000000", "interrupts"): ("no PLIC: the UART is polled", None),
+    ("/soc/serial@10000000", "interrupt-parent"): ("no PLIC: the UART is polled", None),
+    ("/soc/pci@30000000", "#interrupt-cells"): ("no PLIC: functions are polled (no INTx)", None),
+    ("/soc/pci@30000000", "interrupt-map"): ("no PLIC: functions are polled (no INTx)", None),
+    ("/soc/pci@30000000", "interrupt-map-mask"): ("no PLIC: functions are polled (no INTx)", None),
+    ("/soc/pci@30000000", "bus-range"): ("bus 0 only", _cells(0, 0)),
+    ("/soc/pci@30000000", "reg"): ("ECAM of bus 0 only (1 MiB)", _cells(0, 0x30000000, 0, 0x100000)),
+    ("/soc/pci@30000000", "ranges"): ("one 32-bit memory window, PCI addresses = guest-physical",
+                                      _cells(0x02000000, 0, 0x40000000, 0, 0x40000000, 0, 0x40000000)),
 }
 # OpenSBI's edits of QEMU's tree before it starts a native kernel.
 OPENSBI_EDITS = {
@@ -119,6 +125,11 @@ def tree_differences(vm, qemu, mode):
             if re.fullmatch(r"/cpus/cpu@\d+", path):
                 want = cpu_prop_expected(name, value, mode)
             if (path, name) in CHANGED_PROPS:
+                want = CHANGED_PROPS[(path, name)][1]
+                if vm[path].get(name) != want:
+                    found.append("%s %s: %s, the documented difference says %s" % (
+                        path, name, fdt.show(vm[path][name]) if name in vm[path] else "missing",
+                        "absent" if want is None else fdt.show(want)))
                 continue
             if vm[path].get(name) != want:
                 found.append("%s %s: %s, QEMU virt gives %s (expected %s)" % (
@@ -142,14 +153,15 @@ def dtb_run(*extra, cpus=2):
 def vm_tree_matches_qemu_virt_in_every_mode():
     qemu = qemu_tree(2)
     seen = []
-    for mode, extra in (("hap", ()), ("tsp", ("--device", "edu")), ("ssp", ("--device", "edu"))):
+    for mode, extra in (("hap", ()), ("hap", ("--device", "edu")), ("tsp", ("--device", "edu")),
+                        ("ssp", ())):
         run = dtb_run("--mode", mode, *extra)
         vm = run_tree(run)
         diffs = tree_differences(vm, qemu, mode)
         expect(not diffs, run, "under %s the VM's tree differs from QEMU virt's:\n  %s" % (
             mode, "\n  ".join(diffs)))
         expect(("/soc/pci@30000000" in vm) == bool(extra), run, "the host bridge is wrong under " + mode)
-        seen.append("%s %d nodes" % (mode, len(vm)))
+        seen.append("%s%s %d nodes" % (mode, "+edu" if extra else "", len(vm)))
     return "QEMU virt %d nodes; %s" % (len(qemu), ", ".join(seen))
 
 
@@ -186,13 +198,17 @@ def native_tree_is_qemus_with_opensbi_edits():
 
 
 def every_difference_is_documented():
+    """Each absent node has a row of the section's first table naming it,
+    and each changed property a row naming its node and itself."""
     with open(ARCH_DOC) as f:
         doc = f.read()
-    section = doc.split("## The guest's device tree", 1)
+    section = doc.split("### The guest's device tree", 1)
     if len(section) < 2:
         raise AssertionError("docs/architecture.md has no section \"The guest's device tree\"")
-    names = list(ABSENT_NODES) + sorted({name for _, name in CHANGED_PROPS})
-    missing = [n for n in names if "`%s`" % n not in section[1]]
+    rows = [l for l in section[1].split("\n### ")[0].split("\n") if l.startswith("| `")]
+    missing = ["node " + n for n in ABSENT_NODES if not any("`%s`" % n in r for r in rows)]
+    missing += ["%s %s" % key for key in CHANGED_PROPS
+                if not any("`%s`" % key[0] in r and "`%s`" % key[1] in r for r in rows)]
     if missing:
         raise AssertionError("not explained in docs/architecture.md: %s" % missing)
     return "%d nodes and %d properties explained" % (len(ABSENT_NODES), len(CHANGED_PROPS))

@@ -19,12 +19,14 @@
 #define M_BIT (1ull << 6)
 #define STORE 2ull
 #define EXEC 4ull
+#define LOAD_BIT 1ull
 
 struct fake {
     uint8_t ram[RAM_SIZE];
     bool used[HW_TRIGGERS], on[HW_TRIGGERS];
     uint64_t tdata1[HW_TRIGGERS], tdata2[HW_TRIGGERS];
     unsigned refuse_after;      /* installs left before the firmware says FAILED */
+    uint64_t refuse_tdata2;     /* a configuration it always refuses (0: none) */
 };
 
 static struct fake fw;
@@ -32,7 +34,7 @@ static struct fake fw;
 static long fake_install(void *ctx, uint64_t t1, uint64_t t2, uint64_t t3, unsigned *idx)
 {
     (void)ctx;
-    if (t3 || !fw.refuse_after)
+    if (t3 || !fw.refuse_after || (fw.refuse_tdata2 && t2 == fw.refuse_tdata2))
         return SBI_ERR_FAILED;
     for (unsigned i = 0; i < HW_TRIGGERS; i++)
         if (!fw.used[i]) {
@@ -175,7 +177,9 @@ static void check_install_and_read(void)
     CHECK_EQ(call(SBI_DBTR_READ, 1, 1, 0).error, SBI_SUCCESS);
     CHECK_EQ(entry(0)[0], DBTR_TS_U | DBTR_TS_MAPPED);
     CHECK_EQ(entry(0)[1], mc);
-    CHECK_EQ(dbtr_host_tdata1(TYPE2 | (1ull << 21) | (2ull << 16)), TYPE6 | (6ull << 16));  /* sizehi */
+    /* mcontrol's 128-bit size (sizehi 2, sizelo 1 = 9) is mcontrol6's 6. */
+    CHECK_EQ(dbtr_host_tdata1(TYPE2 | (2ull << 21) | (1ull << 16)), TYPE6 | (6ull << 16));
+    CHECK_EQ(dbtr_host_tdata1(TYPE2 | (1ull << 21) | (1ull << 16)), TYPE6 | (5ull << 16));  /* 64-bit */
 }
 
 static void check_refusals(void)
@@ -193,6 +197,11 @@ static void check_refusals(void)
         { TYPE2 | S_BIT | STORE | (1ull << 30), 0, SBI_ERR_INVALID_PARAM },   /* reserved */
         { 3ull << 60, 0, SBI_ERR_NOT_SUPPORTED },                             /* icount */
         { TYPE6 | S_BIT | STORE, 5, SBI_ERR_NOT_SUPPORTED },                  /* textra */
+        { TYPE6 | S_BIT | STORE | (1ull << 19), 0, SBI_ERR_INVALID_PARAM },   /* reserved in 1.0 */
+        { TYPE6 | S_BIT | STORE | (6ull << 7), 0, SBI_ERR_INVALID_PARAM },    /* match 6: reserved */
+        { TYPE2 | S_BIT | STORE | (14ull << 7), 0, SBI_ERR_INVALID_PARAM },   /* match 14: reserved */
+        { TYPE2 | S_BIT | STORE | (1ull << 21) | (2ull << 16), 0, SBI_ERR_NOT_SUPPORTED },  /* 80-bit */
+        { TYPE2 | S_BIT | STORE | (3ull << 21), 0, SBI_ERR_INVALID_PARAM },   /* size 12: reserved */
     };
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         put_entry(0, 0, TYPE6 | S_BIT | STORE, 0x1000, 0);     /* a good first entry */
@@ -260,6 +269,25 @@ static void check_sets_and_update(void)
     CHECK_EQ(entry(0)[0], DBTR_TS_U | DBTR_TS_MAPPED);
     CHECK_EQ(entry(0)[2], 0x3000);
 
+    /* An update the firmware refuses half-way puts everything back: the
+     * first entry's trigger is as before, the second's too. */
+    put_entry(0, 0, TYPE6 | S_BIT | LOAD_BIT, 0x4000, 0);
+    put_entry(1, 1, TYPE6 | S_BIT | LOAD_BIT, 0x5000, 0);
+    fw.refuse_tdata2 = 0x5000;
+    struct dbtr_ret r = call(SBI_DBTR_UPDATE, 2, 0, 0);
+    CHECK(r.error == SBI_ERR_FAILED && r.value == 1);
+    fw.refuse_tdata2 = 0;
+    CHECK_EQ(hw_in_use(), 2);
+    call(SBI_DBTR_READ, 0, 1, 0);
+    CHECK_EQ(entry(0)[2], 0x3000);
+    CHECK_EQ(entry(0)[1], TYPE6 | U_BIT | STORE);
+    call(SBI_DBTR_READ, 1, 1, 0);
+    CHECK_EQ(entry(0)[2], 0x2000);
+    bool kept = false;
+    for (unsigned i = 0; i < HW_TRIGGERS; i++)
+        kept |= fw.used[i] && fw.tdata2[i] == 0x2000 && fw.tdata1[i] == (TYPE6 | VS_BIT | EXEC);
+    CHECK(kept);
+
     /* Uninstall, and a second uninstall of the same is refused. */
     CHECK_EQ(call(SBI_DBTR_UNINSTALL, 0, 1, 0).error, SBI_SUCCESS);
     CHECK_EQ(call(SBI_DBTR_UNINSTALL, 0, 1, 0).error, SBI_ERR_INVALID_PARAM);
@@ -282,8 +310,9 @@ static void check_random_never_reaches_hs(void)
         unsigned long fid = unit_random() % 8;
         call(fid, unit_random() % 6, unit_random() % 16, 0);
         for (unsigned i = 0; i < HW_TRIGGERS; i++)
-            if (fw.used[i])
-                CHECK(!(fw.tdata1[i] & (M_BIT | S_BIT | U_BIT | (1ull << 59))) && (fw.tdata1[i] >> 60) == 6);
+            if (fw.used[i])   /* type 6 and only vs, vu, select, size, match, access */
+                CHECK((fw.tdata1[i] & ~(VS_BIT | VU_BIT | (1ull << 21) | (7ull << 16) | (0xfull << 7) | 7ull)) ==
+                      TYPE6);
     }
 }
 
