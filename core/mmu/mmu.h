@@ -2,9 +2,10 @@
  * mmu.h — the one interface behind which each memory-virtualization mode
  * sits (hap: core/mmu/mode_hap.c; tsp and ssp: core/mmu/mode_shadow.c).
  * Everything a mode decides goes through these hooks, and no code outside
- * the mode files asks which mode a VM is in.  Every hook is set in every
- * mode: a mode that never gets an event says so in its hook (returns false,
- * and the dispatcher treats the trap as hardware would treat it there).
+ * the mode files asks which mode a VM is in.  Every hook but the optional
+ * on_vm_end is set in every mode: a mode that never gets an event says so
+ * in its hook (returns false, and the dispatcher treats the trap as
+ * hardware would treat it there).
  *
  * Who counts an exit: exactly one function counts each exit, the one that
  * knows its final cause.  The dispatcher (core/exit.c) counts what scause
