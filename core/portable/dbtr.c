@@ -173,6 +173,13 @@ static struct dbtr_ret dbtr_read(struct dbtr_vcpu *d, const struct dbtr_host *h,
 
 /* ---- install and update ---- */
 
+/* Both take trig_count entries from the shared memory: it must be on
+ * (else NO_SHMEM) and trig_count below trig_max (else BAD_RANGE). */
+static bool entries_usable(const struct dbtr_vcpu *d, unsigned long count)
+{
+    return d->shmem_on && count < d->max;
+}
+
 static long carry(const struct dbtr_host *h, struct dbtr_trigger *t)
 {
     return h->install(h->ctx, dbtr_host_tdata1(t->tdata1), t->tdata2, 0, &t->host_idx);
@@ -236,10 +243,8 @@ static long firmware_error(long err)
 
 static struct dbtr_ret dbtr_install(struct dbtr_vcpu *d, const struct dbtr_host *h, unsigned long count)
 {
-    if (!d->shmem_on)
-        return dbtr_fail(SBI_ERR_NO_SHMEM, 0);
-    if (count >= d->max)
-        return dbtr_fail(SBI_ERR_BAD_RANGE, 0);
+    if (!entries_usable(d, count))
+        return dbtr_fail(d->shmem_on ? SBI_ERR_BAD_RANGE : SBI_ERR_NO_SHMEM, 0);
     uint64_t w[DBTR_MAX_TRIGGERS][4];
     struct dbtr_ret r = install_check(d, h, (unsigned)count, w);
     if (r.error)
@@ -307,10 +312,8 @@ static void update_undo(struct dbtr_vcpu *d, const struct dbtr_host *h, const ui
 
 static struct dbtr_ret dbtr_update(struct dbtr_vcpu *d, const struct dbtr_host *h, unsigned long count)
 {
-    if (!d->shmem_on)
-        return dbtr_fail(SBI_ERR_NO_SHMEM, 0);
-    if (count >= d->max)
-        return dbtr_fail(SBI_ERR_BAD_RANGE, 0);
+    if (!entries_usable(d, count))
+        return dbtr_fail(d->shmem_on ? SBI_ERR_BAD_RANGE : SBI_ERR_NO_SHMEM, 0);
     uint64_t w[DBTR_MAX_TRIGGERS][4];
     struct dbtr_trigger old[DBTR_MAX_TRIGGERS];
     for (unsigned i = 0; i < count; i++) {
