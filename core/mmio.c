@@ -93,7 +93,7 @@ bool mmio_emulate(struct vcpu *vcpu, gpaddr_t gpa)
      * registers is refused, as on hardware without atomics there. */
     if (!r || !vcpu_decode_access(vcpu, &a) || (!a.is_load && a.st.kind != STORE_PLAIN))
         return false;
-    stats_count_full(&vcpu->stats, EXIT_MMIO);
+    stats_count_full(&vcpu->stats, r->ops->cause);
     if (a.is_load) {
         uint64_t raw = r->ops->read(vcpu, r->dev, gpa - r->base, a.ld.size);
         vcpu_set_reg(vcpu, a.ld.rd, load_insn_value(&a.ld, raw));

@@ -27,6 +27,7 @@
 /* A device's handlers: offset is from the region's base; size is 1, 2, 4
  * or 8 (a device decides what it does with a size it does not support). */
 struct mmio_ops {
+    enum exit_cause cause;   /* what its exits count as: EXIT_MMIO, or the device's own */
     uint64_t (*read)(struct vcpu *vcpu, void *dev, uint64_t offset, unsigned size);
     void (*write)(struct vcpu *vcpu, void *dev, uint64_t offset, unsigned size, uint64_t value);
 };

@@ -60,6 +60,7 @@ static void vuart_write(struct vcpu *vcpu, void *dev, uint64_t offset, unsigned 
 }
 
 static const struct mmio_ops vuart_ops = {
+    .cause = EXIT_MMIO,
     .read = vuart_read,
     .write = vuart_write,
 };

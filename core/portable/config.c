@@ -270,6 +270,29 @@ static int set_mode(struct parser *p, struct slice v)
     return parser_fail(p, p->line, "unknown mode '%s' (hap, tsp or ssp)", slice_quote(q, sizeof(q), v));
 }
 
+const char *viommu_mode_name(enum viommu_mode mode)
+{
+    switch (mode) {
+    case VIOMMU_OFF:    return "off";
+    case VIOMMU_SHADOW: return "shadow";
+    case VIOMMU_NESTED: return "nested";
+    }
+    return "?";
+}
+
+static int set_viommu(struct parser *p, struct slice v)
+{
+    static const enum viommu_mode modes[] = { VIOMMU_SHADOW, VIOMMU_NESTED };
+    char q[32];
+    for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
+        if (slice_equals(v, viommu_mode_name(modes[i]))) {
+            current_vm(p)->viommu = modes[i];
+            return 0;
+        }
+    }
+    return parser_fail(p, p->line, "unknown viommu '%s' (shadow or nested)", slice_quote(q, sizeof(q), v));
+}
+
 static int set_mem(struct parser *p, struct slice v)
 {
     char q[32];
@@ -446,7 +469,7 @@ static const struct key_handler global_keys[] = {
 static const struct key_handler vm_keys[] = {
     { "mode", set_mode },   { "mem", set_mem },       { "cpus", set_cpus },
     { "kernel", set_kernel }, { "initrd", set_initrd }, { "append", set_append },
-    { "sptbuf", set_sptbuf }, { "shadow_pool", set_shadow_pool }, { "pci", add_pci },
+    { "sptbuf", set_sptbuf }, { "shadow_pool", set_shadow_pool }, { "pci", add_pci }, { "viommu", set_viommu },
 };
 
 /* "vm", then the global keys, then the per-VM keys (config.h). */
@@ -520,6 +543,8 @@ static int check_vm(struct parser *p, unsigned index)
     unsigned line = p->vm_line[index];
     if (vm->kernel.size == 0)
         return parser_fail(p, line, "VM '%s' has no kernel=", vm->name);
+    if (vm->viommu != VIOMMU_OFF && vm->npci == 0)
+        return parser_fail(p, line, "VM '%s' has viommu= but no pci= for it to translate", vm->name);
     /* The kernel sits 2 MiB in and the guest's DTB takes the top 2 MiB. */
     uint64_t reserved = CONFIG_KERNEL_OFFSET + CONFIG_KERNEL_OFFSET;
     uint64_t room = vm->mem - MIN(vm->mem, reserved);

@@ -31,6 +31,8 @@
  *     shadow_pool=BYTES    tsp/ssp shadow-table pool (default RAM / 8, >= 64 KiB)
  *     pci=BB:DD.F          assign the host PCI function (hex bus:device.function)
  *                          to this VM; may repeat, up to CONFIG_MAX_PCI_PER_VM
+ *     viommu=shadow|nested the VM gets a RISC-V IOMMU of its own for its
+ *                          assigned functions (iommu/viommu/); needs pci=
  *
  * Portable: built into the hypervisor and into the host unit tests.
  */
@@ -58,6 +60,11 @@ enum mm_mode { MM_MODE_HAP, MM_MODE_TSP, MM_MODE_SSP };
 /* "hap", "tsp", "ssp" ("?" for a value outside the enum). */
 const char *mm_mode_name(enum mm_mode mode);
 
+/* How a VM's own IOMMU is provided (iommu/viommu/viommu.h); off = none. */
+enum viommu_mode { VIOMMU_OFF, VIOMMU_SHADOW, VIOMMU_NESTED };
+/* "off", "shadow", "nested" ("?" outside the enum). */
+const char *viommu_mode_name(enum viommu_mode mode);
+
 struct image_ref {
     paddr_t addr;        /* where the runner staged the image in host RAM */
     uint64_t size;       /* bytes; 0 = absent */
@@ -74,6 +81,7 @@ struct vm_config {
     uint64_t shadow_pool;/* tsp/ssp: bytes for shadow tables; 0 = default (mem / 8) */
     unsigned npci;       /* PCI functions assigned to the VM */
     uint16_t pci[CONFIG_MAX_PCI_PER_VM]; /* their bus/device/function (pci_bdf layout) */
+    enum viommu_mode viommu;
 };
 
 /* When to print a page-table dump (docs/ptdump.md). */

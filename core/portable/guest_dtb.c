@@ -87,7 +87,9 @@ size_t guest_isa_extensions(const char *isa, char *out, size_t cap)
     return n;
 }
 
-/* The phandles of cpu@i and of its interrupt controller. */
+/* The phandles of cpu@i and of its interrupt controller, and of the IOMMU
+ * (QEMU virt's own number for it). */
+#define IOMMU_PHANDLE 0x8000u
 static uint32_t cpu_phandle(unsigned i) { return 2 * i + 1; }
 static uint32_t cpu_intc_phandle(unsigned i) { return 2 * i + 2; }
 
@@ -196,6 +198,27 @@ static void guest_dtb_pci(struct fdt_writer *w, const struct guest_dtb_params *p
     fdt_prop_cell(w, "linux,pci-domain", 0);
     fdt_prop_empty(w, "dma-coherent");
     fdt_prop_cells(w, "ranges", ranges, 7);
+    if (p->iommu_size) {
+        /* QEMU virt's iommu-map, entry for entry: (rid base, iommu, iommu
+         * base, length) twice, the first of length 0, so every requester
+         * ID maps to the same device ID. */
+        const uint32_t map[8] = { 0, IOMMU_PHANDLE, 0, 0, 0, IOMMU_PHANDLE, 0, 0xffff };
+        fdt_prop_cells(w, "iommu-map", map, 8);
+    }
+    fdt_end_node(w);
+}
+
+/* QEMU virt's iommu@3010000 (iommu-sys=on) minus interrupts and
+ * msi-parent: the guest has no interrupt controller, so its driver polls. */
+static void guest_dtb_iommu(struct fdt_writer *w, const struct guest_dtb_params *p)
+{
+    char name[32];
+    fmt_snprintf(name, sizeof(name), "iommu@%llx", (unsigned long long)p->iommu_base);
+    fdt_begin_node(w, name);
+    fdt_prop_reg64(w, "reg", p->iommu_base, p->iommu_size);
+    fdt_prop_cell(w, "phandle", IOMMU_PHANDLE);
+    fdt_prop_cell(w, "#iommu-cells", 1);
+    fdt_prop_str(w, "compatible", "riscv,iommu");
     fdt_end_node(w);
 }
 
@@ -222,6 +245,8 @@ static void guest_dtb_soc(struct fdt_writer *w, const struct guest_dtb_params *p
     fdt_prop_empty(w, "ranges");
     if (p->uart_size)
         guest_dtb_uart(w, p);
+    if (p->iommu_size)
+        guest_dtb_iommu(w, p);
     if (p->pci_ecam_size)
         guest_dtb_pci(w, p);
     fdt_end_node(w);

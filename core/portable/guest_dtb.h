@@ -31,6 +31,11 @@ struct guest_dtb_params {
     uint64_t pci_mem_size;
     /* An ns16550a (byte registers, reg-shift 0, no interrupt) under /soc,
      * named by /chosen/stdout-path; uart_size 0 = none. */
+    /* A RISC-V IOMMU (a vIOMMU the guest programs) under /soc, named by
+     * the host bridge's iommu-map for every requester ID; iommu_size 0 =
+     * none.  No interrupts: Umbra's vIOMMU is driven by polling. */
+    gpaddr_t iommu_base;
+    uint64_t iommu_size;
     gpaddr_t uart_base;
     uint64_t uart_size;
     uint32_t uart_clock_hz;

@@ -32,6 +32,7 @@ static const char *const exit_cause_names[] = {
     [EXIT_SBI_OTHER] = "sbi_other",
     [EXIT_SBI_FWFT] = "sbi_fwft",
     [EXIT_SBI_DBTR] = "sbi_dbtr",
+    [EXIT_VIOMMU_MMIO] = "viommu_mmio",
     [EXIT_TIMER] = "timer",
     [EXIT_IPI] = "ipi",
     [EXIT_EXTERNAL] = "external",
@@ -49,6 +50,9 @@ static const char *const mm_counter_names[] = {
     "entries_dropped", "wp_emulated", "wp_unshadowed", "remote_flushes",
     "iommu_commands", "iommu_faults", "bar_maps",
     "frame_pool_start", "frame_pool_end", "shadow_pool_start", "shadow_pool_end",
+    "viommu_commands", "viommu_dc_loads", "viommu_faults_recorded", "viommu_faults_lost",
+    "viommu_syncs_page", "viommu_syncs_space", "viommu_leaves_mapped", "viommu_leaves_unmapped",
+    "viommu_pool_exhausted", "viommu_host_commands",
 };
 _Static_assert(ARRAY_SIZE(mm_counter_names) == MM_COUNTER_COUNT, "every mm counter needs a name");
 

@@ -46,6 +46,7 @@ enum exit_cause {
     EXIT_OTHER,
     EXIT_SBI_FWFT,          /* appended: the CSV columns keep their order */
     EXIT_SBI_DBTR,
+    EXIT_VIOMMU_MMIO,       /* a guest access to its vIOMMU's registers (iommu/viommu/) */
     EXIT_CAUSE_COUNT
 };
 
@@ -71,6 +72,13 @@ enum mm_counter {
      * shadow pool when it was created and when it ended (tools/umbra-soak
      * checks that they come back). */
     MM_FRAME_POOL_START, MM_FRAME_POOL_END, MM_SHADOW_POOL_START, MM_SHADOW_POOL_END,
+    /* The VM's own IOMMU (iommu/viommu/, 0 without --viommu): the guest's
+     * commands run, device contexts read, fault records given to it or
+     * lost, shadow syncs and leaves, and the machine IOMMU's commands it
+     * cost. */
+    MM_VIOMMU_COMMANDS, MM_VIOMMU_DC_LOADS, MM_VIOMMU_FAULTS_RECORDED, MM_VIOMMU_FAULTS_LOST,
+    MM_VIOMMU_SYNCS_PAGE, MM_VIOMMU_SYNCS_SPACE, MM_VIOMMU_LEAVES_MAPPED, MM_VIOMMU_LEAVES_UNMAPPED,
+    MM_VIOMMU_POOL_EXHAUSTED, MM_VIOMMU_HOST_COMMANDS,
     MM_COUNTER_COUNT
 };
 /* names: "sptbuf_hits", ..., lower snake case of the enum without MM_ */

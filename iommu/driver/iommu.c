@@ -161,8 +161,12 @@ static void *ddt_slot(uint32_t device_id)
     return (uint8_t *)pa_to_ptr(table) + iommu_dc_offset(device_id, iommu.dc_format);
 }
 
-int iommu_attach(uint32_t device_id, paddr_t gstage_root, uint16_t gscid, uint64_t *commands,
-                 char *err, size_t errlen)
+/* Store dc (NULL: an invalid one) as device_id's context and make the
+ * IOMMU forget what it cached: the old DC and, for a valid one, every
+ * translation tagged with its GSCID (it may have walked a table that GSCID
+ * named before). */
+static int dc_install(uint32_t device_id, const struct iommu_dc *dc, uint64_t *commands, char *err,
+                      size_t errlen)
 {
     if (!iommu.ready)
         return fail(err, errlen, "not in use");
@@ -174,19 +178,48 @@ int iommu_attach(uint32_t device_id, paddr_t gstage_root, uint16_t gscid, uint64
     if (!slot) {
         fail(err, errlen, "no memory for its device directory");
     } else {
-        struct iommu_dc dc;
-        iommu_dc_build(&dc, &(struct iommu_dc_params){ .gstage_root = gstage_root, .gscid = gscid });
-        iommu_dc_store(slot, iommu.dc_format, &dc);
+        static const struct iommu_dc invalid;
+        iommu_dc_store(slot, iommu.dc_format, dc ? dc : &invalid);
         uint64_t before = iommu.commands;
-        /* The IOMMU may have cached the invalid DC, and translations of this
-         * GSCID from a table it named before. */
         struct iommu_cmd ddt = iommu_cmd_iodir_inval_ddt(device_id);
-        struct iommu_cmd gvma = iommu_cmd_iotinval_gvma(gscid, IOMMU_ALL_ADDRS);
         rc = iommu_run_locked(&ddt, err, errlen);
-        if (rc == 0)
+        if (rc == 0 && dc) {
+            uint32_t gscid = (uint32_t)(dc->iohgatp >> IOMMU_IOHGATP_GSCID_SHIFT) & IOMMU_GSCID_MAX;
+            struct iommu_cmd gvma = iommu_cmd_iotinval_gvma(gscid, IOMMU_ALL_ADDRS);
             rc = iommu_run_locked(&gvma, err, errlen);
+        }
         *commands += iommu.commands - before;
     }
+    spin_unlock(&iommu.lock);
+    return rc;
+}
+
+int iommu_attach_dc(uint32_t device_id, const struct iommu_dc_params *p, uint64_t *commands,
+                    char *err, size_t errlen)
+{
+    struct iommu_dc dc;
+    iommu_dc_build(&dc, p);
+    return dc_install(device_id, &dc, commands, err, errlen);
+}
+
+int iommu_attach(uint32_t device_id, paddr_t gstage_root, uint16_t gscid, uint64_t *commands,
+                 char *err, size_t errlen)
+{
+    const struct iommu_dc_params p = { .gstage_root = gstage_root, .gscid = gscid };
+    return iommu_attach_dc(device_id, &p, commands, err, errlen);
+}
+
+int iommu_detach(uint32_t device_id, uint64_t *commands, char *err, size_t errlen)
+{
+    return dc_install(device_id, NULL, commands, err, errlen);
+}
+
+int iommu_run_counted(const struct iommu_cmd *cmd, uint64_t *commands, char *err, size_t errlen)
+{
+    spin_lock(&iommu.lock);
+    uint64_t before = iommu.commands;
+    int rc = iommu_run_locked(cmd, err, errlen);
+    *commands += iommu.commands - before;
     spin_unlock(&iommu.lock);
     return rc;
 }

@@ -55,6 +55,16 @@ int iommu_gscid(paddr_t gstage_root);
 int iommu_attach(uint32_t device_id, paddr_t gstage_root, uint16_t gscid, uint64_t *commands,
                  char *err, size_t errlen);
 
+/* The same with any DC parameters (a first stage too: nested translation
+ * for a vIOMMU's guest). */
+int iommu_attach_dc(uint32_t device_id, const struct iommu_dc_params *p, uint64_t *commands,
+                    char *err, size_t errlen);
+/* Make device_id's context invalid (every DMA it makes faults) and drop
+ * the cached one. */
+int iommu_detach(uint32_t device_id, uint64_t *commands, char *err, size_t errlen);
+/* iommu_run, adding the commands it issued (cmd and its fence) to *commands. */
+int iommu_run_counted(const struct iommu_cmd *cmd, uint64_t *commands, char *err, size_t errlen);
+
 /* Drain the fault queue, handing each record to `report` (decoded).  From
  * any hart; one drains at a time, and the others return at once unless
  * `wait` (then they drain after it).  Returns the number of records read. */

@@ -14,6 +14,7 @@
 #include "core/vm.h"
 #include "iommu/driver/iommu.h"
 #include "iommu/hostbridge/pci_host.h"
+#include "iommu/provider/viommu_vm.h"
 
 /* Each VM's passthrough state (by vm->index); vm->vpci points here once
  * the VM has devices. */
@@ -136,6 +137,16 @@ int vpci_vm_init(struct vm *vm, char *err, size_t errlen)
             return -1;
     if (dma_table_init(vm, err, errlen) != 0)
         return -1;
+    /* With a vIOMMU the guest decides what its devices may reach: until it
+     * does, nothing. */
+    if (c->viommu != VIOMMU_OFF) {
+        if (viommu_vm_init(vm, err, errlen) != 0)
+            return -1;
+        for (unsigned i = 0; i < vm->vpci->ndevs; i++)
+            log_assignment(vm, &vm->vpci->devs[i]);
+        vm->exit_work |= EXIT_WORK_DEVICES;
+        return 0;
+    }
     for (unsigned i = 0; i < vm->vpci->ndevs; i++) {
         char why[96];
         if (iommu_attach(vm->vpci->devs[i].func->bdf, vm->vpci->dma.root, vm->vpci->gscid,
@@ -279,6 +290,7 @@ static void vpci_config_write(struct vcpu *vcpu, void *dev, uint64_t off, unsign
 
 /* The VM's config space, an emulated device in its registry. */
 static const struct mmio_ops vpci_ecam_ops = {
+    .cause = EXIT_MMIO,
     .read = vpci_config_read,
     .write = vpci_config_write,
 };
@@ -290,6 +302,7 @@ void vpci_vm_end(struct vm *vm)
     for (unsigned i = 0; i < vm->vpci->ndevs; i++)
         pci_cfg_write_command(&pci_host_ops, vm->vpci->devs[i].func->bdf, PCI_COMMAND_INTX_DISABLE);
     vpci_poll_faults(true);
+    viommu_vm_end(vm);
 }
 
 void vpci_dtb_params(const struct vm *vm, struct guest_dtb_params *dtb)
@@ -300,6 +313,7 @@ void vpci_dtb_params(const struct vm *vm, struct guest_dtb_params *dtb)
     dtb->pci_ecam_size = VPCI_ECAM_SIZE;
     dtb->pci_mem_base = VPCI_MEM_GPA;
     dtb->pci_mem_size = VPCI_MEM_SIZE;
+    viommu_vm_dtb_params(vm, dtb);
 }
 
 void vpci_report(const struct vm *vm, struct exit_stats *total)
@@ -309,6 +323,7 @@ void vpci_report(const struct vm *vm, struct exit_stats *total)
     total->mm[MM_IOMMU_COMMANDS] += vm->vpci->iommu_commands;
     total->mm[MM_IOMMU_FAULTS] += __atomic_load_n(&vm->vpci->iommu_faults, __ATOMIC_RELAXED);
     total->mm[MM_BAR_MAPS] += vm->vpci->bar_maps;
+    viommu_vm_report(vm, total);
 }
 
 /* ---- IOMMU faults ------------------------------------------------------- */
@@ -341,7 +356,10 @@ static void fault_report(const struct iommu_fault *f)
             if (vm->vpci->devs[k].func->bdf != f->did)
                 continue;
             __atomic_add_fetch(&vm->vpci->iommu_faults, 1, __ATOMIC_RELAXED);
-            fault_log(vm, f);
+            if (vm->vpci->viommu)
+                viommu_vm_fault(vm->vpci->viommu, k, f);   /* the guest's IOMMU reports it */
+            else
+                fault_log(vm, f);
             return;
         }
     }

@@ -53,10 +53,12 @@ struct vpci {
     gpaddr_t last_fault_page;            /* the fault log names each page once */
     unsigned fault_lines;
     struct sleeplock lock;               /* config accesses of several vCPUs */
+    struct viommu_vm *viommu;            /* its own IOMMU (iommu/provider/), or NULL */
 };
 
 struct vm;
 struct vcpu;
+struct viommu_vm;
 
 /* Take the VM's assigned functions from the host bus, build its DMA table
  * and device contexts, and program the devices' host command registers

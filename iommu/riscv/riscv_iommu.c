@@ -138,9 +138,15 @@ void iommu_dc_build(struct iommu_dc *dc, const struct iommu_dc_params *p)
     dc->tc = IOMMU_TC_V;
     dc->iohgatp = IOMMU_IOHGATP_SV39X4 | ((uint64_t)p->gscid << IOMMU_IOHGATP_GSCID_SHIFT) |
                   (p->gstage_root >> IOMMU_PAGE_SHIFT);
-    /* PSCID unused with a Bare first stage; RCID/MCID must be 0 without QOSID. */
+    /* RCID/MCID must be 0 without QOSID.  With a Bare first stage (the
+     * passthrough case) DMA addresses are guest-physical. */
     dc->ta = 0;
-    dc->fsc = 0; /* iosatp.MODE = Bare: DMA addresses are guest-physical */
+    dc->fsc = 0;
+    if (p->fstage_root) {
+        ASSERT(IS_ALIGNED(p->fstage_root, PAGE_SIZE) && p->pscid <= IOMMU_PSCID_MAX);
+        dc->ta = (uint64_t)p->pscid << IOMMU_TA_PSCID_SHIFT;
+        dc->fsc = IOMMU_FSC_SV39 | (p->fstage_root >> IOMMU_PAGE_SHIFT);
+    }
 }
 
 unsigned iommu_dc_offset(uint32_t device_id, enum iommu_dc_format fmt)
@@ -268,6 +274,54 @@ struct iommu_cmd iommu_cmd_iofence_c(unsigned flags, paddr_t addr, uint32_t data
         ASSERT(addr == 0 && data == 0);
     }
     return c;
+}
+
+void iommu_cmd_decode(const struct iommu_cmd *cmd, struct iommu_cmd_fields *out)
+{
+    uint64_t d0 = cmd->dw[0], d1 = cmd->dw[1];
+    *out = (struct iommu_cmd_fields){
+        .opcode = (unsigned)(d0 & 0x7f),
+        .func = (unsigned)((d0 >> CMD_FUNC_SHIFT) & 7),
+    };
+    switch (out->opcode) {
+    case IOMMU_OP_IOTINVAL:
+        out->av = d0 & CMD_AV;
+        out->pscv = d0 & CMD_PSCV;
+        out->gv = d0 & CMD_GV;
+        out->pscid = (uint32_t)(d0 >> CMD_PSCID_SHIFT) & PSCID_MAX;
+        out->gscid = (uint32_t)(d0 >> CMD_GSCID_SHIFT) & IOMMU_GSCID_MAX;
+        out->addr = ((d1 >> 10) & ((1ull << 52) - 1)) << IOMMU_PAGE_SHIFT;
+        break;
+    case IOMMU_OP_IODIR:
+        out->dv = d0 & CMD_DV;
+        out->did = (uint32_t)(d0 >> CMD_DID_SHIFT);
+        out->pid = (uint32_t)(d0 >> CMD_PSCID_SHIFT) & PSCID_MAX;
+        break;
+    case IOMMU_OP_IOFENCE:
+        out->fence_flags = (unsigned)((d0 >> CMD_FENCE_FLAGS_SHIFT) & 0xf);
+        out->av = out->fence_flags & IOMMU_FENCE_AV;
+        out->data = (uint32_t)(d0 >> CMD_FENCE_DATA_SHIFT);
+        out->addr = (d1 & ((1ull << 62) - 1)) << 2;
+        break;
+    default:
+        break;
+    }
+}
+
+void iommu_fault_encode(const struct iommu_fault *f, struct iommu_fault_record *out)
+{
+    out->dw[0] = (uint64_t)(f->cause & 0xfff) | ((uint64_t)(f->pid & 0xfffff) << 12) |
+                 ((uint64_t)f->pv << 32) | ((uint64_t)f->priv << 33) |
+                 ((uint64_t)(f->ttyp & 0x3f) << 34) | ((uint64_t)(f->did & 0xffffff) << 40);
+    out->dw[1] = 0;
+    out->dw[2] = f->iotval;
+    out->dw[3] = f->iotval2;
+}
+
+bool iommu_fault_is_write(unsigned cause)
+{
+    return cause == IOMMU_CAUSE_WRITE_MISALIGNED || cause == IOMMU_CAUSE_WRITE_ACCESS ||
+           cause == IOMMU_CAUSE_WRITE_PAGE || cause == IOMMU_CAUSE_WRITE_GUEST_PAGE;
 }
 
 void iommu_fault_decode(const struct iommu_fault_record *rec, struct iommu_fault *out)

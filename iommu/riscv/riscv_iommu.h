@@ -207,10 +207,25 @@ _Static_assert(sizeof(struct iommu_dc_ext) == 64, "extended-format DC is 64 byte
 struct iommu_dc_params {
     paddr_t gstage_root; /* Sv39x4 root, 16 KiB aligned */
     uint16_t gscid;      /* the same for every DC that uses this root */
+    /* Nested translation (a vIOMMU's guest programs the first stage): an
+     * Sv39 root, a guest-physical address translated by the second stage
+     * like every other access of the walk; 0 = first stage Bare. */
+    gpaddr_t fstage_root;
+    uint32_t pscid;      /* the first stage's address-space tag */
 };
 
-/* A valid DC translating the device's DMA by the second stage only. */
+/* A valid DC translating the device's DMA by the second stage, after the
+ * first stage when p->fstage_root is set. */
 void iommu_dc_build(struct iommu_dc *dc, const struct iommu_dc_params *p);
+
+/* fsc / iosatp: MODE 63:60 (Bare 0, Sv39 8), PPN 43:0.  ta: PSCID 31:12. */
+#define IOMMU_FSC_SV39 (8ull << IOMMU_ATP_MODE_SHIFT)
+#define IOMMU_TA_PSCID_SHIFT 12
+#define IOMMU_PSCID_MAX 0xfffffu
+
+static inline unsigned iommu_atp_mode(uint64_t atp) { return (unsigned)(atp >> IOMMU_ATP_MODE_SHIFT); }
+static inline paddr_t iommu_atp_root(uint64_t atp) { return (atp & IOMMU_ATP_PPN_MASK) << 12; }
+static inline uint32_t iommu_ta_pscid(uint64_t ta) { return (uint32_t)(ta >> IOMMU_TA_PSCID_SHIFT) & IOMMU_PSCID_MAX; }
 
 /* Byte offset of device_id's DC inside its leaf DDT page. */
 unsigned iommu_dc_offset(uint32_t device_id, enum iommu_dc_format fmt);
@@ -294,6 +309,23 @@ struct iommu_cmd iommu_cmd_iodir_inval_ddt(uint32_t device_id);
  * it, addr and data must be 0. */
 struct iommu_cmd iommu_cmd_iofence_c(unsigned flags, paddr_t addr, uint32_t data);
 
+/* What a command says, decoded for an IOMMU that executes them (Umbra's
+ * virtual one).  Operands a command does not have are left 0. */
+struct iommu_cmd_fields {
+    unsigned opcode;     /* dword 0 bits 6:0 */
+    unsigned func;       /* 9:7 */
+    bool av, pscv, gv, dv; /* operand-valid bits (AV is also IOFENCE.C's) */
+    uint32_t pscid;      /* IOTINVAL: 31:12 */
+    uint32_t gscid;      /* IOTINVAL: 59:44 */
+    uint64_t addr;       /* IOTINVAL: page address; IOFENCE.C: the 4-byte word's */
+    uint32_t did;        /* IODIR: 63:40 */
+    uint32_t pid;        /* IODIR.INVAL_PDT: 31:12 */
+    unsigned fence_flags; /* IOFENCE.C: IOMMU_FENCE_* */
+    uint32_t data;       /* IOFENCE.C: 63:32 */
+};
+
+void iommu_cmd_decode(const struct iommu_cmd *cmd, struct iommu_cmd_fields *out);
+
 /* ---- Fault queue ---------------------------------------------------------- */
 
 struct iommu_fault_record {
@@ -360,6 +392,11 @@ struct iommu_fault {
 };
 
 void iommu_fault_decode(const struct iommu_fault_record *rec, struct iommu_fault *out);
+/* The inverse, for an IOMMU that writes records (reserved fields zero). */
+void iommu_fault_encode(const struct iommu_fault *f, struct iommu_fault_record *out);
+
+/* Whether a translation-fault cause is for a write (store/AMO) access. */
+bool iommu_fault_is_write(unsigned cause);
 
 /* Short lower-case description of a cause: every code the spec defines,
  * "reserved" or "custom" for the rest. */

@@ -184,15 +184,18 @@ static void test_csv(void)
     CHECK_EQ(csv_split(header, h, NCOLS + 1), NCOLS);
     CHECK_EQ(csv_split(row, r, NCOLS + 1), NCOLS);
     CHECK(strcmp(h[11], "full_satp_write_hit") == 0);
-    CHECK(strcmp(h[11 + EXIT_CAUSE_COUNT - 1], "full_sbi_dbtr") == 0);
+    CHECK(strcmp(h[11 + EXIT_CAUSE_COUNT - 2], "full_sbi_dbtr") == 0);
+    CHECK(strcmp(h[11 + EXIT_CAUSE_COUNT - 1], "full_viommu_mmio") == 0);
     CHECK(strcmp(h[11 + EXIT_CAUSE_COUNT], "fast_satp_write_hit") == 0);
-    CHECK(strcmp(h[11 + 2 * EXIT_CAUSE_COUNT - 1], "fast_sbi_dbtr") == 0);
+    CHECK(strcmp(h[11 + 2 * EXIT_CAUSE_COUNT - 1], "fast_viommu_mmio") == 0);
     CHECK(strcmp(h[11 + 2 * EXIT_CAUSE_COUNT], "sptbuf_size") == 0);
-    CHECK(strcmp(h[NCOLS - 8], "mm_remote_flushes") == 0);
-    CHECK(strcmp(h[NCOLS - 7], "mm_iommu_commands") == 0);
-    CHECK(strcmp(h[NCOLS - 5], "mm_bar_maps") == 0);
-    CHECK(strcmp(h[NCOLS - 4], "mm_frame_pool_start") == 0);
-    CHECK(strcmp(h[NCOLS - 1], "mm_shadow_pool_end") == 0);
+    CHECK(strcmp(h[NCOLS - 18], "mm_remote_flushes") == 0);
+    CHECK(strcmp(h[NCOLS - 17], "mm_iommu_commands") == 0);
+    CHECK(strcmp(h[NCOLS - 15], "mm_bar_maps") == 0);
+    CHECK(strcmp(h[NCOLS - 14], "mm_frame_pool_start") == 0);
+    CHECK(strcmp(h[NCOLS - 11], "mm_shadow_pool_end") == 0);
+    CHECK(strcmp(h[NCOLS - 10], "mm_viommu_commands") == 0);
+    CHECK(strcmp(h[NCOLS - 1], "mm_viommu_host_commands") == 0);
     CHECK(strcmp(r[11 + 2 * EXIT_CAUSE_COUNT], "16") == 0);
     /* Every per-cause and mm column holds the matching counter. */
     for (int c = 0; c < EXIT_CAUSE_COUNT; c++) {
