@@ -321,11 +321,28 @@ static void fq_report_errors(void)
     }
 }
 
+static void fault_print(const struct iommu_fault *f, unsigned repeats)
+{
+    console_line("iommu fault cause=%u (%s) did=0x%x iotval=0x%lx ttyp=%u", f->cause,
+                 fault_cause_name(f->cause), f->did, (unsigned long)f->iotval, f->ttyp);
+    if (repeats)
+        console_line("iommu fault: %u more records like it in the same page", repeats);
+}
+
+static bool fault_same_page(const struct iommu_fault *a, const struct iommu_fault *b)
+{
+    return a->cause == b->cause && a->did == b->did && a->ttyp == b->ttyp &&
+           (a->iotval >> 12) == (b->iotval >> 12);
+}
+
+/* Every record is taken; a run of records that differ only in the offset
+ * inside one page (QEMU's model faults each 4-byte piece of a blocked DMA)
+ * is printed as its first record and a count. */
 unsigned iommu_drain_faults(void)
 {
     if (!iommu.active)
         return 0;
-    unsigned count = 0;
+    unsigned count = 0, repeats = 0;
     uint32_t tail = reg_read32(IOMMU_FQT);
     uint32_t head = reg_read32(IOMMU_FQH);
     if (tail >= FQ_ENTRIES || head >= FQ_ENTRIES) {
@@ -333,14 +350,23 @@ unsigned iommu_drain_faults(void)
         return 0;
     }
     io_fence();     /* records after the tail that announces them */
+    struct iommu_fault first = { 0 };
     while (head != tail) {
         struct iommu_fault f = fault_decode(iommu_fq[head]);
-        console_line("iommu fault cause=%u (%s) did=0x%x iotval=0x%lx ttyp=%u", f.cause,
-                     fault_cause_name(f.cause), f.did, (unsigned long)f.iotval, f.ttyp);
+        if (count > 0 && fault_same_page(&first, &f)) {
+            repeats++;
+        } else {
+            if (count > 0)
+                fault_print(&first, repeats);
+            first = f;
+            repeats = 0;
+        }
         iommu.last_fault = f;
         count++;
         head = (head + 1) & (FQ_ENTRIES - 1);
     }
+    if (count > 0)
+        fault_print(&first, repeats);
     reg_write32(IOMMU_FQH, head);
     fq_report_errors();
     return count;

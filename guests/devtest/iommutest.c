@@ -136,7 +136,8 @@ static void badtable(uint64_t regs, struct dma_domain *d)
     iommu_drain_faults();
     bool set = iommu_dev_set_root(dev, IOMMUTEST_BAD_ROOT);
     uint64_t iova = DMA_IOVA_BASE + dev->pscid * DMA_IOVA_STRIDE;
-    bool done = set && edu_transfer(regs, iova, IOMMUTEST_PAGE, true);
+    /* Four bytes: one access, so one record (the model faults per piece). */
+    bool done = set && edu_transfer(regs, iova, 4, true);
     unsigned faults = iommu_drain_faults();
     struct iommu_fault f = iommu_last_fault();
     console_line("iommu badtable: root 0x%lx, dma %s, fault records %u, last cause %u did 0x%x",
