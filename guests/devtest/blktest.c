@@ -66,15 +66,56 @@ static long blktest_mismatch(const uint64_t *words, uint64_t offset)
     return -1;
 }
 
+/* Maps the first `count` buffers for one batch (a read fills them, a
+ * write is read from them). */
+static bool blktest_map(struct nvme_ctrl *c, uint8_t opcode, unsigned count, uint64_t *dma)
+{
+    enum dma_dir dir = opcode == NVME_OP_READ ? DMA_FROM_DEVICE : DMA_TO_DEVICE;
+    for (unsigned i = 0; i < count; i++) {
+        dma[i] = dma_map(c->dma, ptr_to_pa(blktest_bufs[i]), NVME_BLOCK, dir);
+        if (dma[i] == DMA_MAP_FAILED) {
+            console_line("nvme: buffer %u could not be mapped for DMA", i);
+            while (i-- > 0)
+                dma_unmap(c->dma, dma[i], NVME_BLOCK);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool blktest_unmap(struct nvme_ctrl *c, unsigned count, const uint64_t *dma)
+{
+    bool ok = true;
+    for (unsigned i = 0; i < count; i++)
+        ok = dma_unmap(c->dma, dma[i], NVME_BLOCK) && ok;
+    return ok;
+}
+
+static bool blktest_reap_all(struct nvme_ctrl *c, uint8_t opcode, uint64_t offset,
+                             unsigned count, bool *all_completed);
+
 /* `count` commands on consecutive blocks from byte `offset`, buffer i for
- * the i-th; waits for all of them. */
+ * the i-th, each buffer mapped for the batch alone; waits for all of them
+ * (a command that never completes leaves its buffers mapped: the device
+ * may still write them). */
 static bool blktest_batch(struct nvme_ctrl *c, uint8_t opcode, uint64_t offset, unsigned count)
 {
+    uint64_t dma[BLKTEST_BATCH];
+    if (!blktest_map(c, opcode, count, dma))
+        return false;
     for (unsigned i = 0; i < count; i++)
-        nvme_io_queue(c, opcode, (uint16_t)i, offset + (uint64_t)i * NVME_BLOCK,
-                      ptr_to_pa(blktest_bufs[i]));
+        nvme_io_queue(c, opcode, (uint16_t)i, offset + (uint64_t)i * NVME_BLOCK, dma[i]);
     nvme_io_ring(c);
+    bool all_completed;
+    bool ok = blktest_reap_all(c, opcode, offset, count, &all_completed);
+    return all_completed && blktest_unmap(c, count, dma) && ok;
+}
+
+static bool blktest_reap_all(struct nvme_ctrl *c, uint8_t opcode, uint64_t offset,
+                             unsigned count, bool *all_completed)
+{
     bool ok = true;
+    *all_completed = false;
     for (unsigned k = 0; k < count; k++) {
         struct nvme_cqe done;
         if (!nvme_io_reap(c, &done)) {
@@ -89,6 +130,7 @@ static bool blktest_batch(struct nvme_ctrl *c, uint8_t opcode, uint64_t offset, 
             ok = false;
         }
     }
+    *all_completed = true;
     return ok;
 }
 
@@ -191,9 +233,9 @@ static void blktest_write_phase(struct nvme_ctrl *c, uint64_t mib)
                  (unsigned long)instret_verify);
 }
 
-static bool blktest_bring_up(struct nvme_ctrl *c, uint64_t regs)
+static bool blktest_bring_up(struct nvme_ctrl *c, uint64_t regs, struct dma_domain *dma)
 {
-    return check_true(nvme_ctrl_init(c, regs), "nvme controller enabled") &&
+    return check_true(nvme_ctrl_init(c, regs, dma), "nvme controller enabled") &&
            check_true(nvme_identify_namespace(c, BLKTEST_NSID), "nvme identify namespace 1") &&
            check_true(nvme_create_io_queues(c), "nvme I/O queues created");
 }
@@ -206,8 +248,11 @@ void nvme_run(const struct pcibus_func *f, uint64_t blk_mib, bool write)
         check_true(false, "nvme BAR0 is an assigned memory BAR");
         return;
     }
+    struct dma_domain *dma = dma_domain_of(f);
+    if (!check_true(dma != NULL, "nvme has a DMA domain"))
+        return;
     pcibus_enable_master(f);
-    if (!blktest_bring_up(&ctrl, regs))
+    if (!blktest_bring_up(&ctrl, regs, dma))
         return;
     uint64_t disk = ctrl.ns_blocks * ctrl.lba_size;
     console_line("RESULT nvme namespace lba_size=%u size_mib=%lu", ctrl.lba_size,

@@ -11,6 +11,7 @@
 #define UMBRA_GUESTS_DEVTEST_H
 
 #include "core/lib/base.h"
+#include "guests/devtest/dma.h"
 #include "guests/devtest/pcibus.h"
 
 #define DEVTEST_MAX_ATTACKS 8
@@ -23,6 +24,15 @@ struct devtest_options {
     uint64_t garbage_seed;
     unsigned attack_count;            /* attack=ADDR[,ADDR...] (hex) */
     uint64_t attack[DEVTEST_MAX_ATTACKS];
+    /* The guest's own IOMMU (iommu.c, dma.c, iommutest.c). */
+    unsigned iommu_ddt;               /* iommu_ddt=1|2: directory levels (0 = 2) */
+    enum dma_teardown teardown;       /* dma_teardown=strict|deferred|optimistic */
+    uint64_t iommu_bench;             /* iommu_bench=N: map+unmap pairs */
+    unsigned iommu_attack_count;      /* iommu_attack=ADDR[,ADDR] (hex) */
+    uint64_t iommu_attack[DEVTEST_MAX_ATTACKS];
+    bool iommu_badtable;              /* iommu_badtable=1 */
+    bool iommu_fuzz;                  /* iommu_fuzz=SEED given */
+    uint64_t iommu_fuzz_seed;
 };
 
 /* The guest's RAM (from /memory) and the part of it the guest never uses:
@@ -39,6 +49,18 @@ struct devtest_ram {
 void edu_run(const struct pcibus_func *f, const struct devtest_options *opt,
              const struct devtest_ram *ram);
 void nvme_run(const struct pcibus_func *f, uint64_t blk_mib, bool write);
+
+/* edu.c's DMA for iommutest.c: `len` bytes between the start of the
+ * device's buffer and device address `addr` (an IOVA, or physical without
+ * an IOMMU), waited for; and the round trip of edu_run, printing its
+ * RESULT line with `label`. */
+bool edu_transfer(uint64_t regs, uint64_t addr, uint64_t len, bool to_ram);
+bool edu_round_trip(uint64_t regs, struct dma_domain *d, const char *label);
+
+/* The IOMMU options' phases (bench, attacks, bad table, fuzz), run by
+ * edu_run after its own test, on the edu's domain. */
+void iommutest_run(uint64_t edu_regs, struct dma_domain *d, const struct devtest_options *opt,
+                   const struct devtest_ram *ram);
 
 /* garbage=SEED: pseudo-random config writes to every function found and to
  * a few absent device numbers; returns how many were made. */

@@ -16,6 +16,10 @@
  * full page and an odd 100-byte piece) with data checks.  With
  * attack=ADDR,..., each ADDR then gets a 4 KiB device -> RAM DMA (see
  * edu_attack) and the round trip runs again to show the device still works.
+ *
+ * Every RAM side of a transfer goes through the DMA layer (dma.h): mapped
+ * just before, unmapped just after, so with an IOMMU the device sees only
+ * IOVAs and without one the physical addresses it always saw.
  */
 #include "core/lib/fmt.h"
 #include "guests/common/check.h"
@@ -24,6 +28,7 @@
 #include "guests/common/timer.h"
 #include "guests/devtest/devtest.h"
 #include "guests/devtest/io.h"
+#include "guests/devtest/iommu.h"
 
 #define EDU_REG_ID 0x00
 #define EDU_REG_LIVENESS 0x04
@@ -106,6 +111,26 @@ static bool edu_dma(uint64_t regs, uint64_t src, uint64_t dst, uint64_t count, u
     return edu_dma_wait(regs);
 }
 
+bool edu_transfer(uint64_t regs, uint64_t addr, uint64_t len, bool to_ram)
+{
+    if (to_ram)
+        return edu_dma(regs, EDU_DEV_BUF, addr, len, EDU_DMA_TO_RAM);
+    return edu_dma(regs, addr, EDU_DEV_BUF, len, EDU_DMA_TO_DEVICE);
+}
+
+/* One transfer between RAM at `pa` and device offset dev_off, the RAM side
+ * mapped for exactly its duration. */
+static bool edu_dma_mapped(uint64_t regs, struct dma_domain *d, uint64_t pa, uint64_t dev_off,
+                           uint64_t len, bool to_ram)
+{
+    uint64_t iova = dma_map(d, pa, len, to_ram ? DMA_FROM_DEVICE : DMA_TO_DEVICE);
+    if (iova == DMA_MAP_FAILED)
+        return false;
+    bool done = to_ram ? edu_dma(regs, EDU_DEV_BUF + dev_off, iova, len, EDU_DMA_TO_RAM)
+                       : edu_dma(regs, iova, EDU_DEV_BUF + dev_off, len, EDU_DMA_TO_DEVICE);
+    return dma_unmap(d, iova, len) && done;
+}
+
 static bool edu_check_id(uint64_t regs)
 {
     return check_eq_hex(io_read32(regs + EDU_REG_ID), EDU_ID, "edu identification register");
@@ -142,13 +167,13 @@ static bool edu_step(bool done, long diff, const char *label, const char *step, 
 }
 
 /* Step 1: a full page RAM -> device -> RAM. */
-static bool edu_full_page(uint64_t regs, const char *label, char *why, size_t cap)
+static bool edu_full_page(uint64_t regs, struct dma_domain *d, const char *label, char *why,
+                          size_t cap)
 {
     edu_fill(edu_out, EDU_DEV_BUF_SIZE, EDU_SEED_ROUND_TRIP);
     memset(edu_in, 0, EDU_DEV_BUF_SIZE);
-    bool done = edu_dma(regs, ptr_to_pa(edu_out), EDU_DEV_BUF, EDU_DEV_BUF_SIZE,
-                        EDU_DMA_TO_DEVICE) &&
-                edu_dma(regs, EDU_DEV_BUF, ptr_to_pa(edu_in), EDU_DEV_BUF_SIZE, EDU_DMA_TO_RAM);
+    bool done = edu_dma_mapped(regs, d, ptr_to_pa(edu_out), 0, EDU_DEV_BUF_SIZE, false) &&
+                edu_dma_mapped(regs, d, ptr_to_pa(edu_in), 0, EDU_DEV_BUF_SIZE, true);
     memcpy(edu_expect, edu_out, EDU_DEV_BUF_SIZE);
     return edu_step(done, edu_first_diff(edu_in, edu_expect, EDU_DEV_BUF_SIZE), label,
                     "4096 bytes RAM->device->RAM", why, cap);
@@ -156,38 +181,40 @@ static bool edu_full_page(uint64_t regs, const char *label, char *why, size_t ca
 
 /* Step 2: 100 bytes from an odd RAM address into the middle of the device
  * buffer; reading the whole buffer back shows exactly those bytes changed. */
-static bool edu_piece_in(uint64_t regs, const char *label, char *why, size_t cap)
+static bool edu_piece_in(uint64_t regs, struct dma_domain *d, const char *label, char *why,
+                         size_t cap)
 {
     edu_fill(edu_out, EDU_DEV_BUF_SIZE, EDU_SEED_ROUND_TRIP + 1);
     memcpy(edu_expect + EDU_PIECE_DEV_OFFSET, edu_out + EDU_PIECE_RAM_OFFSET, EDU_PIECE_LEN);
     memset(edu_in, 0, EDU_DEV_BUF_SIZE);
-    bool done = edu_dma(regs, ptr_to_pa(edu_out) + EDU_PIECE_RAM_OFFSET,
-                        EDU_DEV_BUF + EDU_PIECE_DEV_OFFSET, EDU_PIECE_LEN, EDU_DMA_TO_DEVICE) &&
-                edu_dma(regs, EDU_DEV_BUF, ptr_to_pa(edu_in), EDU_DEV_BUF_SIZE, EDU_DMA_TO_RAM);
+    bool done = edu_dma_mapped(regs, d, ptr_to_pa(edu_out) + EDU_PIECE_RAM_OFFSET,
+                               EDU_PIECE_DEV_OFFSET, EDU_PIECE_LEN, false) &&
+                edu_dma_mapped(regs, d, ptr_to_pa(edu_in), 0, EDU_DEV_BUF_SIZE, true);
     return edu_step(done, edu_first_diff(edu_in, edu_expect, EDU_DEV_BUF_SIZE), label,
                     "100 bytes RAM->device at offset 0x123", why, cap);
 }
 
 /* Step 3: those 100 bytes back to an odd RAM address; the bytes around
  * the target must keep their guard value. */
-static bool edu_piece_out(uint64_t regs, const char *label, char *why, size_t cap)
+static bool edu_piece_out(uint64_t regs, struct dma_domain *d, const char *label, char *why,
+                          size_t cap)
 {
     uint8_t *want = edu_out;    /* free again: reuse it for the expected page */
     memset(edu_in, EDU_FILL_GUARD, EDU_DEV_BUF_SIZE);
     memset(want, EDU_FILL_GUARD, EDU_DEV_BUF_SIZE);
     memcpy(want + EDU_PIECE_RAM_OFFSET, edu_expect + EDU_PIECE_DEV_OFFSET, EDU_PIECE_LEN);
-    bool done = edu_dma(regs, EDU_DEV_BUF + EDU_PIECE_DEV_OFFSET,
-                        ptr_to_pa(edu_in) + EDU_PIECE_RAM_OFFSET, EDU_PIECE_LEN, EDU_DMA_TO_RAM);
+    bool done = edu_dma_mapped(regs, d, ptr_to_pa(edu_in) + EDU_PIECE_RAM_OFFSET,
+                               EDU_PIECE_DEV_OFFSET, EDU_PIECE_LEN, true);
     return edu_step(done, edu_first_diff(edu_in, want, EDU_DEV_BUF_SIZE), label,
                     "100 bytes device offset 0x123->RAM", why, cap);
 }
 
-static bool edu_round_trip(uint64_t regs, const char *label)
+bool edu_round_trip(uint64_t regs, struct dma_domain *d, const char *label)
 {
     char why[96] = "";
-    bool ok = edu_full_page(regs, label, why, sizeof(why));
-    ok = edu_piece_in(regs, label, why, sizeof(why)) && ok;
-    ok = edu_piece_out(regs, label, why, sizeof(why)) && ok;
+    bool ok = edu_full_page(regs, d, label, why, sizeof(why));
+    ok = edu_piece_in(regs, d, label, why, sizeof(why)) && ok;
+    ok = edu_piece_out(regs, d, label, why, sizeof(why)) && ok;
     if (ok)
         console_line("RESULT edu %s ok", label);
     else
@@ -209,7 +236,8 @@ static bool edu_overlaps(uint64_t a, uint64_t a_len, uint64_t b, uint64_t b_end)
  * RAM the guest uses (its image, the DTB, natively OpenSBI) is refused:
  * the guest would corrupt itself.
  */
-static void edu_attack(uint64_t regs, const struct devtest_ram *ram, uint64_t addr)
+static void edu_attack(uint64_t regs, struct dma_domain *d, const struct devtest_ram *ram,
+                       uint64_t addr)
 {
     bool own = addr >= ram->free_start && addr <= ram->free_end &&
                ram->free_end - addr >= EDU_DEV_BUF_SIZE;
@@ -219,7 +247,7 @@ static void edu_attack(uint64_t regs, const struct devtest_ram *ram, uint64_t ad
         return;
     }
     edu_fill(edu_out, EDU_DEV_BUF_SIZE, EDU_SEED_ATTACK ^ addr);
-    if (!edu_dma(regs, ptr_to_pa(edu_out), EDU_DEV_BUF, EDU_DEV_BUF_SIZE, EDU_DMA_TO_DEVICE)) {
+    if (!edu_dma_mapped(regs, d, ptr_to_pa(edu_out), 0, EDU_DEV_BUF_SIZE, false)) {
         check_true(false, "edu attack 0x%lx: staging dma did not complete", (unsigned long)addr);
         return;
     }
@@ -232,9 +260,15 @@ static void edu_attack(uint64_t regs, const struct devtest_ram *ram, uint64_t ad
     console_line("attack dma to 0x%lx completed", (unsigned long)addr);
     if (!own)
         return;
-    if (edu_first_diff(pa_to_ptr(addr), edu_out, EDU_DEV_BUF_SIZE) < 0)
+    bool landed = edu_first_diff(pa_to_ptr(addr), edu_out, EDU_DEV_BUF_SIZE) < 0;
+    if (landed)
         console_line("attack 0x%lx landed in own RAM", (unsigned long)addr);
-    else
+    /* With the guest's own IOMMU on, a raw address is an IOVA nobody
+     * mapped: the IOMMU must have stopped it. */
+    if (iommu_active())
+        check_true(!landed && iommu_drain_faults() > 0,
+                   "edu attack 0x%lx stopped by the guest's IOMMU", (unsigned long)addr);
+    else if (!landed)
         check_true(false, "edu attack 0x%lx to own free RAM landed", (unsigned long)addr);
 }
 
@@ -247,13 +281,20 @@ void edu_run(const struct pcibus_func *f, const struct devtest_options *opt,
         console_line("RESULT edu dma_round_trip FAIL (no BAR0)");
         return;
     }
+    struct dma_domain *d = dma_domain_of(f);
+    if (!check_true(d != NULL, "edu has a DMA domain")) {
+        console_line("RESULT edu dma_round_trip FAIL (no DMA domain)");
+        return;
+    }
     pcibus_enable_master(f);
     edu_check_id(regs);
     edu_check_liveness(regs);
-    edu_round_trip(regs, "dma_round_trip");
-    if (opt->attack_count == 0)
-        return;
-    for (unsigned i = 0; i < opt->attack_count; i++)
-        edu_attack(regs, ram, opt->attack[i]);
-    edu_round_trip(regs, "after_attack");
+    edu_round_trip(regs, d, "dma_round_trip");
+    if (opt->attack_count > 0) {
+        for (unsigned i = 0; i < opt->attack_count; i++)
+            edu_attack(regs, d, ram, opt->attack[i]);
+        edu_round_trip(regs, d, "after_attack");
+    }
+    iommutest_run(regs, d, opt, ram);
+    check_true(dma_quiesce(d), "edu DMA mappings torn down");
 }

@@ -12,7 +12,20 @@
  *   blk_write=0         nvme: the read phase only (for measuring reads)
  *   garbage=SEED        random config writes before the bring-up (garbage.c);
  *                       decimal, or hex with 0x
- *   attack=ADDR[,ADDR]  hex DMA targets for the edu attack (edu.c), at most 8
+ *   attack=ADDR[,ADDR]  hex DMA targets for the edu attack (edu.c), at most 8;
+ *                       raw addresses given to the device, past the DMA layer
+ * The guest's own IOMMU (iommu.c; used only if the DTB has a "riscv,iommu"
+ * node, else DMA addresses stay physical and these change nothing but the
+ * phases they ask for):
+ *   iommu_ddt=1|2       device-directory levels (default 2)
+ *   dma_teardown=strict|deferred|optimistic   unmap policy (dma.h; default strict)
+ *   iommu_bench=N       N map+unmap pairs of one page, timed (iommutest.c)
+ *   iommu_attack=ADDR[,ADDR]  map an IOVA to each hex physical ADDR and let
+ *                       edu write there; prints what the fault queue got
+ *   iommu_badtable=1    a device context whose table root is outside RAM,
+ *                       then a DMA: the fault queue must get a record
+ *   iommu_fuzz=SEED     random register writes and command streams, a full
+ *                       re-init, malformed commands (CMD_ILL), an edu round trip
  *
  * It ends like the other guests: "N passed, M failed", then SBI system
  * reset, reason "system failure" if anything failed.
@@ -24,6 +37,7 @@
 #include "guests/common/sbi.h"
 #include "guests/common/timer.h"
 #include "guests/devtest/devtest.h"
+#include "guests/devtest/iommu.h"
 #include "guests/devtest/paging.h"
 
 #define DEVTEST_ARG_MAX 256
@@ -74,18 +88,68 @@ static bool devtest_parse_u64(const char *s, size_t len, unsigned base, uint64_t
     return len > 0;
 }
 
-static bool devtest_parse_attacks(const char *list, struct devtest_options *opt)
+/* A comma-separated list of hex addresses into list[], *count of them. */
+static bool devtest_parse_addrs(const char *text, uint64_t *list, unsigned *count)
 {
-    for (const char *s = list; *s;) {
+    for (const char *s = text; *s;) {
         size_t len = 0;
         while (s[len] && s[len] != ',')
             len++;
-        if (opt->attack_count == DEVTEST_MAX_ATTACKS ||
-            !devtest_parse_u64(s, len, 16, &opt->attack[opt->attack_count++]))
+        if (*count == DEVTEST_MAX_ATTACKS || !devtest_parse_u64(s, len, 16, &list[(*count)++]))
             return false;
         s += len + (s[len] == ',');
     }
-    return opt->attack_count > 0;
+    return *count > 0;
+}
+
+static bool devtest_parse_teardown(const char *arg, enum dma_teardown *out)
+{
+    static const enum dma_teardown all[] = { DMA_STRICT, DMA_DEFERRED, DMA_OPTIMISTIC };
+    for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
+        if (strcmp(arg, dma_teardown_name(all[i])) == 0) {
+            *out = all[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool devtest_read_iommu_options(const struct platform *p, struct devtest_options *opt)
+{
+    char arg[DEVTEST_ARG_MAX];
+    if (platform_bootarg(p, "iommu_ddt", arg, sizeof(arg))) {
+        if (strcmp(arg, "1") != 0 && strcmp(arg, "2") != 0) {
+            console_line("error: iommu_ddt=%s: want 1 or 2", arg);
+            return false;
+        }
+        opt->iommu_ddt = (unsigned)(arg[0] - '0');
+    }
+    if (platform_bootarg(p, "dma_teardown", arg, sizeof(arg)) &&
+        !devtest_parse_teardown(arg, &opt->teardown)) {
+        console_line("error: dma_teardown=%s: want strict, deferred or optimistic", arg);
+        return false;
+    }
+    if (platform_bootarg(p, "iommu_bench", arg, sizeof(arg)) &&
+        !devtest_parse_u64(arg, strlen(arg), 10, &opt->iommu_bench)) {
+        console_line("error: iommu_bench=%s is not a number", arg);
+        return false;
+    }
+    if (platform_bootarg(p, "iommu_attack", arg, sizeof(arg)) &&
+        !devtest_parse_addrs(arg, opt->iommu_attack, &opt->iommu_attack_count)) {
+        console_line("error: iommu_attack=%s: want up to %u hex addresses separated by commas",
+                     arg, DEVTEST_MAX_ATTACKS);
+        return false;
+    }
+    if (platform_bootarg(p, "iommu_badtable", arg, sizeof(arg)))
+        opt->iommu_badtable = strcmp(arg, "0") != 0;
+    if (platform_bootarg(p, "iommu_fuzz", arg, sizeof(arg))) {
+        opt->iommu_fuzz = true;
+        if (!devtest_parse_u64(arg, strlen(arg), 10, &opt->iommu_fuzz_seed)) {
+            console_line("error: iommu_fuzz=%s is not a number", arg);
+            return false;
+        }
+    }
+    return true;
 }
 
 static bool devtest_read_options(const struct platform *p, struct devtest_options *opt)
@@ -113,12 +177,13 @@ static bool devtest_read_options(const struct platform *p, struct devtest_option
             return false;
         }
     }
-    if (platform_bootarg(p, "attack", arg, sizeof(arg)) && !devtest_parse_attacks(arg, opt)) {
+    if (platform_bootarg(p, "attack", arg, sizeof(arg)) &&
+        !devtest_parse_addrs(arg, opt->attack, &opt->attack_count)) {
         console_line("error: attack=%s: want up to %u hex addresses separated by commas", arg,
                      DEVTEST_MAX_ATTACKS);
         return false;
     }
-    return true;
+    return devtest_read_iommu_options(p, opt);
 }
 
 /* ---- Memory ------------------------------------------------------------ */
@@ -137,18 +202,36 @@ static void devtest_find_free_ram(const struct platform *p, struct devtest_ram *
                  (unsigned long)ram->free_start, (unsigned long)ram->free_end);
 }
 
-/* Identity map ECAM, the BAR window and RAM, then turn paging on. */
-static bool devtest_paging_on(const struct platform *p, const struct pcibus_host *h)
+/* Identity map ECAM, the BAR window, RAM and the IOMMU's registers (if
+ * iommu_regs is not 0), then turn paging on. */
+static bool devtest_paging_on(const struct platform *p, const struct pcibus_host *h,
+                              uint64_t iommu_regs)
 {
     if (!paging_map_identity(h->ecam_base, h->ecam_size) ||
         !paging_map_identity(h->mem_cpu, h->mem_size) ||
-        !paging_map_identity(p->mem_base, p->mem_size)) {
-        console_line("error: ECAM, BAR window or RAM lies beyond what an Sv39 identity map "
-                     "covers");
+        !paging_map_identity(p->mem_base, p->mem_size) ||
+        (iommu_regs && !paging_map_identity(iommu_regs, IOMMU_REG_PAGE))) {
+        console_line("error: ECAM, BAR window, RAM or IOMMU lies beyond what an Sv39 identity "
+                     "map covers");
         return false;
     }
     paging_enable();
     return true;
+}
+
+/* With an IOMMU in the DTB, devices DMA through it (a failure to bring
+ * it up is a FAIL: the devices then get no DMA or only what it allows). */
+static void devtest_iommu_on(bool present, uint64_t regs, const struct devtest_options *opt)
+{
+    bool on = false;
+    if (present) {
+        struct iommu_config cfg = { .ddt_levels = opt->iommu_ddt };
+        on = check_true(iommu_init(regs, &cfg), "the IOMMU in the DTB brought up");
+    } else {
+        console_line("no IOMMU in the DTB: DMA addresses are physical");
+    }
+    dma_setup(opt->teardown, on);
+    console_line("dma teardown %s", dma_teardown_name(opt->teardown));
 }
 
 /* ---- Devices ----------------------------------------------------------- */
@@ -167,6 +250,7 @@ static unsigned devtest_run_devices(const struct devtest_options *opt,
             tested++;
         } else if (f->class_code == NVME_CLASS) {
             nvme_run(f, opt->blk_mib, opt->blk_write);
+            iommu_drain_faults();
             tested++;
         }
     }
@@ -208,10 +292,13 @@ void guest_main(uint64_t hartid, const void *dtb)
         check_true(false, "PCI host bridge in the DTB");
         devtest_finish();
     }
-    if (!devtest_paging_on(&plat, &devtest_bus.host)) {
+    uint64_t iommu_regs = 0;
+    bool iommu = iommu_find(dtb, &iommu_regs);
+    if (!devtest_paging_on(&plat, &devtest_bus.host, iommu_regs)) {
         check_true(false, "Sv39 identity map of ECAM, BAR window and RAM");
         devtest_finish();
     }
+    devtest_iommu_on(iommu, iommu_regs, &opt);
     devtest_bring_up(&opt);
     if (devtest_run_devices(&opt, &ram) == 0)
         console_line("no devices");

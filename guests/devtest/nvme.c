@@ -7,8 +7,9 @@
  *
  * Memory: the four queues and the Identify buffer are static 4 KiB-aligned
  * pages in the image, so they are physically contiguous and identity
- * mapped.  One controller is driven at a time (nvme_ctrl_shutdown lets the
- * next one reuse them).
+ * mapped for the CPU; the device gets them through the DMA layer (dma.h),
+ * mapped from bring-up to shutdown.  One controller is driven at a time
+ * (nvme_ctrl_shutdown lets the next one reuse them).
  */
 #include "guests/devtest/nvme.h"
 
@@ -118,7 +119,8 @@ static bool nvme_wait_status(const struct nvme_ctrl *c, uint32_t mask, uint32_t 
 
 /* ---- Queues ------------------------------------------------------------ */
 
-static void nvme_queue_init(const struct nvme_ctrl *c, struct nvme_queue *q, unsigned qid,
+/* Zeroes and maps the pair (the device reads the SQ, writes the CQ). */
+static bool nvme_queue_init(const struct nvme_ctrl *c, struct nvme_queue *q, unsigned qid,
                             struct nvme_sqe *sq, struct nvme_cqe *cq)
 {
     memset(sq, 0, NVME_QUEUE_DEPTH * sizeof(*sq));
@@ -126,6 +128,24 @@ static void nvme_queue_init(const struct nvme_ctrl *c, struct nvme_queue *q, uns
     *q = (struct nvme_queue){ .sq = sq, .cq = cq, .phase = 1 };
     q->sq_doorbell = c->regs + NVME_REG_DOORBELLS + (2 * qid) * c->doorbell_stride;
     q->cq_doorbell = c->regs + NVME_REG_DOORBELLS + (2 * qid + 1) * c->doorbell_stride;
+    q->sq_dma = dma_map(c->dma, ptr_to_pa(sq), NVME_QUEUE_DEPTH * sizeof(*sq), DMA_TO_DEVICE);
+    q->cq_dma = dma_map(c->dma, ptr_to_pa(cq), NVME_QUEUE_DEPTH * sizeof(*cq), DMA_FROM_DEVICE);
+    if (q->sq_dma == DMA_MAP_FAILED || q->cq_dma == DMA_MAP_FAILED) {
+        console_line("nvme: queue %u could not be mapped for DMA", qid);
+        return false;
+    }
+    return true;
+}
+
+static bool nvme_queue_unmap(const struct nvme_ctrl *c, struct nvme_queue *q)
+{
+    bool ok = true;
+    if (q->sq_dma && q->sq_dma != DMA_MAP_FAILED)
+        ok = dma_unmap(c->dma, q->sq_dma, NVME_QUEUE_DEPTH * sizeof(struct nvme_sqe));
+    if (q->cq_dma && q->cq_dma != DMA_MAP_FAILED)
+        ok = dma_unmap(c->dma, q->cq_dma, NVME_QUEUE_DEPTH * sizeof(struct nvme_cqe)) && ok;
+    q->sq_dma = q->cq_dma = 0;
+    return ok;
 }
 
 static void nvme_queue_push(struct nvme_queue *q, const struct nvme_sqe *sqe)
@@ -206,9 +226,9 @@ static bool nvme_check_cap(struct nvme_ctrl *c, uint64_t cap)
     return true;
 }
 
-bool nvme_ctrl_init(struct nvme_ctrl *c, uint64_t regs)
+bool nvme_ctrl_init(struct nvme_ctrl *c, uint64_t regs, struct dma_domain *dma)
 {
-    *c = (struct nvme_ctrl){ .regs = regs };
+    *c = (struct nvme_ctrl){ .regs = regs, .dma = dma };
     if (!nvme_check_cap(c, nvme_read64(c, NVME_REG_CAP)))
         return false;
     /* Reset: whatever state the controller was left in, start from
@@ -216,10 +236,17 @@ bool nvme_ctrl_init(struct nvme_ctrl *c, uint64_t regs)
     nvme_write32(c, NVME_REG_CC, 0);
     if (!nvme_wait_status(c, NVME_CSTS_RDY, 0, "reset"))
         return false;
-    nvme_queue_init(c, &c->admin, 0, nvme_admin_sq, nvme_admin_cq);
+    if (!nvme_queue_init(c, &c->admin, 0, nvme_admin_sq, nvme_admin_cq))
+        return false;
+    c->identify_dma = dma_map(c->dma, ptr_to_pa(nvme_identify_buf), sizeof(nvme_identify_buf),
+                              DMA_FROM_DEVICE);
+    if (c->identify_dma == DMA_MAP_FAILED) {
+        console_line("nvme: the Identify buffer could not be mapped for DMA");
+        return false;
+    }
     nvme_write32(c, NVME_REG_AQA, ((NVME_QUEUE_DEPTH - 1u) << 16) | (NVME_QUEUE_DEPTH - 1u));
-    nvme_write64(c, NVME_REG_ASQ, ptr_to_pa(nvme_admin_sq));
-    nvme_write64(c, NVME_REG_ACQ, ptr_to_pa(nvme_admin_cq));
+    nvme_write64(c, NVME_REG_ASQ, c->admin.sq_dma);
+    nvme_write64(c, NVME_REG_ACQ, c->admin.cq_dma);
     /* CSS 0 (NVM), MPS 0 (4 KiB pages), round-robin arbitration. */
     nvme_write32(c, NVME_REG_CC, NVME_CC_EN | NVME_CC_IOSQES | NVME_CC_IOCQES);
     return nvme_wait_status(c, NVME_CSTS_RDY, NVME_CSTS_RDY, "ready");
@@ -229,7 +256,17 @@ bool nvme_ctrl_shutdown(struct nvme_ctrl *c)
 {
     uint32_t cc = nvme_read32(c, NVME_REG_CC);
     nvme_write32(c, NVME_REG_CC, cc | NVME_CC_SHN_NORMAL);
-    return nvme_wait_status(c, NVME_CSTS_SHST_MASK, NVME_CSTS_SHST_DONE, "shutdown");
+    bool ok = nvme_wait_status(c, NVME_CSTS_SHST_MASK, NVME_CSTS_SHST_DONE, "shutdown");
+    /* Disabled (CC.EN = 0) the controller touches no queue: only then may
+     * their mappings go. */
+    nvme_write32(c, NVME_REG_CC, 0);
+    ok = nvme_wait_status(c, NVME_CSTS_RDY, 0, "disable after shutdown") && ok;
+    ok = nvme_queue_unmap(c, &c->admin) && ok;
+    ok = nvme_queue_unmap(c, &c->io) && ok;
+    if (c->identify_dma && c->identify_dma != DMA_MAP_FAILED)
+        ok = dma_unmap(c->dma, c->identify_dma, sizeof(nvme_identify_buf)) && ok;
+    c->identify_dma = 0;
+    return dma_quiesce(c->dma) && ok;
 }
 
 /* The format namespace 1 uses: FLBAS picks one of the LBA formats (its
@@ -249,7 +286,7 @@ bool nvme_identify_namespace(struct nvme_ctrl *c, uint32_t nsid)
 {
     memset(nvme_identify_buf, 0, sizeof(nvme_identify_buf));
     struct nvme_sqe sqe = { .cdw0 = NVME_ADMIN_IDENTIFY, .nsid = nsid,
-                            .prp1 = ptr_to_pa(nvme_identify_buf),
+                            .prp1 = c->identify_dma,
                             .cdw10 = NVME_IDENTIFY_CNS_NAMESPACE };
     if (!nvme_admin(c, &sqe, "identify namespace"))
         return false;
@@ -272,12 +309,13 @@ bool nvme_identify_namespace(struct nvme_ctrl *c, uint32_t nsid)
 
 bool nvme_create_io_queues(struct nvme_ctrl *c)
 {
-    nvme_queue_init(c, &c->io, NVME_IO_QID, nvme_io_sq, nvme_io_cq);
+    if (!nvme_queue_init(c, &c->io, NVME_IO_QID, nvme_io_sq, nvme_io_cq))
+        return false;
     uint32_t size_and_id = ((NVME_QUEUE_DEPTH - 1u) << 16) | NVME_IO_QID;
     /* Interrupts off (IEN = 0): completions are polled. */
-    struct nvme_sqe cq = { .cdw0 = NVME_ADMIN_CREATE_CQ, .prp1 = ptr_to_pa(nvme_io_cq),
+    struct nvme_sqe cq = { .cdw0 = NVME_ADMIN_CREATE_CQ, .prp1 = c->io.cq_dma,
                            .cdw10 = size_and_id, .cdw11 = NVME_QUEUE_PHYS_CONTIG };
-    struct nvme_sqe sq = { .cdw0 = NVME_ADMIN_CREATE_SQ, .prp1 = ptr_to_pa(nvme_io_sq),
+    struct nvme_sqe sq = { .cdw0 = NVME_ADMIN_CREATE_SQ, .prp1 = c->io.sq_dma,
                            .cdw10 = size_and_id,
                            .cdw11 = ((uint32_t)NVME_IO_QID << 16) | NVME_QUEUE_PHYS_CONTIG };
     return nvme_admin(c, &cq, "create I/O completion queue") &&
@@ -287,12 +325,12 @@ bool nvme_create_io_queues(struct nvme_ctrl *c)
 /* ---- I/O --------------------------------------------------------------- */
 
 void nvme_io_queue(struct nvme_ctrl *c, uint8_t opcode, uint16_t cid, uint64_t byte_offset,
-                   uint64_t buf_pa)
+                   uint64_t buf_dma)
 {
     struct nvme_sqe sqe = { .cdw0 = opcode | ((uint32_t)cid << 16), .nsid = c->nsid };
     if (opcode != NVME_OP_FLUSH) {
         uint64_t lba = byte_offset / c->lba_size;
-        sqe.prp1 = buf_pa;
+        sqe.prp1 = buf_dma;
         sqe.cdw10 = (uint32_t)lba;
         sqe.cdw11 = (uint32_t)(lba >> 32);
         sqe.cdw12 = NVME_BLOCK / c->lba_size - 1;   /* number of LBAs, 0-based */

@@ -8,6 +8,7 @@
 #define UMBRA_GUESTS_DEVTEST_NVME_H
 
 #include "core/lib/base.h"
+#include "guests/devtest/dma.h"
 
 #define NVME_QUEUE_DEPTH 64             /* entries per queue, admin and I/O */
 #define NVME_BLOCK 4096u                /* bytes per I/O command */
@@ -40,6 +41,7 @@ _Static_assert(sizeof(struct nvme_sqe) == 64, "NVMe SQE is 64 bytes");
 _Static_assert(sizeof(struct nvme_cqe) == 16, "NVMe CQE is 16 bytes");
 
 struct nvme_queue {
+    uint64_t sq_dma, cq_dma;            /* the device's addresses of the two */
     struct nvme_sqe *sq;
     volatile struct nvme_cqe *cq;
     uint64_t sq_doorbell, cq_doorbell;  /* CPU addresses of the two doorbells */
@@ -49,6 +51,8 @@ struct nvme_queue {
 
 struct nvme_ctrl {
     uint64_t regs;                      /* BAR0's CPU address */
+    struct dma_domain *dma;             /* the device addresses of every buffer */
+    uint64_t identify_dma;
     unsigned doorbell_stride;           /* bytes: 4 << CAP.DSTRD */
     uint64_t ready_timeout_ms;          /* CAP.TO */
     unsigned max_queue_entries;         /* CAP.MQES + 1 */
@@ -60,17 +64,20 @@ struct nvme_ctrl {
 };
 
 /* Each returns false after printing a line saying what went wrong. */
-bool nvme_ctrl_init(struct nvme_ctrl *c, uint64_t regs);
+/* The queues and the Identify buffer are mapped here for the controller's
+ * life (nvme_ctrl_shutdown unmaps them); I/O buffers are the caller's. */
+bool nvme_ctrl_init(struct nvme_ctrl *c, uint64_t regs, struct dma_domain *dma);
 bool nvme_identify_namespace(struct nvme_ctrl *c, uint32_t nsid);
 bool nvme_create_io_queues(struct nvme_ctrl *c);
 /* Normal shutdown (CC.SHN): the controller finishes its writes and stops
- * using the queues, so another controller may reuse them. */
+ * using the queues, so another controller may reuse them; then they are
+ * unmapped. */
 bool nvme_ctrl_shutdown(struct nvme_ctrl *c);
 
 /* I/O queue, used in batches: queue commands (at most NVME_QUEUE_DEPTH - 1
  * outstanding), ring once, then collect one completion per command. */
 void nvme_io_queue(struct nvme_ctrl *c, uint8_t opcode, uint16_t cid, uint64_t byte_offset,
-                   uint64_t buf_pa);
+                   uint64_t buf_dma);
 void nvme_io_ring(struct nvme_ctrl *c);
 /* Waits for the next I/O completion; false on timeout. */
 bool nvme_io_reap(struct nvme_ctrl *c, struct nvme_cqe *out);
