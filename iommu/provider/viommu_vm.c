@@ -35,7 +35,7 @@ struct viommu_vm {
     struct sleeplock lock;                /* the register file: several vCPUs */
     /* Single producer (whoever holds the IOMMU's queue lock), single
      * consumer (whoever holds `lock`). */
-    struct pending_fault { struct iommu_fault f; uint32_t index; } pending[PENDING_FAULTS];
+    struct pending_fault { struct iommu_fault f; uint32_t index, cause; } pending[PENDING_FAULTS];
     volatile uint32_t pending_head, pending_tail;
     volatile uint32_t pending_dropped;
 };
@@ -185,7 +185,11 @@ void viommu_vm_fault(struct viommu_vm *vv, unsigned index, const struct iommu_fa
         __atomic_add_fetch(&vv->pending_dropped, 1, __ATOMIC_RELAXED);
         return;
     }
-    vv->pending[tail] = (struct pending_fault){ .f = *f, .index = index };
+    /* The cause now, while the guest's tables still say what the DMA met:
+     * read without the register lock (this hart holds the IOMMU's), so a
+     * guest changing them at this moment may see either cause. */
+    unsigned cause = viommu_cause_for(&vv->v, index, f);
+    vv->pending[tail] = (struct pending_fault){ .f = *f, .index = index, .cause = cause };
     __atomic_store_n(&vv->pending_tail, next, __ATOMIC_RELEASE);
 }
 
@@ -195,7 +199,8 @@ static void faults_deliver(struct viommu_vm *vv)
     vpci_poll_faults(true);
     uint32_t head = vv->pending_head;
     while (head != __atomic_load_n(&vv->pending_tail, __ATOMIC_ACQUIRE)) {
-        viommu_record_fault(&vv->v, vv->pending[head].index, &vv->pending[head].f);
+        const struct pending_fault *p = &vv->pending[head];
+        viommu_record_fault(&vv->v, p->index, p->cause, &p->f);
         head = (head + 1) % PENDING_FAULTS;
         __atomic_store_n(&vv->pending_head, head, __ATOMIC_RELEASE);
     }

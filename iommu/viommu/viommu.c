@@ -245,15 +245,34 @@ static bool cause_survives_dtf(unsigned cause)
     return cause >= IOMMU_CAUSE_ALL_DISALLOWED;
 }
 
-/* Map the physical record's cause to what the guest's own structures say;
- * a fault they cannot explain (a stale translation the guest changed
- * without invalidating) keeps the cause of a first-stage page fault. */
-bool viommu_record_fault(struct viommu *v, unsigned index, const struct iommu_fault *phys)
+static bool phys_is_write(const struct iommu_fault *phys)
 {
-    bool write = iommu_fault_is_write(phys->cause) || phys->ttyp == IOMMU_TTYP_UNTRANSLATED_WRITE;
+    return iommu_fault_is_write(phys->cause) || phys->ttyp == IOMMU_TTYP_UNTRANSLATED_WRITE;
+}
+
+/* Nested: the machine walked the guest's table itself, so its cause is the
+ * guest's, except that a step outside the VM's RAM (the second stage's
+ * guest-page fault) is, to the guest, an access to nothing: an access
+ * fault.  Otherwise the guest's own structures say (a fault they cannot
+ * explain, from a translation the guest changed without invalidating,
+ * keeps the cause of a first-stage page fault). */
+unsigned viommu_cause_for(const struct viommu *v, unsigned index, const struct iommu_fault *phys)
+{
+    bool write = phys_is_write(phys);
+    const struct viommu_dc_view *view = &v->views[index];
+    if (v->mode == VIOMMU_NESTED && view->kind == VIOMMU_DC_SV39) {
+        if (iommu_fault_is_guest_page(phys->cause))
+            return access_cause(write);
+        if (phys->cause < IOMMU_CAUSE_ALL_DISALLOWED)
+            return phys->cause;
+    }
     unsigned cause = viommu_fault_cause(v, index, phys->iotval, write);
-    if (cause == 0)
-        cause = write ? IOMMU_CAUSE_WRITE_PAGE : IOMMU_CAUSE_READ_PAGE;
+    return cause ? cause : (write ? IOMMU_CAUSE_WRITE_PAGE : IOMMU_CAUSE_READ_PAGE);
+}
+
+bool viommu_record_fault(struct viommu *v, unsigned index, unsigned cause, const struct iommu_fault *phys)
+{
+    bool write = phys_is_write(phys);
     if (v->views[index].dtf && !cause_survives_dtf(cause))
         return false;
     struct iommu_fault f = {

@@ -125,10 +125,15 @@ void viommu_dc_view_of(const struct viommu *v, uint32_t device_id, struct viommu
 unsigned viommu_fault_cause(const struct viommu *v, unsigned index, uint64_t iova, bool write);
 
 /* The physical IOMMU blocked a DMA of device `index` (its record `phys`):
- * write the record the guest's IOMMU would have written, with the guest's
- * device ID, IOVA and the cause its own structures give, unless DTF hides
- * it.  Returns true if a record was written. */
-bool viommu_record_fault(struct viommu *v, unsigned index, const struct iommu_fault *phys);
+ * the cause the guest's IOMMU gives it.  To be asked at once, while the
+ * guest's tables still say what the DMA met (Umbra asks when it drains the
+ * machine's fault queue, before the guest can have seen the DMA end). */
+unsigned viommu_cause_for(const struct viommu *v, unsigned index, const struct iommu_fault *phys);
+
+/* Write the record the guest's IOMMU would have written for it, with the
+ * guest's device ID, the IOVA and `cause`, unless DTF hides it.  Returns
+ * true if a record was written. */
+bool viommu_record_fault(struct viommu *v, unsigned index, unsigned cause, const struct iommu_fault *phys);
 
 /* The index of device_id among the VM's devices, or -1. */
 int viommu_device_index(const struct viommu *v, uint32_t device_id);

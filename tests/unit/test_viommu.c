@@ -312,7 +312,7 @@ static void test_faults(void)
     CHECK_EQ(viommu_fault_cause(&v, 1, 0x1000, false), IOMMU_CAUSE_DDT_INVALID);
     /* A machine record becomes the guest's: its DID, IOVA and cause. */
     struct iommu_fault phys = { .cause = IOMMU_CAUSE_WRITE_GUEST_PAGE, .did = DEV_A, .iotval = 0x3010 };
-    CHECK(viommu_record_fault(&v, 0, &phys));
+    CHECK(viommu_record_fault(&v, 0, viommu_cause_for(&v, 0, &phys), &phys));
     struct iommu_fault got;
     iommu_fault_decode(gptr(FQ_GPA), &got);
     CHECK_EQ(got.cause, IOMMU_CAUSE_WRITE_PAGE);
@@ -321,29 +321,39 @@ static void test_faults(void)
     CHECK_EQ(got.ttyp, IOMMU_TTYP_UNTRANSLATED_WRITE);
     CHECK_EQ(viommu_read(&v, IOMMU_REG_FQT, 4), 1);
     phys.did = DEV_B, phys.cause = IOMMU_CAUSE_READ_GUEST_PAGE;
-    CHECK(viommu_record_fault(&v, 1, &phys));
+    CHECK(viommu_record_fault(&v, 1, viommu_cause_for(&v, 1, &phys), &phys));
     iommu_fault_decode(gptr(FQ_GPA + 32), &got);
     CHECK_EQ(got.cause, IOMMU_CAUSE_DDT_INVALID);
     CHECK_EQ(got.iotval, 0);
     /* 4 slots hold 3 records; the next sets FQOF and is lost. */
-    CHECK(viommu_record_fault(&v, 1, &phys));
-    CHECK(!viommu_record_fault(&v, 1, &phys));
+    CHECK(viommu_record_fault(&v, 1, viommu_cause_for(&v, 1, &phys), &phys));
+    CHECK(!viommu_record_fault(&v, 1, viommu_cause_for(&v, 1, &phys), &phys));
     CHECK(viommu_read(&v, IOMMU_REG_FQCSR, 4) & IOMMU_FQCSR_FQOF);
     CHECK_EQ(v.n.faults_lost, 1);
     /* Software reads two and clears FQOF: records flow again. */
     viommu_write(&v, IOMMU_REG_FQH, 4, 2);
     viommu_write(&v, IOMMU_REG_FQCSR, 4, IOMMU_FQCSR_FQEN | IOMMU_FQCSR_FQOF);
-    CHECK(viommu_record_fault(&v, 1, &phys));
+    CHECK(viommu_record_fault(&v, 1, viommu_cause_for(&v, 1, &phys), &phys));
+    /* Nested: the machine's cause is the guest's, a second-stage miss an
+     * access fault (the guest's table is not read). */
+    v.mode = VIOMMU_NESTED;
+    struct iommu_fault gp = { .cause = IOMMU_CAUSE_WRITE_GUEST_PAGE, .did = DEV_A, .iotval = 0x1008 };
+    CHECK_EQ(viommu_cause_for(&v, 0, &gp), IOMMU_CAUSE_WRITE_ACCESS);
+    gp.cause = IOMMU_CAUSE_READ_PAGE;
+    CHECK_EQ(viommu_cause_for(&v, 0, &gp), IOMMU_CAUSE_READ_PAGE);
+    gp.cause = IOMMU_CAUSE_DDT_INVALID;       /* a blocked device: the guest's own cause */
+    CHECK_EQ(viommu_cause_for(&v, 1, &gp), IOMMU_CAUSE_DDT_INVALID);
+    v.mode = VIOMMU_SHADOW;
     /* DTF hides translation faults but not directory ones. */
     dc_put(DEV_A, IOMMU_TC_V | IOMMU_TC_DTF, 0, 3ull << 12, IOMMU_FSC_SV39 | (PT_GPA >> 12));
     submit(iommu_cmd_iodir_inval_ddt(DEV_A));
     phys.did = DEV_A, phys.iotval = 0x9000;
-    CHECK(!viommu_record_fault(&v, 0, &phys));
+    CHECK(!viommu_record_fault(&v, 0, viommu_cause_for(&v, 0, &phys), &phys));
     /* A fault queue outside RAM: FQMF. */
     viommu_fresh();
     viommu_write(&v, IOMMU_REG_FQB, 8, iommu_fqb_value(OUTSIDE, 2));
     viommu_write(&v, IOMMU_REG_FQCSR, 4, IOMMU_FQCSR_FQEN);
-    CHECK(!viommu_record_fault(&v, 0, &phys));
+    CHECK(!viommu_record_fault(&v, 0, viommu_cause_for(&v, 0, &phys), &phys));
     CHECK(viommu_read(&v, IOMMU_REG_FQCSR, 4) & IOMMU_FQCSR_FQMF);
 }
 
