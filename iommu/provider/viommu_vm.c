@@ -300,8 +300,9 @@ int viommu_vm_init(struct vm *vm, char *err, size_t errlen)
     vm->vpci->viommu = vv;
     viommu_init(&vv->v, c->viommu, &vm->mem, dids, vm->vpci->ndevs, &host_ops, vv);
     kprintf("umbra: vm %s: viommu (%s) at guest 0x%llx for %u device(s), every DMA blocked until the "
-            "guest programs it\n", c->name, viommu_mode_name(c->viommu), (unsigned long long)VIOMMU_GPA,
-            vm->vpci->ndevs);
+            "guest programs it; its RAM's second stage at host 0x%lx, GSCID %u\n", c->name,
+            viommu_mode_name(c->viommu), (unsigned long long)VIOMMU_GPA, vm->vpci->ndevs,
+            vm->vpci->dma.root, vm->vpci->gscid);
     return 0;
 }
 

@@ -277,10 +277,19 @@ static void test_device_contexts(void)
     viommu_write(&v, IOMMU_REG_DDTP, 8, IOMMU_DDTP_OFF);
     viommu_write(&v, IOMMU_REG_DDTP, 8, iommu_ddtp_value(IOMMU_DDTP_2LVL, OUTSIDE));
     CHECK_EQ(host.last_view.cause, IOMMU_CAUSE_DDT_LOAD_ACCESS);
-    /* A 1-level base-format directory holds device ids below 128 only. */
+    /* A 1-level base-format directory holds device ids below 128 only:
+     * DEV_B (0x88) is refused, a device 0x10 is found in the one page. */
     viommu_write(&v, IOMMU_REG_DDTP, 8, IOMMU_DDTP_OFF);
     viommu_write(&v, IOMMU_REG_DDTP, 8, iommu_ddtp_value(IOMMU_DDTP_1LVL, DDT_LEAF_GPA));
     CHECK_EQ(host.last_view.cause, IOMMU_CAUSE_TTYP_DISALLOWED);
+    const uint32_t low[1] = { 0x10 };
+    viommu_init(&v, VIOMMU_NESTED, &mem, low, 1, &fake_ops, &host);
+    queues_on();
+    gpaddr_t dc = DDT_LEAF_GPA + iommu_dc_offset(0x10, IOMMU_DC_BASE);
+    g64(dc, IOMMU_TC_V), g64(dc + 8, 0), g64(dc + 16, 4ull << 12), g64(dc + 24, fsc);
+    viommu_write(&v, IOMMU_REG_DDTP, 8, iommu_ddtp_value(IOMMU_DDTP_1LVL, DDT_LEAF_GPA));
+    CHECK(host.last_view.kind == VIOMMU_DC_SV39 && host.last_view.pscid == 4 && host.last_view.root == PT_GPA);
+    CHECK_EQ(dc - DDT_LEAF_GPA, 0x10 * 32);
 }
 
 static void test_faults(void)
