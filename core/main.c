@@ -15,6 +15,7 @@
 #include "core/mmu/mmu.h"
 #include "core/pool.h"
 #include "core/monitor/monitor.h"
+#include "iommu/provider/sidecore.h"
 
 
 
@@ -108,6 +109,9 @@ static void boot_create_vms(void)
     if (config.monitor && next_hart >= hart_count)
         boot_fail(MACHINE_BAD_CONFIG, "monitor=1 needs a hart without a vCPU (tools/umbra-run --monitor adds one)");
     monitor_init(&config, next_hart);
+    /* The vIOMMU sidecore takes the next one. */
+    if (sidecore_init(&config, next_hart + (config.monitor ? 1 : 0), hart_count) != 0)
+        boot_fail(MACHINE_BAD_CONFIG, "viommu=sidecore needs a hart without a vCPU (tools/umbra-run adds one)");
 }
 
 /* Every hart comes up, each on its own stack; one without a vCPU idles in

@@ -4,6 +4,7 @@
  * ended.  Other harts talk to a vCPU only by posting request bits and
  * sending the hart an IPI; the hart acts on them at its next trap.
  */
+#include "iommu/provider/sidecore.h"
 #include "arch/riscv/csr.h"
 #include "core/lib/fmt.h"
 #include "arch/riscv/sbi_call.h"
@@ -303,6 +304,8 @@ _Noreturn void hart_run(struct hart *hart)
 {
     if (!hart->vcpu && monitor_owns_hart(hart))
         monitor_run();
+    if (!hart->vcpu && sidecore_owns_hart(hart))
+        sidecore_run();
     for (;;) {
         struct vcpu *vcpu = hart->vcpu;
         if (vcpu) {

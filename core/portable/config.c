@@ -276,13 +276,14 @@ const char *viommu_mode_name(enum viommu_mode mode)
     case VIOMMU_OFF:    return "off";
     case VIOMMU_SHADOW: return "shadow";
     case VIOMMU_NESTED: return "nested";
+    case VIOMMU_SIDECORE: return "sidecore";
     }
     return "?";
 }
 
 static int set_viommu(struct parser *p, struct slice v)
 {
-    static const enum viommu_mode modes[] = { VIOMMU_SHADOW, VIOMMU_NESTED };
+    static const enum viommu_mode modes[] = { VIOMMU_SHADOW, VIOMMU_NESTED, VIOMMU_SIDECORE };
     char q[32];
     for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
         if (slice_equals(v, viommu_mode_name(modes[i]))) {
@@ -290,7 +291,7 @@ static int set_viommu(struct parser *p, struct slice v)
             return 0;
         }
     }
-    return parser_fail(p, p->line, "unknown viommu '%s' (shadow or nested)", slice_quote(q, sizeof(q), v));
+    return parser_fail(p, p->line, "unknown viommu '%s' (shadow, nested or sidecore)", slice_quote(q, sizeof(q), v));
 }
 
 static int set_mem(struct parser *p, struct slice v)

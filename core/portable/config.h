@@ -31,8 +31,9 @@
  *     shadow_pool=BYTES    tsp/ssp shadow-table pool (default RAM / 8, >= 64 KiB)
  *     pci=BB:DD.F          assign the host PCI function (hex bus:device.function)
  *                          to this VM; may repeat, up to CONFIG_MAX_PCI_PER_VM
- *     viommu=shadow|nested the VM gets a RISC-V IOMMU of its own for its
- *                          assigned functions (iommu/viommu/); needs pci=
+ *     viommu=shadow|nested|sidecore  the VM gets a RISC-V IOMMU of its own
+ *                          for its assigned functions (iommu/viommu/); needs
+ *                          pci=; sidecore also a hart without a vCPU
  *
  * Portable: built into the hypervisor and into the host unit tests.
  */
@@ -61,8 +62,8 @@ enum mm_mode { MM_MODE_HAP, MM_MODE_TSP, MM_MODE_SSP };
 const char *mm_mode_name(enum mm_mode mode);
 
 /* How a VM's own IOMMU is provided (iommu/viommu/viommu.h); off = none. */
-enum viommu_mode { VIOMMU_OFF, VIOMMU_SHADOW, VIOMMU_NESTED };
-/* "off", "shadow", "nested" ("?" outside the enum). */
+enum viommu_mode { VIOMMU_OFF, VIOMMU_SHADOW, VIOMMU_NESTED, VIOMMU_SIDECORE };
+/* "off", "shadow", "nested", "sidecore" ("?" outside the enum). */
 const char *viommu_mode_name(enum viommu_mode mode);
 
 struct image_ref {

@@ -53,6 +53,8 @@ static const char *const mm_counter_names[] = {
     "viommu_commands", "viommu_dc_loads", "viommu_faults_recorded", "viommu_faults_lost",
     "viommu_syncs_page", "viommu_syncs_space", "viommu_leaves_mapped", "viommu_leaves_unmapped",
     "viommu_pool_exhausted", "viommu_host_commands",
+    "viommu_sidecore_polls", "viommu_sidecore_busy_polls", "viommu_sidecore_work_instret",
+    "viommu_sidecore_idle_instret",
 };
 _Static_assert(ARRAY_SIZE(mm_counter_names) == MM_COUNTER_COUNT, "every mm counter needs a name");
 

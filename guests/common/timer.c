@@ -67,7 +67,11 @@ static void timer_arm(enum timer_source src, uint64_t when)
 
 bool timer_take_interrupt(enum timer_source src, uint64_t ms)
 {
-    uint64_t delay = timer_ticks_from_ms(ms);
+    return timer_take_interrupt_ticks(src, timer_ticks_from_ms(ms));
+}
+
+bool timer_take_interrupt_ticks(enum timer_source src, uint64_t delay)
+{
     uint64_t target = time_now() + delay;
     timer_arm(src, target);
     bool fired = trap_wait_interrupt(&timer_fired, SIE_STIE, target + TIMER_PATIENCE * delay);

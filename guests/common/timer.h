@@ -23,6 +23,8 @@ void timer_spin_ms(uint64_t ms);
  * arrives (giving up after a generous multiple of `ms`), and report whether
  * it arrived no earlier than programmed.  The handler disarms the timer. */
 bool timer_take_interrupt(enum timer_source src, uint64_t ms);
+/* The same, `ticks` of `time` from now (at least 1). */
+bool timer_take_interrupt_ticks(enum timer_source src, uint64_t ticks);
 
 /* Program an SBI timer at absolute time `deadline` whose interrupt only
  * wakes the hart: a watchdog for trap_wait_interrupt() on other interrupts

@@ -15,6 +15,7 @@
 #include "guests/devtest/pcibus.h"
 
 #define DEVTEST_MAX_ATTACKS 8
+#define DEVTEST_BENCH_ROTATE 32u      /* buffers of iommu_bench's second phase */
 #define DEVTEST_BLK_MIB_DEFAULT 16
 
 struct devtest_options {
@@ -28,6 +29,8 @@ struct devtest_options {
     unsigned iommu_ddt;               /* iommu_ddt=1|2: directory levels (0 = 2) */
     enum dma_teardown teardown;       /* dma_teardown=strict|deferred|optimistic */
     uint64_t iommu_bench;             /* iommu_bench=N: map+unmap pairs */
+    uint64_t iommu_bench_buffers;     /* iommu_bench_buffers=K: that phase only (0 = both) */
+    bool iommu_wait_sleep;            /* iommu_wait=sleep */
     unsigned iommu_attack_count;      /* iommu_attack=ADDR[,ADDR] (hex) */
     uint64_t iommu_attack[DEVTEST_MAX_ATTACKS];
     bool iommu_badtable;              /* iommu_badtable=1 */

@@ -65,6 +65,7 @@
 #define IOMMU_MAX_DEVS 8
 #define IOMMU_WAIT_MS 1000
 #define IOMMU_WAIT_POLLS (1ull << 26)
+#define IOMMU_SPINS_BEFORE_SLEEP 4     /* iommu_wait=sleep: a fence done at once costs no sleep */
 
 struct iommu_state {
     uint64_t regs;
@@ -72,6 +73,7 @@ struct iommu_state {
     bool active;
     bool extended_dc;                 /* CAP.MSI_FLAT: 64-byte contexts */
     unsigned levels;                  /* 1 or 2 */
+    bool wait_sleep;                  /* iommu_config.wait_sleep */
     uint64_t ddt_root;
     uint32_t cq_tail;                 /* our copy: the next slot we fill */
     uint32_t fence_seq;
@@ -277,6 +279,8 @@ bool iommu_sync(void)
         }
         if ((polls & 63) == 63 && (!cq_check_errors("during a fence") || time_now() > deadline))
             break;
+        if (iommu.wait_sleep && polls >= IOMMU_SPINS_BEFORE_SLEEP)
+            timer_take_interrupt_ticks(TIMER_SBI, MAX(1u, timer_ticks_from_ms(1) / 50));
     }
     console_line("iommu: IOFENCE.C %u did not complete (word %u)", seq, iommu_fence_word);
     return false;
@@ -534,7 +538,8 @@ static bool iommu_start(void)
 
 bool iommu_init(uint64_t regs, const struct iommu_config *cfg)
 {
-    iommu = (struct iommu_state){ .regs = regs, .levels = cfg->ddt_levels ? cfg->ddt_levels : 2 };
+    iommu = (struct iommu_state){ .regs = regs, .levels = cfg->ddt_levels ? cfg->ddt_levels : 2,
+                                  .wait_sleep = cfg->wait_sleep };
     if (!iommu_check_cap())
         return false;
     iommu.ddt_root = iommu_page_alloc();

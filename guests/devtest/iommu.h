@@ -83,6 +83,11 @@ struct iommu_dev {
 /* Bootarg iommu_ddt=1|2 (0 = default, 2). */
 struct iommu_config {
     unsigned ddt_levels;
+    /* iommu_wait=sleep: between polls of a fence that is not done yet,
+     * sleep 20 us on a timer instead of spinning (for measuring a vIOMMU
+     * sidecore under QEMU -icount, where a spinning hart holds the one
+     * host thread every hart shares; docs/viommu.md). */
+    bool wait_sleep;
 };
 
 /* Finds the node and maps nothing; false if there is none (identity DMA).

@@ -21,7 +21,7 @@
 #include "guests/devtest/iommu.h"
 
 #define IOMMUTEST_PAGE 4096u
-#define IOMMUTEST_ROTATE 32u
+#define IOMMUTEST_ROTATE DEVTEST_BENCH_ROTATE
 /* 128 GiB: no RAM natively (QEMU virt's RAM and PCI windows lie lower)
  * and outside any VM's guest-physical RAM. */
 #define IOMMUTEST_BAD_ROOT 0x2000000000ull
@@ -330,10 +330,10 @@ static void fuzz(uint64_t regs, struct dma_domain *d, uint64_t seed)
 void iommutest_run(uint64_t edu_regs, struct dma_domain *d, const struct devtest_options *opt,
                    const struct devtest_ram *ram)
 {
-    if (opt->iommu_bench > 0) {
+    if (opt->iommu_bench > 0 && opt->iommu_bench_buffers != IOMMUTEST_ROTATE)
         bench_phase(edu_regs, d, opt->iommu_bench, 1);
+    if (opt->iommu_bench > 0 && opt->iommu_bench_buffers != 1)
         bench_phase(edu_regs, d, opt->iommu_bench, IOMMUTEST_ROTATE);
-    }
     for (unsigned i = 0; i < opt->iommu_attack_count; i++)
         attack_one(edu_regs, d, ram, opt->iommu_attack[i]);
     if (opt->iommu_attack_count > 0)

@@ -20,6 +20,10 @@
  *   iommu_ddt=1|2       device-directory levels (default 2)
  *   dma_teardown=strict|deferred|optimistic   unmap policy (dma.h; default strict)
  *   iommu_bench=N       N map+unmap pairs of one page, timed (iommutest.c)
+ *   iommu_bench_buffers=K  only the phase over K buffers in turn (1 or 32;
+ *                       default: both)
+ *   iommu_wait=spin|sleep  how the IOMMU driver waits for a fence not yet
+ *                       done (default spin; iommu.h)
  *   iommu_attack=ADDR[,ADDR]  map an IOVA to each hex physical ADDR and let
  *                       edu write there; prints what the fault queue got
  *   iommu_badtable=1    a device context whose table root is outside RAM,
@@ -134,6 +138,19 @@ static bool devtest_read_iommu_options(const struct platform *p, struct devtest_
         console_line("error: iommu_bench=%s is not a number", arg);
         return false;
     }
+    if (platform_bootarg(p, "iommu_wait", arg, sizeof(arg))) {
+        if (strcmp(arg, "spin") != 0 && strcmp(arg, "sleep") != 0) {
+            console_line("error: iommu_wait=%s: want spin or sleep", arg);
+            return false;
+        }
+        opt->iommu_wait_sleep = arg[1] == 'l';
+    }
+    if (platform_bootarg(p, "iommu_bench_buffers", arg, sizeof(arg)) &&
+        (!devtest_parse_u64(arg, strlen(arg), 10, &opt->iommu_bench_buffers) ||
+         (opt->iommu_bench_buffers != 1 && opt->iommu_bench_buffers != DEVTEST_BENCH_ROTATE))) {
+        console_line("error: iommu_bench_buffers=%s: want 1 or %u", arg, DEVTEST_BENCH_ROTATE);
+        return false;
+    }
     if (platform_bootarg(p, "iommu_attack", arg, sizeof(arg)) &&
         !devtest_parse_addrs(arg, opt->iommu_attack, &opt->iommu_attack_count)) {
         console_line("error: iommu_attack=%s: want up to %u hex addresses separated by commas",
@@ -225,7 +242,7 @@ static void devtest_iommu_on(bool present, uint64_t regs, const struct devtest_o
 {
     bool on = false;
     if (present) {
-        struct iommu_config cfg = { .ddt_levels = opt->iommu_ddt };
+        struct iommu_config cfg = { .ddt_levels = opt->iommu_ddt, .wait_sleep = opt->iommu_wait_sleep };
         on = check_true(iommu_init(regs, &cfg), "the IOMMU in the DTB brought up");
     } else {
         console_line("no IOMMU in the DTB: DMA addresses are physical");

@@ -8,6 +8,7 @@
 #include "core/console.h"
 #include "core/lib/fmt.h"
 #include "core/mmio.h"
+#include "core/mmu/mmu.h"
 #include "core/pool.h"
 #include "core/portable/guest_dtb.h"
 #include "core/vm.h"
@@ -32,6 +33,17 @@ struct viommu_vm {
     uint16_t space_gscid[IOSHADOW_SPACES];
     int dev_space[VIOMMU_MAX_DEVICES];    /* shadow: the space device i uses, or -1 */
     uint64_t host_commands;               /* machine IOMMU commands issued for the guest */
+    /* Sidecore: the register page is this host page, mapped into the guest
+     * on its first access; `seen` holds what the page said (or was last
+     * given) for each guest-writable register. */
+    paddr_t page;
+    bool page_mapped;
+    uint64_t seen[VIOMMU_SIZE / 4];
+    struct sidecore_counters {
+        uint64_t polls, busy_polls;       /* every look at the page; those that found work */
+        uint64_t work_instret;            /* instructions the busy ones took */
+        uint64_t idle_instret;            /* and the ones that found nothing */
+    } side;
     struct sleeplock lock;                /* the register file: several vCPUs */
     /* Single producer (whoever holds the IOMMU's queue lock), single
      * consumer (whoever holds `lock`). */
@@ -114,10 +126,16 @@ static int attach_nested(struct viommu_vm *vv, unsigned i, const struct viommu_d
     return host_check(vv, iommu_attach_dc(device_id(vv, i), &p, &vv->host_commands, why, sizeof(why)), why);
 }
 
+/* A sidecore does shadow's work, on its own hart. */
+static bool uses_shadow(const struct viommu_vm *vv)
+{
+    return vv->v.mode == VIOMMU_SHADOW || vv->v.mode == VIOMMU_SIDECORE;
+}
+
 static int device_changed(void *arg, unsigned i, const struct viommu_dc_view *view)
 {
     struct viommu_vm *vv = arg;
-    if (view->kind != VIOMMU_DC_SV39 || vv->v.mode != VIOMMU_SHADOW)
+    if (view->kind != VIOMMU_DC_SV39 || !uses_shadow(vv))
         shadow_leave(vv, i);
     switch (view->kind) {
     case VIOMMU_DC_BLOCKED:
@@ -125,7 +143,7 @@ static int device_changed(void *arg, unsigned i, const struct viommu_dc_view *vi
     case VIOMMU_DC_BARE:
         return attach_bare(vv, i);
     case VIOMMU_DC_SV39:
-        return vv->v.mode == VIOMMU_SHADOW ? attach_shadow(vv, i, view) : attach_nested(vv, i, view);
+        return uses_shadow(vv) ? attach_shadow(vv, i, view) : attach_nested(vv, i, view);
     }
     return -1;
 }
@@ -158,8 +176,8 @@ static int invalidate_nested(struct viommu_vm *vv, bool pscv, uint32_t pscid, bo
 static int invalidate(void *arg, bool pscv, uint32_t pscid, bool av, uint64_t addr)
 {
     struct viommu_vm *vv = arg;
-    return vv->v.mode == VIOMMU_SHADOW ? invalidate_shadow(vv, pscv, pscid, av, addr)
-                                       : invalidate_nested(vv, pscv, pscid, av, addr);
+    return uses_shadow(vv) ? invalidate_shadow(vv, pscv, pscid, av, addr)
+                           : invalidate_nested(vv, pscv, pscid, av, addr);
 }
 
 /* Every machine command was waited for when it was issued. */
@@ -245,6 +263,174 @@ static const struct mmio_ops viommu_regs_ops = {
     .write = regs_write,
 };
 
+/* ---- sidecore ------------------------------------------------------------ */
+
+/* The registers the guest writes, and their sizes (the page holds the
+ * rest too, written by the sidecore only). */
+static const struct { uint16_t off, size; } guest_writable[] = {
+    { IOMMU_REG_DDTP, 8 }, { IOMMU_REG_CQB, 8 }, { IOMMU_REG_FQB, 8 }, { IOMMU_REG_CQT, 4 },
+    { IOMMU_REG_FQH, 4 }, { IOMMU_REG_CQCSR, 4 }, { IOMMU_REG_FQCSR, 4 }, { IOMMU_REG_IPSR, 4 },
+};
+static const struct { uint16_t off, size; } iommu_owned[] = {
+    { IOMMU_REG_CAPS, 8 }, { IOMMU_REG_FCTL, 4 }, { IOMMU_REG_CQH, 4 }, { IOMMU_REG_FQT, 4 },
+};
+
+static uint64_t page_load(const struct viommu_vm *vv, unsigned off, unsigned size)
+{
+    void *p = (uint8_t *)pa_to_ptr(vv->page) + off;
+    return size == 8 ? __atomic_load_n((uint64_t *)p, __ATOMIC_ACQUIRE)
+                     : __atomic_load_n((uint32_t *)p, __ATOMIC_ACQUIRE);
+}
+
+static void page_store(struct viommu_vm *vv, unsigned off, unsigned size, uint64_t value)
+{
+    void *p = (uint8_t *)pa_to_ptr(vv->page) + off;
+    if (size == 8)
+        __atomic_store_n((uint64_t *)p, value, __ATOMIC_RELEASE);
+    else
+        __atomic_store_n((uint32_t *)p, (uint32_t)value, __ATOMIC_RELEASE);
+}
+
+/* Write every register the model holds into the page (the guest's view).
+ * A guest-writable one is replaced only if it still holds what the poll
+ * read (vv->seen): a value the guest wrote since then must not be lost.
+ * The check and the store are two accesses, not an atomic swap: a guest
+ * store landing between them would be lost.  The registers this rewrites
+ * (cqcsr/fqcsr as a queue comes on or stops, ddtp sanitized, cqt/cqh reset
+ * on enable) are ones a driver writes and then polls until the IOMMU has
+ * answered, so no second store comes in that window.  (An LR/SC swap
+ * here made QEMU's -icount round robin stall the sidecore for whole time
+ * slices.) */
+static void page_publish(struct viommu_vm *vv)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(iommu_owned); i++)
+        page_store(vv, iommu_owned[i].off, iommu_owned[i].size,
+                   viommu_read(&vv->v, iommu_owned[i].off, iommu_owned[i].size));
+    for (size_t i = 0; i < ARRAY_SIZE(guest_writable); i++) {
+        unsigned off = guest_writable[i].off, size = guest_writable[i].size;
+        uint64_t model = viommu_read(&vv->v, off, size), was = vv->seen[off / 4];
+        if (model != was && page_load(vv, off, size) == was) {
+            page_store(vv, off, size, model);
+            vv->seen[off / 4] = model;
+        }
+    }
+}
+
+/* One look at the guest's register page: every register it wrote since
+ * the last look is written to the model, in address order (ddtp before
+ * the queues, cqt before cqcsr), which runs any commands; then the page
+ * gets the model's registers back.  Returns true if anything was done. */
+static bool sidecore_poll_vm(struct viommu_vm *vv)
+{
+    bool work = false;
+    uint64_t reads = vv->v.n.reg_reads, writes = vv->v.n.reg_writes;
+    for (size_t i = 0; i < ARRAY_SIZE(guest_writable); i++) {
+        unsigned off = guest_writable[i].off, size = guest_writable[i].size;
+        uint64_t cur = page_load(vv, off, size);
+        if (cur == vv->seen[off / 4])
+            continue;
+        if (!work)
+            sleeplock_acquire(&vv->lock, NULL);
+        work = true;
+        vv->seen[off / 4] = cur;
+        viommu_write(&vv->v, off, size, cur);
+    }
+    if (vv->pending_head != __atomic_load_n(&vv->pending_tail, __ATOMIC_ACQUIRE) || work) {
+        if (!work)
+            sleeplock_acquire(&vv->lock, NULL);
+        work = true;
+        faults_deliver(vv);
+    }
+    if (work) {
+        page_publish(vv);
+        /* What the model counted here were the guest's writes seen, not
+         * accesses that trapped. */
+        vv->v.n.reg_reads = reads;
+        vv->v.n.reg_writes = writes;
+        sleeplock_release(&vv->lock);
+    }
+    return work;
+}
+
+static inline uint64_t read_instret(void)
+{
+    uint64_t v;
+    __asm__ volatile("rdinstret %0" : "=r"(v));
+    return v;
+}
+
+bool viommu_sidecore_poll(void)
+{
+    bool any = false;
+    /* The machine's fault queue too: no vCPU exit may come to drain it. */
+    vpci_poll_faults(false);
+    for (unsigned i = 0; i < vm_count; i++) {
+        struct vm *vm = &vms[i];
+        if (!vm->vpci || !vm->vpci->viommu || vm->vpci->viommu->v.mode != VIOMMU_SIDECORE ||
+            vm->state != VM_RUNNING)
+            continue;
+        struct viommu_vm *vv = vm->vpci->viommu;
+        uint64_t start = read_instret();
+        vv->side.polls++;
+        if (sidecore_poll_vm(vv)) {
+            vv->side.busy_polls++;
+            vv->side.work_instret += read_instret() - start;
+            any = true;
+        } else {
+            vv->side.idle_instret += read_instret() - start;
+        }
+    }
+    return any;
+}
+
+/* Sidecore: the guest's first access maps the page; until then (and if
+ * the mode cannot map it) an access is done on the page here, as memory. */
+static void page_map_once(struct vcpu *vcpu, struct viommu_vm *vv)
+{
+    if (vv->page_mapped)
+        return;
+    vv->page_mapped = vcpu->vm->mmu->map_device(vcpu, VIOMMU_GPA, vv->page, VIOMMU_SIZE);
+    if (!vv->page_mapped)
+        kprintf("umbra: vm %s: viommu: its register page could not be mapped; every access traps\n",
+                vcpu->vm->config->name);
+}
+
+static uint64_t page_read(struct vcpu *vcpu, void *dev, uint64_t off, unsigned size)
+{
+    struct viommu_vm *vv = dev;
+    page_map_once(vcpu, vv);
+    if (!IS_ALIGNED(off, size) || off + size > VIOMMU_SIZE)
+        return 0;
+    const uint8_t *p = (const uint8_t *)pa_to_ptr(vv->page) + off;
+    switch (size) {
+    case 1:  return *(volatile const uint8_t *)p;
+    case 2:  return *(volatile const uint16_t *)p;
+    case 4:  return *(volatile const uint32_t *)p;
+    default: return *(volatile const uint64_t *)p;
+    }
+}
+
+static void page_write(struct vcpu *vcpu, void *dev, uint64_t off, unsigned size, uint64_t value)
+{
+    struct viommu_vm *vv = dev;
+    page_map_once(vcpu, vv);
+    if (!IS_ALIGNED(off, size) || off + size > VIOMMU_SIZE)
+        return;
+    uint8_t *p = (uint8_t *)pa_to_ptr(vv->page) + off;
+    switch (size) {
+    case 1:  *(volatile uint8_t *)p = (uint8_t)value; break;
+    case 2:  *(volatile uint16_t *)p = (uint16_t)value; break;
+    case 4:  *(volatile uint32_t *)p = (uint32_t)value; break;
+    default: *(volatile uint64_t *)p = value; break;
+    }
+}
+
+static const struct mmio_ops viommu_page_ops = {
+    .cause = EXIT_VIOMMU_MMIO,
+    .read = page_read,
+    .write = page_write,
+};
+
 /* ---- life cycle ---------------------------------------------------------- */
 
 static int vm_fail(char *err, size_t errlen, const struct vm *vm, const char *what)
@@ -290,15 +476,20 @@ int viommu_vm_init(struct vm *vm, char *err, size_t errlen)
     vv->vm = vm;
     for (unsigned i = 0; i < VIOMMU_MAX_DEVICES; i++)
         vv->dev_space[i] = -1;
-    if (c->viommu == VIOMMU_SHADOW && shadow_init(vv, err, errlen) != 0)
+    if (c->viommu != VIOMMU_NESTED && shadow_init(vv, err, errlen) != 0)
         return -1;
-    if (mmio_register(vm, VIOMMU_GPA, VIOMMU_SIZE, &viommu_regs_ops, vv) != 0)
+    bool sidecore = c->viommu == VIOMMU_SIDECORE;
+    if (sidecore && !(vv->page = zeroed_frames(vm, VIOMMU_SIZE)))
+        return vm_fail(err, errlen, vm, "not enough host memory for its register page");
+    if (mmio_register(vm, VIOMMU_GPA, VIOMMU_SIZE, sidecore ? &viommu_page_ops : &viommu_regs_ops, vv) != 0)
         return vm_fail(err, errlen, vm, "no room for its registers in the device registry");
     uint32_t dids[VIOMMU_MAX_DEVICES];
     for (unsigned i = 0; i < vm->vpci->ndevs; i++)
         dids[i] = vm->vpci->devs[i].func->bdf;
     vm->vpci->viommu = vv;
     viommu_init(&vv->v, c->viommu, &vm->mem, dids, vm->vpci->ndevs, &host_ops, vv);
+    if (sidecore)
+        page_publish(vv);
     kprintf("umbra: vm %s: viommu (%s) at guest 0x%llx for %u device(s), every DMA blocked until the "
             "guest programs it; its RAM's second stage at host 0x%lx, GSCID %u\n", c->name,
             viommu_mode_name(c->viommu), (unsigned long long)VIOMMU_GPA, vm->vpci->ndevs,
@@ -331,6 +522,10 @@ void viommu_vm_report(const struct vm *vm, struct exit_stats *total)
     total->mm[MM_VIOMMU_LEAVES_UNMAPPED] += sn->leaves_unmapped;
     total->mm[MM_VIOMMU_POOL_EXHAUSTED] += sn->pool_exhausted;
     total->mm[MM_VIOMMU_HOST_COMMANDS] += vv->host_commands;
+    total->mm[MM_VIOMMU_SIDECORE_POLLS] += vv->side.polls;
+    total->mm[MM_VIOMMU_SIDECORE_BUSY_POLLS] += vv->side.busy_polls;
+    total->mm[MM_VIOMMU_SIDECORE_WORK_INSTRET] += vv->side.work_instret;
+    total->mm[MM_VIOMMU_SIDECORE_IDLE_INSTRET] += vv->side.idle_instret;
 }
 
 void viommu_vm_end(struct vm *vm)
@@ -338,6 +533,6 @@ void viommu_vm_end(struct vm *vm)
     if (!vm->vpci || !vm->vpci->viommu)
         return;
     struct viommu_vm *vv = vm->vpci->viommu;
-    if (vv->v.mode == VIOMMU_SHADOW)
+    if (uses_shadow(vv))
         ioshadow_release(&vv->shadow);
 }

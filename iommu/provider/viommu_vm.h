@@ -9,7 +9,13 @@
  *           first-stage table gets a shadow of it (iommu/viommu/ioshadow.c)
  *           as its physical second stage, synced on the guest's
  *           IOTINVAL.VMA and complete whenever a context is loaded.
- *   nested  the same register and command path, but the physical context
+ *   sidecore the work of shadow, done by a hart that runs no vCPU
+ *           (iommu/provider/sidecore.c): the register page is ordinary
+ *           memory to the guest (mapped on its first access), which that
+ *           hart polls; a write the guest makes there is seen on the next
+ *           poll and given to the model, which runs the commands, and the
+ *           page then gets the model's registers back.
+ *   nested  the same register and command path as shadow, but the physical context
  *           holds the guest's own first-stage root (a GPA) and the VM's DMA
  *           table as second stage, so the machine's IOMMU walks both;
  *           invalidations are forwarded under the VM's GSCID, the guest's
@@ -47,5 +53,10 @@ void viommu_vm_dtb_params(const struct vm *vm, struct guest_dtb_params *dtb);
 void viommu_vm_report(const struct vm *vm, struct exit_stats *total);
 /* The VM has ended: give back its shadow tables. */
 void viommu_vm_end(struct vm *vm);
+
+/* `--viommu sidecore`: one look, from the sidecore's hart, at the register
+ * page of every running sidecore VM (and at the machine's fault queue).
+ * True if any VM had work. */
+bool viommu_sidecore_poll(void);
 
 #endif

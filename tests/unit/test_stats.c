@@ -189,13 +189,15 @@ static void test_csv(void)
     CHECK(strcmp(h[11 + EXIT_CAUSE_COUNT], "fast_satp_write_hit") == 0);
     CHECK(strcmp(h[11 + 2 * EXIT_CAUSE_COUNT - 1], "fast_viommu_mmio") == 0);
     CHECK(strcmp(h[11 + 2 * EXIT_CAUSE_COUNT], "sptbuf_size") == 0);
-    CHECK(strcmp(h[NCOLS - 18], "mm_remote_flushes") == 0);
-    CHECK(strcmp(h[NCOLS - 17], "mm_iommu_commands") == 0);
-    CHECK(strcmp(h[NCOLS - 15], "mm_bar_maps") == 0);
-    CHECK(strcmp(h[NCOLS - 14], "mm_frame_pool_start") == 0);
-    CHECK(strcmp(h[NCOLS - 11], "mm_shadow_pool_end") == 0);
-    CHECK(strcmp(h[NCOLS - 10], "mm_viommu_commands") == 0);
-    CHECK(strcmp(h[NCOLS - 1], "mm_viommu_host_commands") == 0);
+    CHECK(strcmp(h[NCOLS - 22], "mm_remote_flushes") == 0);
+    CHECK(strcmp(h[NCOLS - 21], "mm_iommu_commands") == 0);
+    CHECK(strcmp(h[NCOLS - 19], "mm_bar_maps") == 0);
+    CHECK(strcmp(h[NCOLS - 18], "mm_frame_pool_start") == 0);
+    CHECK(strcmp(h[NCOLS - 15], "mm_shadow_pool_end") == 0);
+    CHECK(strcmp(h[NCOLS - 14], "mm_viommu_commands") == 0);
+    CHECK(strcmp(h[NCOLS - 5], "mm_viommu_host_commands") == 0);
+    CHECK(strcmp(h[NCOLS - 2], "mm_viommu_sidecore_work_instret") == 0);
+    CHECK(strcmp(h[NCOLS - 1], "mm_viommu_sidecore_idle_instret") == 0);
     CHECK(strcmp(r[11 + 2 * EXIT_CAUSE_COUNT], "16") == 0);
     /* Every per-cause and mm column holds the matching counter. */
     for (int c = 0; c < EXIT_CAUSE_COUNT; c++) {
