@@ -133,6 +133,18 @@ bool tlb_lookup(struct tlb *t, uint64_t va, struct tlb_tag tag, struct tlb_hit *
     return false;
 }
 
+bool tlb_lookup_size(struct tlb *t, uint64_t va, unsigned shift, struct tlb_tag tag)
+{
+    if (!t->per_shift[shift])
+        return false;
+    int32_t i = find(t, va >> shift, tag_key(tag, false), shift);
+    if (i == NONE)
+        return false;
+    lru_unlink(t, i);
+    lru_push_front(t, i);
+    return true;
+}
+
 void tlb_insert(struct tlb *t, uint64_t va, unsigned shift, struct tlb_tag tag, bool global)
 {
     if (!t->capacity)

@@ -69,6 +69,8 @@ struct tlb_hit {
 /* The page holding `va` in address space `tag`, any size; true on a hit
  * (which becomes the most recently used), described in *hit unless NULL. */
 bool tlb_lookup(struct tlb *t, uint64_t va, struct tlb_tag tag, struct tlb_hit *hit);
+/* Lookup of one size only (the page-walk cache's 8-byte "pages"). */
+bool tlb_lookup_size(struct tlb *t, uint64_t va, unsigned shift, struct tlb_tag tag);
 /* Adds the translation of the page of `va` (evicting the LRU entry when full). */
 void tlb_insert(struct tlb *t, uint64_t va, unsigned shift, struct tlb_tag tag, bool global);
 /* Discards what the flush covers; returns how many entries went. */

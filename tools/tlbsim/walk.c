@@ -31,7 +31,7 @@ static bool read_pte(const struct walk_mem *m, uint64_t pa, uint64_t *pte, struc
     bool leaf = (*pte & WALK_PTE_RWX) != 0;
     static const struct tlb_tag untagged = { false, 0, 0 };
     if (m->pwc && !leaf && (*pte & WALK_PTE_V)) {
-        if (tlb_lookup(m->pwc, pa, untagged, NULL)) {
+        if (tlb_lookup_size(m->pwc, pa, 3, untagged)) {
             r->pwc_hits++;
             return true;
         }
