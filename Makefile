@@ -146,8 +146,13 @@ test: deps
 # passthrough costs, and the generated bench/*.csv, docs/results*.md and
 # docs/img/*.png.
 bench: deps all linux
-	@start=$$(date +%s); tools/umbra-bench --all && tools/umbra-bench-pci && \
+	@start=$$(date +%s); tools/umbra-bench --all && tools/umbra-bench-pci && tools/umbra-bench-tlb && \
 	echo "make bench: done in $$(( $$(date +%s) - start )) s"
+
+# The TLB-cost part of the benchmark alone (also in `make bench`):
+# bench/tlb.csv, docs/results-tlb.md, docs/img/tlb.png.
+bench-tlb: deps all
+	$(Q)tools/umbra-bench-tlb
 
 # The page-table pictures of docs/shadow-paging.md section 8 (Graphviz).
 pictures: deps all

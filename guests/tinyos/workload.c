@@ -40,6 +40,9 @@ static const struct workload_spec workload_specs[] = {
     { "pagefault", WORKLOAD_PAGEFAULT, 8, 1, 2048, 1 },
     { "compute", WORKLOAD_COMPUTE, 150, 4, 8, NPROC - 1 },
     { "mix", WORKLOAD_MIX, 16, 6, 8, 31 },
+    /* 32 MiB working sets: 8,192 pages of 4 KiB, 16 of 2 MiB. */
+    { "tlb", WORKLOAD_TLB, 1000000, 1, 8192, 1 },
+    { "tlb2m", WORKLOAD_TLB2M, 1000000, 1, 8192, 1 },
 };
 
 struct workload_args {
@@ -139,5 +142,5 @@ void workload_run_from_bootargs(const char *bootargs)
         }
     }
     if (!found)
-        kernel_fail("unknown workload=%s (ctxsw fork mmap pagefault compute mix all)", name);
+        kernel_fail("unknown workload=%s (ctxsw fork mmap pagefault compute mix tlb tlb2m all)", name);
 }
