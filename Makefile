@@ -59,8 +59,8 @@ TEST_GUESTS := $(patsubst tests/guests/%.S,$(BUILD)/tests/%.bin,$(wildcard tests
 QEMU      ?= qemu-system-riscv64
 OPENSBI   ?= /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
 
-.PHONY: all deps run hello test unit debug clean test-guests fuzz soak bench pictures
-all: $(BUILD)/umbra.elf guests test-guests
+.PHONY: all deps run hello test unit debug clean test-guests fuzz soak bench bench-tlb pictures tlbsim
+all: $(BUILD)/umbra.elf guests test-guests tlbsim
 
 GUESTS :=
 -include guests/guests.mk
@@ -102,6 +102,22 @@ $(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.c tests/unit/unit.h $(HOST_OBJS)
 
 unit: $(UNIT_BINS)
 
+# tlbsim (tools/tlbsim): the QEMU plugin that simulates the harts' TLBs and
+# page walks for `make bench-tlb`.  Its TLB and walk model is host C that
+# the unit test test_tlbsim links directly.
+TLBSIM_MODEL := tools/tlbsim/tlb.c tools/tlbsim/walk.c
+TLBSIM_SRCS := tools/tlbsim/plugin.c $(TLBSIM_MODEL)
+TLBSIM := $(BUILD)/tlbsim/libtlbsim.so
+tlbsim: $(TLBSIM)
+
+$(TLBSIM): $(TLBSIM_SRCS) $(wildcard tools/tlbsim/*.h)
+	@mkdir -p $(dir $@)
+	$(call quiet,HOSTLD,$@)$(HOST_CC) $(COMMON) -D_DEFAULT_SOURCE -fPIC -shared -fvisibility=hidden -o $@ $(TLBSIM_SRCS)
+
+$(BUILD)/unit/test_tlbsim: tests/unit/test_tlbsim.c tests/unit/unit.c tests/unit/unit.h $(HOST_OBJS) $(TLBSIM_MODEL) $(wildcard tools/tlbsim/*.h)
+	@mkdir -p $(dir $@)
+	$(call quiet,HOSTLD,$@)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< tests/unit/unit.c $(HOST_OBJS) $(TLBSIM_MODEL)
+
 # Tiny single-file guests that reproduce specific bugs (tests/guests/*.S),
 # TEST_GUESTS above:
 # linked at 0x80200000 with nothing else, flattened to a raw image.
@@ -130,8 +146,13 @@ test: deps
 # passthrough costs, and the generated bench/*.csv, docs/results*.md and
 # docs/img/*.png.
 bench: deps all linux
-	@start=$$(date +%s); tools/umbra-bench --all && tools/umbra-bench-pci && \
+	@start=$$(date +%s); tools/umbra-bench --all && tools/umbra-bench-pci && tools/umbra-bench-tlb && \
 	echo "make bench: done in $$(( $$(date +%s) - start )) s"
+
+# The TLB-cost part of the benchmark alone (also in `make bench`):
+# bench/tlb.csv, docs/results-tlb.md, docs/img/tlb.png.
+bench-tlb: deps all
+	$(Q)tools/umbra-bench-tlb
 
 # The page-table pictures of docs/shadow-paging.md section 8 (Graphviz).
 pictures: deps all

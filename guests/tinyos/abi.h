@@ -33,6 +33,10 @@
 #define SYS_MMAP 11     /* (len) -> address of a new anonymous read/write region */
 #define SYS_MUNMAP 12   /* (addr, len) -> 0 */
 #define SYS_FAIL 13     /* (check, a, b) a self-check failed: never returns */
+/* (pages, updates) -> checksum: gups.h's loop run by the kernel over
+ * `pages` fresh frames reached through its 2 MiB direct map (tinyos has no
+ * user huge pages; this is how workload tlb2m gets 2 MiB translations). */
+#define SYS_GUPS 14
 
 /* Errors come back as small negative numbers. */
 #define TINYOS_EPERM 1
@@ -56,7 +60,9 @@
 #define WORKLOAD_PAGEFAULT 3
 #define WORKLOAD_COMPUTE 4
 #define WORKLOAD_MIX 5
-#define WORKLOAD_COUNT 6
+#define WORKLOAD_TLB 6       /* random updates over `size` pages of 4 KiB (user heap) */
+#define WORKLOAD_TLB2M 7     /* the same over the kernel's 2 MiB direct map (SYS_GUPS) */
+#define WORKLOAD_COUNT 8
 
 /* ---- Self-checks a process reports through SYS_FAIL. ---- */
 #define CHECK_SYSCALL 1       /* a system call failed unexpectedly (a = call, b = result) */

@@ -5,6 +5,7 @@
  * the heap or unmapping removes the pages that were touched, each with
  * the leaf fence the spec requires (vm_unmap).
  */
+#include "guests/tinyos/gups.h"
 #include "guests/tinyos/kernel.h"
 
 static const char *const syscall_check_names[] = {
@@ -100,6 +101,31 @@ static long sys_munmap(struct proc *p, uint64_t addr, uint64_t len)
     return -TINYOS_EINVAL;
 }
 
+/* SYS_GUPS: the frames of the table, each reached through the direct map
+ * (2 MiB leaves), so the loop's translations are 2 MiB ones. */
+#define GUPS_MAX_PAGES 16384u
+static uint64_t gups_frames[GUPS_MAX_PAGES];
+
+static uint64_t *gups_kernel_word(void *ctx, uint64_t index)
+{
+    (void)ctx;
+    return (uint64_t *)pa_to_ptr(gups_frames[index / GUPS_WORDS_PER_PAGE]) + index % GUPS_WORDS_PER_PAGE;
+}
+
+static long sys_gups(uint64_t pages, uint64_t updates)
+{
+    if (!pages || pages > GUPS_MAX_PAGES || (pages & (pages - 1)))
+        return -TINYOS_EINVAL;
+    uint64_t got = 0;
+    while (got < pages && (gups_frames[got] = frame_alloc()) != 0)
+        got++;
+    long r = got == pages ? (long)(gups_run(gups_kernel_word, NULL, pages, updates) & 0x7fffffffffffffffull)
+                          : -TINYOS_ENOMEM;
+    while (got)
+        frame_unref(gups_frames[--got]);
+    return r;
+}
+
 static _Noreturn void sys_fail(struct proc *p, uint64_t check, uint64_t a, uint64_t b)
 {
     const char *name = check < ARRAY_SIZE(syscall_check_names) && syscall_check_names[check]
@@ -151,6 +177,9 @@ void syscall_dispatch(struct user_frame *f)
         break;
     case SYS_MUNMAP:
         r = sys_munmap(p, a0, a1);
+        break;
+    case SYS_GUPS:
+        r = sys_gups(a0, a1);
         break;
     case SYS_FAIL:
         sys_fail(p, a0, a1, a2);

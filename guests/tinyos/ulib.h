@@ -65,5 +65,7 @@ uint64_t work_mmap(uint64_t iters, uint64_t size);
 uint64_t work_pagefault(uint64_t iters, uint64_t size);
 uint64_t work_compute(uint64_t iters, uint64_t procs, uint64_t size);
 uint64_t work_mix(uint64_t iters, uint64_t procs, uint64_t size);
+uint64_t work_tlb(uint64_t iters, uint64_t size);
+uint64_t work_tlb2m(uint64_t iters, uint64_t size);
 
 #endif

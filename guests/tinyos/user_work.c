@@ -10,6 +10,7 @@
  * happen to finish, so the checksum does not depend on scheduling: it is
  * the same natively and under any hypervisor.
  */
+#include "guests/tinyos/gups.h"
 #include "guests/tinyos/ulib.h"
 
 #define RING_MAX NPROC_USER
@@ -545,6 +546,42 @@ uint64_t work_mix(uint64_t iters, uint64_t procs, uint64_t size)
 }
 
 /* ------------------------------------------------------------------ */
+/* tlb, tlb2m: GUPS-like random updates (gups.h) over `size` pages.    */
+/* ------------------------------------------------------------------ */
+
+static uint64_t *tlb_heap_word(void *ctx, uint64_t index)
+{
+    return (uint64_t *)ctx + index;
+}
+
+static bool tlb_size_ok(uint64_t size)
+{
+    return size && !(size & (size - 1));
+}
+
+/* 4 KiB pages: the user heap, every page faulted in before the loop so
+ * the loop measures translation, not demand paging. */
+uint64_t work_tlb(uint64_t iters, uint64_t size)
+{
+    if (!tlb_size_ok(size))
+        u_fail(CHECK_WORKLOAD, size, 0);
+    uint64_t *heap = u_sbrk((long)(size * TINYOS_PAGE_SIZE));
+    for (uint64_t p = 0; p < size; p++)
+        heap[p * U_PAGE_WORDS] = 0;
+    uint64_t h = gups_run(tlb_heap_word, heap, size, iters);
+    u_sbrk(-(long)(size * TINYOS_PAGE_SIZE));
+    return h & 0x7fffffffffffffffull;   /* as SYS_GUPS returns it: tlb and tlb2m agree */
+}
+
+/* 2 MiB pages: the kernel runs the same loop on its direct map. */
+uint64_t work_tlb2m(uint64_t iters, uint64_t size)
+{
+    if (!tlb_size_ok(size))
+        u_fail(CHECK_WORKLOAD, size, 0);
+    return (uint64_t)u_check(u_syscall(SYS_GUPS, (long)size, (long)iters, 0), SYS_GUPS);
+}
+
+/* ------------------------------------------------------------------ */
 
 static const char *user_workload_name(uint64_t workload)
 {
@@ -561,6 +598,10 @@ static const char *user_workload_name(uint64_t workload)
         return "compute";
     case WORKLOAD_MIX:
         return "mix";
+    case WORKLOAD_TLB:
+        return "tlb";
+    case WORKLOAD_TLB2M:
+        return "tlb2m";
     }
     return "?";
 }
@@ -599,6 +640,10 @@ uint64_t user_main(uint64_t workload, uint64_t iters, uint64_t procs, uint64_t s
         return work_compute(iters, procs, size);
     case WORKLOAD_MIX:
         return work_mix(iters, procs, size);
+    case WORKLOAD_TLB:
+        return work_tlb(iters, size);
+    case WORKLOAD_TLB2M:
+        return work_tlb2m(iters, size);
     }
     u_fail(CHECK_WORKLOAD, workload, 0);
 }
