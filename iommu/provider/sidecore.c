@@ -37,16 +37,19 @@ static bool every_vm_ended(void)
     return true;
 }
 
-/* After this many looks in a row find nothing, the sidecore naps for one
- * timer tick (100 ns on QEMU virt) before the next.  On hardware that
- * barely delays it; under QEMU -icount, where every hart takes turns on one
- * host thread and a spinning hart keeps its turn until the next timer
- * event, it is what lets the guest's hart run at all (docs/viommu.md). */
+/* After this many looks in a row find nothing, the sidecore naps before
+ * the next: one timer tick (100 ns on QEMU virt) at first, twice as long
+ * after each further idle stretch, up to SIDECORE_NAP_MAX ticks, and back
+ * to one as soon as there is work.  On hardware that barely delays it;
+ * under QEMU -icount, where every hart takes turns on one host thread and a
+ * spinning hart keeps its turn until the next timer event, it is what lets
+ * the guest's hart run at all (docs/viommu.md). */
 #define SIDECORE_IDLE_POLLS 16u
+#define SIDECORE_NAP_MAX 64u
 
-static void sidecore_nap(void)
+static void sidecore_nap(uint64_t ticks)
 {
-    csr_write(CSR_STIMECMP, time_read() + 1);
+    csr_write(CSR_STIMECMP, time_read() + ticks);
     csr_set(sie, 1ull << IRQ_S_TIMER);
     wait_for_interrupt();
     csr_write(CSR_STIMECMP, ~0ull);
@@ -56,11 +59,17 @@ static void sidecore_nap(void)
 
 _Noreturn void sidecore_run(void)
 {
-    unsigned idle = 0;
+    unsigned idle = 0, nap = 1;
     while (!every_vm_ended()) {
-        idle = viommu_sidecore_poll() ? 0 : idle + 1;
-        if (idle >= SIDECORE_IDLE_POLLS)
-            sidecore_nap();
+        if (viommu_sidecore_poll()) {
+            idle = 0, nap = 1;
+            continue;
+        }
+        if (++idle < SIDECORE_IDLE_POLLS)
+            continue;
+        sidecore_nap(nap);
+        idle = 0;
+        nap = MIN(nap * 2, SIDECORE_NAP_MAX);
     }
     for (;;)
         wait_for_interrupt();
