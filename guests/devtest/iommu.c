@@ -342,6 +342,17 @@ static bool fault_same_page(const struct iommu_fault *a, const struct iommu_faul
 /* Every record is taken; a run of records that differ only in the offset
  * inside one page (QEMU's model faults each 4-byte piece of a blocked DMA)
  * is printed as its first record and a count. */
+bool iommu_wait_fault(unsigned ms)
+{
+    for (unsigned i = 0; iommu.active && i <= ms; i++) {
+        if (reg_read32(IOMMU_FQT) != reg_read32(IOMMU_FQH))
+            return true;
+        if (i < ms)
+            timer_take_interrupt(TIMER_SBI, 1);
+    }
+    return false;
+}
+
 unsigned iommu_drain_faults(void)
 {
     if (!iommu.active)

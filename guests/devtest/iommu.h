@@ -122,6 +122,10 @@ bool iommu_queue_inval_pscid(uint32_t pscid);
 bool iommu_queue_inval_all(void);
 bool iommu_queue_inval_ddt(uint32_t device_id);
 bool iommu_sync(void);
+/* Wait up to `ms` milliseconds for a fault record to be pending; true if
+ * one is.  Records of a blocked DMA may come after the device says it is
+ * done (an emulated IOMMU on another hart writes them later). */
+bool iommu_wait_fault(unsigned ms);
 
 /* Faults: takes every record in the fault queue (checking fqcsr), prints
  * each on a line "iommu fault ...", and returns how many there were. */

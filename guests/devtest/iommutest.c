@@ -22,6 +22,7 @@
 
 #define IOMMUTEST_PAGE 4096u
 #define IOMMUTEST_ROTATE DEVTEST_BENCH_ROTATE
+#define IOMMUTEST_FAULT_WAIT_MS 20
 /* 128 GiB: no RAM natively (QEMU virt's RAM and PCI windows lie lower)
  * and outside any VM's guest-physical RAM. */
 #define IOMMUTEST_BAD_ROOT 0x2000000000ull
@@ -111,6 +112,10 @@ static void attack_one(uint64_t regs, struct dma_domain *d, const struct devtest
     uint64_t iova = dma_map(d, addr & ~(uint64_t)(IOMMUTEST_PAGE - 1), IOMMUTEST_PAGE,
                             DMA_FROM_DEVICE);
     bool done = iova != DMA_MAP_FAILED && edu_transfer(regs, iova, IOMMUTEST_PAGE, true);
+    /* Give a blocked DMA's fault records time to arrive while the mapping
+     * still says what the DMA met (natively they are already there). */
+    if (!own)
+        iommu_wait_fault(IOMMUTEST_FAULT_WAIT_MS);
     if (iova != DMA_MAP_FAILED)
         dma_unmap(d, iova, IOMMUTEST_PAGE);
     console_line("iommu attack 0x%lx via iova 0x%lx: dma %s", (unsigned long)addr,

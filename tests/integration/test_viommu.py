@@ -1,4 +1,4 @@
-"""The VM's own IOMMU (issue 13, `--viommu shadow|nested`): the devtest
+"""The VM's own IOMMU (issue 13, `--viommu shadow|nested|sidecore`): the devtest
 guest drives it with the same driver and DMA layer it uses on QEMU's own
 IOMMU natively (`--native --viommu`), and every result must match: edu and
 a 16 MiB NVMe read/write/verify, under shadow and nested, in hap, tsp and
@@ -19,7 +19,7 @@ DEVTEST = guest_image("devtest")
 SELFTESTS = guest_image("selftests")
 BLK_MIB = 16
 MODES = ("hap", "tsp", "ssp")
-VIOMMUS = ("shadow", "nested")
+VIOMMUS = ("shadow", "nested", "sidecore")
 POLICIES = ("strict", "deferred", "optimistic")
 SUMMARY = re.compile(r"devtest: (\d+) passed, (\d+) failed$")
 VM_RAM = re.compile(r"umbra: vm (\w+): mode \w+, (\d+) MiB RAM at host 0x([0-9a-f]+)")
@@ -111,7 +111,11 @@ def every_viommu_mode_matches_native():
             expect(int(row["full_viommu_mmio"]) > 0 and int(row["mm_viommu_commands"]) > 0, run, "no vIOMMU work")
             expect(int(row["mm_iommu_faults"]) == 0 and int(row["mm_viommu_faults_recorded"]) == 0, run,
                    "faults in a clean run")
-            if viommu == "shadow":
+            if viommu == "sidecore":
+                # One trap: the first touch maps the register page.
+                expect(int(row["full_viommu_mmio"]) == 1, run, "sidecore: register accesses trapped")
+                expect(int(row["mm_viommu_sidecore_busy_polls"]) > 0, run, "the sidecore never worked")
+            if viommu != "nested":
                 expect(int(row["mm_viommu_syncs_page"]) > 0 and int(row["mm_viommu_leaves_mapped"]) > 0, run,
                        "shadow mode never synced")
                 expect(int(row["mm_viommu_pool_exhausted"]) == 0, run, "the shadow pool ran out")
@@ -188,19 +192,30 @@ def two_vms_with_their_own_viommus():
 def fuzz_survived_and_neighbour_undisturbed():
     """Seeded random register writes and command streams to the vIOMMU
     (iommu_fuzz), malformed commands giving CMD_ILL, then a re-init and an
-    edu round trip, under shadow and nested, with a canary VM beside it."""
+    edu round trip, under shadow, nested and sidecore, with a canary VM
+    beside it (sidecore: Umbra and the neighbour survive; the guest's own
+    recovery relies on a write-1-to-clear a sidecore cannot see)."""
     with Scratch() as s:
-        for viommu, seed in (("shadow", 11), ("nested", 12)):
+        for viommu, seed in (("shadow", 11), ("nested", 12), ("sidecore", 13)):
             run = umbra_run("--name", "fuzz", *devtest_args(s, "blk_mib=0 iommu_fuzz=%d" % seed, viommu, "tsp",
                                                             nvme=False),
                             "--vm", "--name", "victim", "--kernel", SELFTESTS, "--mem", "64M",
                             "--append", "test=canary seed=5", timeout=240)
+            canary = run.lines("[victim] selftests: canary")
+            expect(canary and "intact=yes" in canary[-1], run, "the neighbour was disturbed")
+            if viommu == "sidecore":
+                # The fuzz's recovery clears CMD_ILL by writing back the 1
+                # it reads, which a sidecore cannot see (docs/viommu.md):
+                # the guest may fail its own checks, but Umbra and the
+                # neighbour go on and the guest ends in order.
+                expect(run.rc in (0, 1) and run.lines("[fuzz] devtest: RESULT iommu fuzz"), run,
+                       "sidecore fuzz run did not end in order")
+                continue
             expect(run.rc == 0, run, "%s fuzz run failed" % viommu)
             expect(run.lines("[fuzz] devtest: RESULT iommu fuzz ok"), run, "%s: fuzz did not end well" % viommu)
             passed_all(run, "[fuzz] ")
-            canary = run.lines("[victim] selftests: canary")
             expect(canary and "intact=yes" in canary[-1], run, "the neighbour was disturbed")
-    return "fuzz survived under shadow and nested"
+    return "fuzz survived under shadow, nested and sidecore"
 
 
 def bad_viommu_options_refused():

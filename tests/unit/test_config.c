@@ -145,6 +145,18 @@ static void test_number_errors(void)
     CHECK(strstr(err, "kernel size is 0") != NULL);
 }
 
+static void test_viommu(void)
+{
+    CHECK_EQ(parse(HEAD "vm=v\n" KERNEL "pci=00:02.0\nviommu=sidecore\nvm=w\n" KERNEL "pci=0:3.0\nviommu=nested\n"), 0);
+    CHECK_EQ(cfg.vms[0].viommu, VIOMMU_SIDECORE);
+    CHECK_EQ(cfg.vms[1].viommu, VIOMMU_NESTED);
+    CHECK_EQ(parse(HEAD "vm=v\n" KERNEL "pci=00:02.0\n"), 0);
+    CHECK_EQ(cfg.vms[0].viommu, VIOMMU_OFF);
+    CHECK(strcmp(viommu_mode_name(VIOMMU_SHADOW), "shadow") == 0);
+    expect_error(HEAD "vm=v\n" KERNEL "pci=00:02.0\nviommu=sidecar\n", "config line 5: unknown viommu 'sidecar'");
+    expect_error(HEAD "vm=v\n" KERNEL "viommu=shadow\n", "config line 2: VM 'v' has viommu= but no pci=");
+}
+
 static void test_pci_assignment(void)
 {
     CHECK_EQ(parse(HEAD "vm=v\n" KERNEL "pci=00:02.0\npci=0:1f.7\nvm=w\n" KERNEL "pci=ff:03.1\n"), 0);
@@ -302,6 +314,7 @@ void unit_main(void)
     test_structure_errors();
     test_number_errors();
     test_range_errors();
+    test_viommu();
     test_pci_assignment();
     test_name_errors();
     test_shadow_keys();
