@@ -204,6 +204,30 @@ static void check_pci_host_bridge(void)
     /* The bridge is on /soc beside the UART, as in QEMU virt. */
     CHECK_EQ(fdt_parent(blob, pci), fdt_path_offset(blob, "/soc"));
     CHECK(fdt_path_offset(blob, "/soc/serial@10000000") >= 0);
+    CHECK(fdt_next_compatible(blob, -1, "riscv,iommu") < 0);
+    CHECK(fdt_getprop(blob, pci, "iommu-map", &plen) == NULL);
+
+    /* A vIOMMU: QEMU virt's iommu@3010000 node, and the bridge's
+     * iommu-map naming it for every requester ID, as QEMU writes it. */
+    p.iommu_base = 0x3010000;
+    p.iommu_size = 0x1000;
+    CHECK(guest_dtb_build(&p, blob, sizeof(blob)) > 0);
+    CHECK_EQ(fdt_check(blob, sizeof(blob)), 0);
+    int iommu = fdt_next_compatible(blob, -1, "riscv,iommu");
+    CHECK_EQ(iommu, fdt_path_offset(blob, "/soc/iommu@3010000"));
+    CHECK(fdt_get_reg(blob, iommu, 0, &base, &len) && base == 0x3010000 && len == 0x1000);
+    uint32_t phandle = 0;
+    CHECK(fdt_prop_u32(blob, iommu, "phandle", &phandle) && phandle == 0x8000);
+    CHECK(fdt_prop_u32(blob, iommu, "#iommu-cells", &cells) && cells == 1);
+    CHECK(fdt_getprop(blob, iommu, "interrupts", &plen) == NULL);
+    pci = fdt_path_offset(blob, "/soc/pci@30000000");
+    const uint32_t *map = fdt_getprop(blob, pci, "iommu-map", &plen);
+    CHECK(map && plen == 32);
+    if (map && plen == 32) {
+        static const uint32_t want[8] = { 0, 0x8000, 0, 0, 0, 0x8000, 0, 0xffff };
+        for (unsigned i = 0; i < 8; i++)
+            CHECK_EQ(fdt_read_cells(&map[i], 1), want[i]);
+    }
 }
 
 void unit_main(void)

@@ -498,14 +498,20 @@ static void invalidate_changes(unsigned s, unsigned how)
     memset(changed[s], 0, sizeof(changed[s]));
 }
 
+/* Zeroed Sv39x4 roots for every space. */
+static paddr_t *roots_fresh(unsigned k)
+{
+    for (unsigned i = 0; i < IOSHADOW_SPACES; i++) {
+        roots_mem[k][i] = ptr_to_pa(aligned_alloc(KIB(16), KIB(16)));
+        memset(pa_to_ptr(roots_mem[k][i]), 0, KIB(16));
+    }
+    return roots_mem[k];
+}
+
 static void test_shadow_differential(void)
 {
     memset(ram, 0, RAM_SIZE);
-    paddr_t *roots = roots_mem[0];
-    for (unsigned i = 0; i < IOSHADOW_SPACES; i++) {
-        roots[i] = ptr_to_pa(aligned_alloc(KIB(16), KIB(16)));
-        memset(pa_to_ptr(roots[i]), 0, KIB(16));
-    }
+    paddr_t *roots = roots_fresh(0);
     for (unsigned i = 0; i < POOL_PAGES; i++) {
         pool[i] = ptr_to_pa(aligned_alloc(PAGE_SIZE, PAGE_SIZE));
         memset(pa_to_ptr(pool[i]), 0, PAGE_SIZE);
@@ -570,11 +576,7 @@ static void test_shadow_differential(void)
 static void test_shadow_pool_exhausted(void)
 {
     memset(ram, 0, RAM_SIZE);
-    paddr_t *roots = roots_mem[1];
-    for (unsigned i = 0; i < IOSHADOW_SPACES; i++) {
-        roots[i] = ptr_to_pa(aligned_alloc(KIB(16), KIB(16)));
-        memset(pa_to_ptr(roots[i]), 0, KIB(16));
-    }
+    paddr_t *roots = roots_fresh(1);
     ioshadow_init(&sh, &mem, roots, pool, 2);
     tables_used = 0;
     space_root[0] = table_new();
