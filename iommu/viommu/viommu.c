@@ -402,37 +402,50 @@ static uint32_t queue_mask(unsigned log2)
     return (uint32_t)((1ull << log2) - 1);
 }
 
-/* cqcsr: cqen/cie written, errors cleared by writing 1; turning cqen on
- * latches cqb and starts the queue empty (cqh = cqt = 0). */
+/* What cqcsr and fqcsr have in common: an enable bit and an interrupt
+ * enable the guest writes, error bits it clears by writing 1, and an "on"
+ * bit the IOMMU sets when the queue starts, with the base latched and both
+ * indexes at 0. */
+struct queue_csr {
+    uint32_t *csr, *head, *tail;
+    const uint64_t *qb;
+    unsigned *log2;
+    gpaddr_t *base;
+    uint32_t en, on, rw, w1c;
+};
+
+static void write_queue_csr(const struct queue_csr *q, uint32_t value)
+{
+    uint32_t csr = (*q->csr & ~q->rw & ~(value & q->w1c)) | (value & q->rw);
+    bool on = csr & q->on;
+    if ((value & q->en) && !on) {
+        *q->log2 = queue_log2(*q->qb);
+        *q->base = queue_base(*q->qb);
+        *q->head = *q->tail = 0;
+        csr = (csr & ~q->w1c) | q->on;
+    } else if (!(value & q->en) && on) {
+        csr &= ~q->on;
+    }
+    *q->csr = csr;
+}
+
 static void write_cqcsr(struct viommu *v, uint32_t value)
 {
-    uint32_t csr = (v->r.cqcsr & ~CQCSR_RW & ~(value & CQCSR_W1C)) | (value & CQCSR_RW);
-    bool on = csr & IOMMU_CQCSR_CQON;
-    if ((value & IOMMU_CQCSR_CQEN) && !on) {
-        v->cq_log2 = queue_log2(v->r.cqb);
-        v->cq_base = queue_base(v->r.cqb);
-        v->r.cqh = v->r.cqt = 0;
-        csr = (csr & ~CQCSR_W1C) | IOMMU_CQCSR_CQON;
-    } else if (!(value & IOMMU_CQCSR_CQEN) && on) {
-        csr &= ~IOMMU_CQCSR_CQON;
-    }
-    v->r.cqcsr = csr;
+    const struct queue_csr q = {
+        &v->r.cqcsr, &v->r.cqh, &v->r.cqt, &v->r.cqb, &v->cq_log2, &v->cq_base,
+        IOMMU_CQCSR_CQEN, IOMMU_CQCSR_CQON, CQCSR_RW, CQCSR_W1C,
+    };
+    write_queue_csr(&q, value);
     cq_process(v);     /* clearing an error lets a stopped queue go on */
 }
 
 static void write_fqcsr(struct viommu *v, uint32_t value)
 {
-    uint32_t csr = (v->r.fqcsr & ~FQCSR_RW & ~(value & FQCSR_W1C)) | (value & FQCSR_RW);
-    bool on = csr & IOMMU_FQCSR_FQON;
-    if ((value & IOMMU_FQCSR_FQEN) && !on) {
-        v->fq_log2 = queue_log2(v->r.fqb);
-        v->fq_base = queue_base(v->r.fqb);
-        v->r.fqh = v->r.fqt = 0;
-        csr = (csr & ~FQCSR_W1C) | IOMMU_FQCSR_FQON;
-    } else if (!(value & IOMMU_FQCSR_FQEN) && on) {
-        csr &= ~IOMMU_FQCSR_FQON;
-    }
-    v->r.fqcsr = csr;
+    const struct queue_csr q = {
+        &v->r.fqcsr, &v->r.fqh, &v->r.fqt, &v->r.fqb, &v->fq_log2, &v->fq_base,
+        IOMMU_FQCSR_FQEN, IOMMU_FQCSR_FQON, FQCSR_RW, FQCSR_W1C,
+    };
+    write_queue_csr(&q, value);
 }
 
 /* ddtp: Off and Bare may go to any supported mode, a directory mode only
