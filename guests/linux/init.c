@@ -4,7 +4,9 @@
  * Runs user-space workloads that make a real kernel do what a hypervisor's
  * memory virtualization has to follow: fork and copy-on-write, mmap/munmap
  * with permission changes, switches between many processes, page-fault
- * storms, and plain computation as a baseline.  Each workload prints one line
+ * storms, random updates over more memory than a TLB reaches (on 4 KiB and
+ * on 2 MiB pages), and plain computation as a baseline.  Each workload
+ * prints one line
  *
  *     RESULT workload=NAME iters=N checksum=<16 hex digits>
  *
@@ -18,9 +20,10 @@
  *
  * The kernel hands boot parameters of the form key=value (without a dot) to
  * init as environment variables, so the command line chooses the work:
- *     workload=fork|mmap|ctxsw|pagefault|compute|all|none   (default all)
+ *     workload=fork|mmap|ctxsw|pagefault|compute|tlb|tlb2m|all|none
+ *                                                           (default all)
  *     iters=N                                               (default per workload)
- * "all" is the five real workloads; "none" runs nothing and reports an empty
+ * "all" is the five workloads above tlb; "none" runs nothing and reports an empty
  * RESULT (iters=0, checksum 0), so a boot-only run is a benchmark's baseline.
  *
  * Multi-threaded workloads always use WORKER_THREADS threads and ctxsw keeps
@@ -42,6 +45,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../common/gups.h"
 
 #define PAGE_BYTES      4096u
 #define PAGE_WORDS      (PAGE_BYTES / sizeof(uint64_t))
@@ -586,6 +591,82 @@ static uint64_t workload_compute(unsigned iters)
     return workers_run(compute_worker, iters, NULL);
 }
 
+/* ---- tlb, tlb2m: random updates over 32 MiB (gups.h) ----------------------
+ *
+ * The loop tinyos runs for its workloads of the same names, over the same
+ * number of pages, so the checksums equal tinyos's.  tlb's table is
+ * ordinary anonymous memory on 4 KiB pages; tlb2m's comes from the
+ * kernel's pool of 2 MiB pages (MAP_HUGETLB), which /init fills first.
+ * Every page is touched before the loop, so the loop measures translation,
+ * not demand paging; instret is read right before and after the loop
+ * (tools/tlbsim counts between such a pair) and printed on a measure line. */
+
+#define TLB_PAGES      8192u                       /* 32 MiB */
+#define TLB_BYTES      ((size_t)TLB_PAGES * PAGE_BYTES)
+#define HUGE_BYTES     (2u << 20)
+#define HUGE_POOL      "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+
+static uint64_t *tlb_word(void *table, uint64_t index)
+{
+    return (uint64_t *)table + index;
+}
+
+static uint64_t tlb_loop(void *table, unsigned iters)
+{
+    for (size_t off = 0; off < TLB_BYTES; off += PAGE_BYTES)
+        ((volatile uint64_t *)table)[off / sizeof(uint64_t)] = 0;
+    uint64_t start = instret_now();
+    uint64_t h = gups_run(tlb_word, table, TLB_PAGES, iters);
+    uint64_t instret = instret_now() - start;
+    say("init: measure workload=%s instret=%llu", current_workload, (unsigned long long)instret);
+    munmap(table, TLB_BYTES);
+    return h & 0x7fffffffffffffffull;   /* as tinyos reports it */
+}
+
+static uint64_t workload_tlb(unsigned iters)
+{
+    void *table = map_anonymous(TLB_BYTES);
+    return table ? tlb_loop(table, iters) : 0;
+}
+
+/* Asks the kernel for `pages` 2 MiB pages in its pool and reads back how
+ * many it found; true if enough. */
+static int huge_pool_fill(unsigned pages)
+{
+    unsigned have = 0;
+    FILE *f = fopen(HUGE_POOL, "w");
+    if (f) {
+        fprintf(f, "%u\n", pages);
+        if (fclose(f) != 0)
+            f = NULL;
+    }
+    if (f)
+        f = fopen(HUGE_POOL, "r");
+    if (!f) {
+        fail("%s: %s", HUGE_POOL, strerror(errno));
+        return 0;
+    }
+    if (fscanf(f, "%u", &have) != 1)
+        have = 0;
+    fclose(f);
+    if (have < pages)
+        fail("only %u of %u 2 MiB pages in the pool (too little RAM?)", have, pages);
+    return have >= pages;
+}
+
+static uint64_t workload_tlb2m(unsigned iters)
+{
+    if (!huge_pool_fill(TLB_BYTES / HUGE_BYTES))
+        return 0;
+    void *table = mmap(NULL, TLB_BYTES, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+    if (table == MAP_FAILED) {
+        fail("MAP_HUGETLB mmap of %zu bytes: %s", TLB_BYTES, strerror(errno));
+        return 0;
+    }
+    return tlb_loop(table, iters);
+}
+
 /* ---- none: the boot-only baseline ---------------------------------------- */
 
 static uint64_t workload_none(unsigned iters)
@@ -609,6 +690,8 @@ static const struct workload workloads[] = {
     { "ctxsw", 100, workload_ctxsw, 1 },
     { "pagefault", 4, workload_pagefault, 1 },
     { "compute", 200, workload_compute, 1 },
+    { "tlb", 1000000, workload_tlb, 0 },
+    { "tlb2m", 1000000, workload_tlb2m, 0 },
     { "none", 0, workload_none, 0 },
 };
 
@@ -661,6 +744,10 @@ int main(void)
      * (with QEMU -icount shift=0, roughly its instruction count). */
     uint64_t boot_ns = now_ns();
     uint64_t boot_instret = instret_now();
+    /* A second read right away: tools/tlbsim counts between pairs of
+     * instret reads, and this empty pair keeps the tlb loop's own pair
+     * the one that counts. */
+    (void)instret_now();
     const char *choice = getenv("workload");
     unsigned iters = iters_from_env();
     int matched = 0;
@@ -679,7 +766,7 @@ int main(void)
         }
     }
     if (!matched)
-        fail("unknown workload '%s' (want fork, mmap, ctxsw, pagefault, compute, all or none)", choice);
+        fail("unknown workload '%s' (want fork, mmap, ctxsw, pagefault, compute, tlb, tlb2m, all or none)", choice);
     say("init: done");
     reboot(RB_POWER_OFF);
     /* pid 1 must not exit (the kernel would panic): wait for the end. */

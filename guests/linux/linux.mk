@@ -15,5 +15,5 @@ linux: deps $(LINUX_OUT)/Image $(LINUX_OUT)/initramfs.cpio
 $(LINUX_OUT)/Image: guests/linux/umbra.config guests/linux/build.sh | deps
 	$(Q)guests/linux/build.sh kernel $(LINUX_OUT)
 
-$(LINUX_OUT)/initramfs.cpio: guests/linux/init.c guests/linux/mkinitramfs.py guests/linux/build.sh | deps
+$(LINUX_OUT)/initramfs.cpio: guests/linux/init.c guests/common/gups.h guests/linux/mkinitramfs.py guests/linux/build.sh | deps
 	$(Q)guests/linux/build.sh initramfs $(LINUX_OUT)

@@ -5,7 +5,7 @@
  * the heap or unmapping removes the pages that were touched, each with
  * the leaf fence the spec requires (vm_unmap).
  */
-#include "guests/tinyos/gups.h"
+#include "guests/common/gups.h"
 #include "guests/tinyos/kernel.h"
 
 static const char *const syscall_check_names[] = {

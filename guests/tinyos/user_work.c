@@ -10,7 +10,7 @@
  * happen to finish, so the checksum does not depend on scheduling: it is
  * the same natively and under any hypervisor.
  */
-#include "guests/tinyos/gups.h"
+#include "guests/common/gups.h"
 #include "guests/tinyos/ulib.h"
 
 #define RING_MAX NPROC_USER

@@ -4,9 +4,10 @@ equal the native one, with one vCPU and with two.  With two, Linux really
 uses both harts: the secondary is started through SBI HSM, IPIs flow, and in
 the shadow modes some shadow changes have to reach the other hart."""
 import os
+import re
 import tempfile
 
-from common import REPO, csv_rows, expect, expect_same_guest_output, umbra_run
+from common import REPO, csv_rows, expect, expect_same_guest_output, guest_image, umbra_run
 
 IMAGE = os.path.join(REPO, "build", "linux", "Image")
 INITRD = os.path.join(REPO, "build", "linux", "initramfs.cpio")
@@ -106,8 +107,41 @@ def two_smp_vms_in_different_modes():
     return "; ".join(sorted(got))
 
 
+TLB_ITERS = 100000
+TLB_RESULT = re.compile(r"RESULT workload=(tlb2m|tlb) iters=(\d+) checksum=([0-9a-f]{16})")
+
+
+def tinyos_tlb_checksum():
+    """tinyos's tlb over the same 8,192 pages with the same updates."""
+    run = umbra_run("--native", "--kernel", guest_image("tinyos"), "--mem", "128M",
+                    "--append", "workload=tlb iters=%d size=8192" % TLB_ITERS, timeout=120)
+    expect(run.rc == 0, run, "tinyos tlb failed")
+    m = [TLB_RESULT.search(l) for l in run.lines("RESULT workload=tlb ")]
+    expect(len(m) == 1 and m[0], run, "no tinyos tlb RESULT")
+    return m[0].group(3)
+
+
+def tlb_workloads_match_native_and_tinyos():
+    """/init's tlb (32 MiB, 4 KiB pages) and tlb2m (16 hugetlb pages of
+    2 MiB), one vCPU, under every mode: the results equal native, and the
+    checksum equals tinyos's for the same loop (gups.h), on both page
+    sizes."""
+    want = tinyos_tlb_checksum()
+    for workload in ("tlb", "tlb2m"):
+        name = "%s iters=%d" % (workload, TLB_ITERS)
+        ref = native(name, 1)
+        got = [TLB_RESULT.search(l) for l in ref.lines("RESULT ")]
+        expect(len(got) == 1 and got[0] and got[0].group(1) == workload, ref, "no %s RESULT" % workload)
+        expect(got[0].group(3) == want, ref, "%s checksum %s differs from tinyos's %s" % (
+            workload, got[0].group(3), want))
+        for label, extra in CONFIGS[:3]:
+            check_config(label, extra, name, 1)
+    return "checksum %s natively, in hap, tsp and ssp, as tinyos's" % want
+
+
 TESTS = [
     ("two_vcpus_every_mode_matches_native", two_vcpus_every_mode_matches_native),
     ("one_vcpu_every_mode_matches_native", one_vcpu_every_mode_matches_native),
     ("two_smp_vms_in_different_modes", two_smp_vms_in_different_modes),
+    ("tlb_workloads_match_native_and_tinyos", tlb_workloads_match_native_and_tinyos),
 ]

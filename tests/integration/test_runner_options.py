@@ -348,6 +348,17 @@ def test_dry_run_native_and_debug_options():
         assert option_values(argv, "-D") == [log]
         assert "-s" in argv and "-S" in argv and "-device" not in argv
         assert "-icount" not in argv
+        assert option_values(argv, "-cpu") == ["rv64"]
+
+
+def test_satp_max():
+    with Files() as f:
+        k = f.write("k.elf", make_elf())
+        for widest, cpu in (("sv39", "rv64,sv57=off,sv48=off"), ("sv48", "rv64,sv57=off"), ("sv57", "rv64")):
+            for native in ([], ["--native"]):
+                argv, _ = dry_run(native + ["--kernel", k, "--satp-max", widest])
+                assert option_values(argv, "-cpu") == [cpu], (widest, argv)
+        expect_usage_error(["--kernel", k, "--satp-max", "sv32"], "--satp-max sv32: want sv39, sv48 or sv57")
 
 
 def test_commas_in_paths_are_escaped():
@@ -831,6 +842,7 @@ TESTS = [
     ("dry_run_two_vms", test_dry_run_two_vms),
     ("dry_run_staging_rounding_and_big_config", test_dry_run_staging_rounding_and_big_config),
     ("dry_run_native_and_debug_options", test_dry_run_native_and_debug_options),
+    ("satp_max", test_satp_max),
     ("commas_in_paths_are_escaped", test_commas_in_paths_are_escaped),
     ("run_filters_output_and_writes_stats", test_run_filters_output_and_writes_stats),
     ("run_exit_status_messages", test_run_exit_status_messages),

@@ -1,16 +1,18 @@
 /*
  * gups.h — the random-update loop of the TLB-bound workloads (`tlb`,
- * `tlb2m`), shared by user code and the kernel so both compute the same
- * checksum over the same access stream.
+ * `tlb2m`), shared by tinyos (user code and kernel) and the Linux guest's
+ * /init, so all three compute the same checksum over the same access
+ * stream.
  *
  * GUPS-like (HPC Challenge RandomAccess): each update reads and rewrites
  * one 8-byte word picked at random over the whole table, so nearly every
  * update touches another page and the working set (size pages) defeats any
  * TLB smaller than it.  The table starts zeroed.  `word(ctx, i)` gives
- * word i's address: a flat array in user space, a frame list in the kernel.
+ * word i's address: a flat array in user space, a frame list in tinyos's
+ * kernel.
  */
-#ifndef UMBRA_TINYOS_GUPS_H
-#define UMBRA_TINYOS_GUPS_H
+#ifndef UMBRA_GUESTS_GUPS_H
+#define UMBRA_GUESTS_GUPS_H
 
 #include <stdint.h>
 
