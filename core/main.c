@@ -16,6 +16,7 @@
 #include "core/pool.h"
 #include "core/monitor/monitor.h"
 #include "iommu/provider/sidecore.h"
+#include "iommu/share/share.h"
 
 
 
@@ -105,6 +106,9 @@ static void boot_create_vms(void)
         next_hart += config.vms[i].cpus;
         vm_count++;
     }
+    /* Shared devices need every sharer's RAM and DMA table. */
+    if (share_init(err, sizeof(err)) != 0)
+        boot_fail(MACHINE_BAD_CONFIG, err);
     /* The monitor takes the first hart no vCPU is pinned to. */
     if (config.monitor && next_hart >= hart_count)
         boot_fail(MACHINE_BAD_CONFIG, "monitor=1 needs a hart without a vCPU (tools/umbra-run --monitor adds one)");

@@ -294,6 +294,27 @@ static int set_viommu(struct parser *p, struct slice v)
     return parser_fail(p, p->line, "unknown viommu '%s' (shadow, nested or sidecore)", slice_quote(q, sizeof(q), v));
 }
 
+const char *share_mode_name(enum share_mode mode)
+{
+    switch (mode) {
+    case SHARE_SWITCH:  return "switch";
+    case SHARE_REWRITE: return "rewrite";
+    }
+    return "?";
+}
+
+static int set_share_mode(struct parser *p, struct slice v)
+{
+    char q[32];
+    for (enum share_mode m = SHARE_SWITCH; m <= SHARE_REWRITE; m++) {
+        if (slice_equals(v, share_mode_name(m))) {
+            current_vm(p)->share_mode = m;
+            return 0;
+        }
+    }
+    return parser_fail(p, p->line, "unknown share_mode '%s' (switch or rewrite)", slice_quote(q, sizeof(q), v));
+}
+
 static int set_mem(struct parser *p, struct slice v)
 {
     char q[32];
@@ -424,33 +445,53 @@ static bool parse_pci_address(struct slice v, uint16_t *bdf)
     return true;
 }
 
-/* The VM (index) that already has bdf, or -1. */
-static int config_pci_owner(const struct umbra_config *cfg, uint16_t bdf)
+/* The VM (index) that already has bdf, or -1; *shared says whether it
+ * has it by share=. */
+static int config_pci_owner(const struct umbra_config *cfg, uint16_t bdf, bool *shared)
 {
     for (unsigned i = 0; i < cfg->nvms; i++)
         for (unsigned j = 0; j < cfg->vms[i].npci; j++)
-            if (cfg->vms[i].pci[j] == bdf)
+            if (cfg->vms[i].pci[j] == bdf) {
+                *shared = cfg->vms[i].share_mask & (1u << j);
                 return (int)i;
+            }
     return -1;
 }
 
-static int add_pci(struct parser *p, struct slice v)
+/* pci= (share false) or share= (true). */
+static int add_function(struct parser *p, struct slice v, bool share)
 {
     char q[32];
     uint16_t bdf;
+    bool shared = false;
     struct vm_config *vm = current_vm(p);
     if (!parse_pci_address(v, &bdf))
         return parser_fail(p, p->line, "bad PCI address '%s' (want BB:DD.F in hex, e.g. 00:02.0)",
                            slice_quote(q, sizeof(q), v));
-    int owner = config_pci_owner(p->cfg, bdf);
-    if (owner >= 0)
-        return parser_fail(p, p->line, "PCI function %s is already assigned to VM '%s'",
-                           slice_quote(q, sizeof(q), v), p->cfg->vms[owner].name);
+    int owner = config_pci_owner(p->cfg, bdf, &shared);
+    bool own = owner >= 0 && &p->cfg->vms[owner] == vm;
+    if (owner >= 0 && (!share || !shared || own))
+        return parser_fail(p, p->line, "PCI function %s is already %s VM '%s'", slice_quote(q, sizeof(q), v),
+                           shared ? "shared by" : "assigned to", p->cfg->vms[owner].name);
+    if (share && vm->share_mask)
+        return parser_fail(p, p->line, "a second share= for VM '%s' (at most one)", vm->name);
     if (vm->npci == CONFIG_MAX_PCI_PER_VM)
         return parser_fail(p, p->line, "more than %d PCI functions for VM '%s'",
                            CONFIG_MAX_PCI_PER_VM, vm->name);
+    if (share)
+        vm->share_mask |= 1u << vm->npci;
     vm->pci[vm->npci++] = bdf;
     return 0;
+}
+
+static int add_pci(struct parser *p, struct slice v)
+{
+    return add_function(p, v, false);
+}
+
+static int add_share(struct parser *p, struct slice v)
+{
+    return add_function(p, v, true);
 }
 
 /* ---- lines ---------------------------------------------------------------- */
@@ -471,6 +512,7 @@ static const struct key_handler vm_keys[] = {
     { "mode", set_mode },   { "mem", set_mem },       { "cpus", set_cpus },
     { "kernel", set_kernel }, { "initrd", set_initrd }, { "append", set_append },
     { "sptbuf", set_sptbuf }, { "shadow_pool", set_shadow_pool }, { "pci", add_pci }, { "viommu", set_viommu },
+    { "share", add_share }, { "share_mode", set_share_mode },
 };
 
 /* "vm", then the global keys, then the per-VM keys (config.h). */
@@ -538,6 +580,14 @@ static int parse_line(struct parser *p, struct slice line)
 
 /* ---- whole-text checks ---------------------------------------------------- */
 
+int config_shared_bdf(const struct vm_config *vm)
+{
+    for (unsigned i = 0; i < vm->npci; i++)
+        if (vm->share_mask & (1u << i))
+            return vm->pci[i];
+    return -1;
+}
+
 static int check_vm(struct parser *p, unsigned index)
 {
     const struct vm_config *vm = &p->cfg->vms[index];
@@ -546,6 +596,17 @@ static int check_vm(struct parser *p, unsigned index)
         return parser_fail(p, line, "VM '%s' has no kernel=", vm->name);
     if (vm->viommu != VIOMMU_OFF && vm->npci == 0)
         return parser_fail(p, line, "VM '%s' has viommu= but no pci= for it to translate", vm->name);
+    if (vm->viommu != VIOMMU_OFF && vm->share_mask)
+        return parser_fail(p, line, "VM '%s' has viommu= and share= (a shared device takes no vIOMMU)",
+                           vm->name);
+    if (vm->share_mask)
+        for (unsigned i = 0; i < index; i++)
+            if (config_shared_bdf(&p->cfg->vms[i]) == config_shared_bdf(vm) &&
+                p->cfg->vms[i].share_mode != vm->share_mode)
+                return parser_fail(p, line, "VM '%s' shares %02x:%02x.%u with share_mode=%s, VM '%s' with %s",
+                                   vm->name, config_shared_bdf(vm) >> 8, (config_shared_bdf(vm) >> 3) & 0x1f,
+                                   config_shared_bdf(vm) & 7, share_mode_name(vm->share_mode), p->cfg->vms[i].name,
+                                   share_mode_name(p->cfg->vms[i].share_mode));
     /* The kernel sits 2 MiB in and the guest's DTB takes the top 2 MiB. */
     uint64_t reserved = CONFIG_KERNEL_OFFSET + CONFIG_KERNEL_OFFSET;
     uint64_t room = vm->mem - MIN(vm->mem, reserved);

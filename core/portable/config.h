@@ -34,6 +34,11 @@
  *     viommu=shadow|nested|sidecore  the VM gets a RISC-V IOMMU of its own
  *                          for its assigned functions (iommu/viommu/); needs
  *                          pci=; sidecore also a hart without a vCPU
+ *     share=BB:DD.F        the host PCI function (an edu) is shared with the
+ *                          other VMs that name it (iommu/share/): at most one
+ *                          per VM, never also a pci= anywhere
+ *     share_mode=switch|rewrite  how its DMA reaches the VM's RAM (default
+ *                          switch); every VM sharing a function says the same
  *
  * Portable: built into the hypervisor and into the host unit tests.
  */
@@ -66,6 +71,11 @@ enum viommu_mode { VIOMMU_OFF, VIOMMU_SHADOW, VIOMMU_NESTED, VIOMMU_SIDECORE };
 /* "off", "shadow", "nested", "sidecore" ("?" outside the enum). */
 const char *viommu_mode_name(enum viommu_mode mode);
 
+/* How a shared device's DMA reaches its owner's RAM (iommu/share/share.h). */
+enum share_mode { SHARE_SWITCH, SHARE_REWRITE };
+/* "switch", "rewrite" ("?" outside the enum). */
+const char *share_mode_name(enum share_mode mode);
+
 struct image_ref {
     paddr_t addr;        /* where the runner staged the image in host RAM */
     uint64_t size;       /* bytes; 0 = absent */
@@ -83,6 +93,8 @@ struct vm_config {
     unsigned npci;       /* PCI functions assigned to the VM */
     uint16_t pci[CONFIG_MAX_PCI_PER_VM]; /* their bus/device/function (pci_bdf layout) */
     enum viommu_mode viommu;
+    unsigned share_mask; /* bit i: pci[i] is shared (share=), at most one bit */
+    enum share_mode share_mode;
 };
 
 /* When to print a page-table dump (docs/ptdump.md). */
@@ -113,11 +125,16 @@ struct umbra_config {
  * duplicate VM name, more than CONFIG_MAX_VMS VMs, cpus 0 or more than
  * CONFIG_MAX_CPUS (per VM or in total), mem not a multiple of 2 MiB or below
  * 2 MiB, append too long, a malformed pci= or one function assigned twice
- * (to one VM or two), more than CONFIG_MAX_PCI_PER_VM pci= in a VM, invalid name, unknown mode or trace flag, no VMs at
+ * (to one VM or two), more than CONFIG_MAX_PCI_PER_VM pci= in a VM, a
+ * second share= in a VM, a function both pci= and share=, sharers whose
+ * share_mode differs or one that has viommu=, invalid name, unknown mode or trace flag, no VMs at
  * all, missing staging.  Errors found only at the end of the text (a VM
  * without kernel) name the line of that VM's vm=.
  */
 int config_parse(const char *text, size_t len, struct umbra_config *out, char *err, size_t errlen);
+
+/* The function the VM shares (share=), or -1. */
+int config_shared_bdf(const struct vm_config *vm);
 
 /* The i-th key the parser accepts (i = 0, 1, ...; NULL past the last), for
  * the test that every key is documented. */

@@ -33,6 +33,7 @@ static const char *const exit_cause_names[] = {
     [EXIT_SBI_FWFT] = "sbi_fwft",
     [EXIT_SBI_DBTR] = "sbi_dbtr",
     [EXIT_VIOMMU_MMIO] = "viommu_mmio",
+    [EXIT_SHARE_MMIO] = "share_mmio",
     [EXIT_TIMER] = "timer",
     [EXIT_IPI] = "ipi",
     [EXIT_EXTERNAL] = "external",
@@ -55,6 +56,8 @@ static const char *const mm_counter_names[] = {
     "viommu_pool_exhausted", "viommu_host_commands",
     "viommu_sidecore_polls", "viommu_sidecore_busy_polls", "viommu_sidecore_work_instret",
     "viommu_sidecore_idle_instret",
+    "share_transfers", "share_refused", "share_switches", "share_switch_commands",
+    "share_switch_instret", "share_saves", "share_restores",
 };
 _Static_assert(ARRAY_SIZE(mm_counter_names) == MM_COUNTER_COUNT, "every mm counter needs a name");
 

@@ -47,6 +47,7 @@ enum exit_cause {
     EXIT_SBI_FWFT,          /* appended: the CSV columns keep their order */
     EXIT_SBI_DBTR,
     EXIT_VIOMMU_MMIO,       /* a guest access to its vIOMMU's registers (iommu/viommu/) */
+    EXIT_SHARE_MMIO,        /* a guest access to a shared device's registers (iommu/share/) */
     EXIT_CAUSE_COUNT
 };
 
@@ -81,6 +82,12 @@ enum mm_counter {
     MM_VIOMMU_POOL_EXHAUSTED, MM_VIOMMU_HOST_COMMANDS,
     MM_VIOMMU_SIDECORE_POLLS, MM_VIOMMU_SIDECORE_BUSY_POLLS, MM_VIOMMU_SIDECORE_WORK_INSTRET,
     MM_VIOMMU_SIDECORE_IDLE_INSTRET,
+    /* A device shared with other VMs (iommu/share/, 0 without share=): its
+     * DMA requests forwarded and refused, the owner switches to this VM,
+     * the IOMMU commands and Umbra instructions they cost, and the device
+     * buffer saved for it and restored to it. */
+    MM_SHARE_TRANSFERS, MM_SHARE_REFUSED, MM_SHARE_SWITCHES, MM_SHARE_SWITCH_COMMANDS,
+    MM_SHARE_SWITCH_INSTRET, MM_SHARE_SAVES, MM_SHARE_RESTORES,
     MM_COUNTER_COUNT
 };
 /* names: "sptbuf_hits", ..., lower snake case of the enum without MM_ */

@@ -18,6 +18,8 @@
 #define DEVTEST_BENCH_ROTATE 32u      /* buffers of iommu_bench's second phase */
 #define DEVTEST_BLK_MIB_DEFAULT 16
 
+#define DEVTEST_EDU_LOOPS_MAX 100000u
+
 struct devtest_options {
     uint64_t blk_mib;                 /* blk_mib=N: MiB per nvme phase; 0 = none */
     bool blk_write;                   /* blk_write=0 skips the write phase */
@@ -25,6 +27,10 @@ struct devtest_options {
     uint64_t garbage_seed;
     unsigned attack_count;            /* attack=ADDR[,ADDR...] (hex) */
     uint64_t attack[DEVTEST_MAX_ATTACKS];
+    uint64_t edu_loops;               /* edu_loops=N: rounds of 3 checked transfers */
+    uint64_t edu_seed;                /* edu_seed=N: their data */
+    bool edu_garbage;                 /* edu_garbage=SEED given */
+    uint64_t edu_garbage_seed;
     /* The guest's own IOMMU (iommu.c, dma.c, iommutest.c). */
     unsigned iommu_ddt;               /* iommu_ddt=1|2: directory levels (0 = 2) */
     enum dma_teardown teardown;       /* dma_teardown=strict|deferred|optimistic */

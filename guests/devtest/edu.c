@@ -17,6 +17,14 @@
  * attack=ADDR,..., each ADDR then gets a 4 KiB device -> RAM DMA (see
  * edu_attack) and the round trip runs again to show the device still works.
  *
+ * edu_loops=N repeats a round of three transfers N times (a full page in,
+ * a piece in at a moving offset, the whole buffer back out, checked),
+ * with data seeded by edu_seed, so VMs sharing one edu each move data of
+ * their own and a buffer mixed up between them shows.  edu_garbage=SEED
+ * writes random values to random registers (DMA commands included) and
+ * waits for nothing: a misbehaving driver, for shared-device tests only
+ * (natively QEMU's edu would copy outside its buffer).
+ *
  * Every RAM side of a transfer goes through the DMA layer (dma.h): mapped
  * just before, unmapped just after, so with an IOMMU the device sees only
  * IOVAs and without one the physical addresses it always saw.
@@ -222,6 +230,65 @@ bool edu_round_trip(uint64_t regs, struct dma_domain *d, const char *label)
     return ok;
 }
 
+/* ---- edu_loops ----------------------------------------------------------- */
+
+/* One round: the expected buffer after a full page in and a piece in at an
+ * offset that moves with the round, then the whole buffer out. */
+static bool edu_loop_round(uint64_t regs, struct dma_domain *d, uint64_t seed, uint64_t round)
+{
+    uint32_t piece_off = (uint32_t)((round * 61 + 1) % (EDU_DEV_BUF_SIZE - EDU_PIECE_LEN));
+    edu_fill(edu_out, EDU_DEV_BUF_SIZE, seed ^ (round << 20));
+    memcpy(edu_expect, edu_out, EDU_DEV_BUF_SIZE);
+    bool done = edu_dma_mapped(regs, d, ptr_to_pa(edu_out), 0, EDU_DEV_BUF_SIZE, false);
+    edu_fill(edu_out, EDU_DEV_BUF_SIZE, ~seed ^ round);
+    memcpy(edu_expect + piece_off, edu_out, EDU_PIECE_LEN);
+    memset(edu_in, 0, EDU_DEV_BUF_SIZE);
+    done = done && edu_dma_mapped(regs, d, ptr_to_pa(edu_out), piece_off, EDU_PIECE_LEN, false) &&
+           edu_dma_mapped(regs, d, ptr_to_pa(edu_in), 0, EDU_DEV_BUF_SIZE, true);
+    return done && edu_first_diff(edu_in, edu_expect, EDU_DEV_BUF_SIZE) < 0;
+}
+
+static void edu_loops(uint64_t regs, struct dma_domain *d, uint64_t loops, uint64_t seed)
+{
+    uint64_t failed = loops;
+    for (uint64_t r = 0; r < loops && failed == loops; r++)
+        if (!edu_loop_round(regs, d, seed, r))
+            failed = r;
+    if (check_true(failed == loops, "edu %lu loops of 3 transfers with data checks", (unsigned long)loops))
+        console_line("RESULT edu loops=%lu ok", (unsigned long)loops);
+    else
+        console_line("RESULT edu loops=%lu FAIL (round %lu)", (unsigned long)loops, (unsigned long)failed);
+}
+
+/* ---- edu_garbage --------------------------------------------------------- */
+
+#define EDU_GARBAGE_WRITES 64
+
+static uint64_t edu_garbage_next(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static void edu_garbage(uint64_t regs, uint64_t seed)
+{
+    static const uint32_t offsets[] = { EDU_REG_ID, EDU_REG_LIVENESS, 0x08, 0x20, 0x24, 0x60, 0x64,
+                                        EDU_REG_DMA_SRC, EDU_REG_DMA_DST, EDU_REG_DMA_COUNT,
+                                        EDU_REG_DMA_CMD, 0x44, 0xffc };
+    uint64_t x = seed | 1;
+    for (unsigned i = 0; i < EDU_GARBAGE_WRITES; i++) {
+        uint32_t off = offsets[edu_garbage_next(&x) % ARRAY_SIZE(offsets)];
+        uint64_t value = edu_garbage_next(&x);
+        if (edu_garbage_next(&x) & 1)
+            io_write64(regs + (off & ~7u), value);
+        else
+            io_write32(regs + off, (uint32_t)value);
+    }
+    console_line("edu garbage: %u random register writes, nothing waited for", EDU_GARBAGE_WRITES);
+}
+
 static bool edu_overlaps(uint64_t a, uint64_t a_len, uint64_t b, uint64_t b_end)
 {
     return a < b_end && a + a_len > b;
@@ -287,9 +354,15 @@ void edu_run(const struct pcibus_func *f, const struct devtest_options *opt,
         return;
     }
     pcibus_enable_master(f);
+    if (opt->edu_garbage) {
+        edu_garbage(regs, opt->edu_garbage_seed);
+        return;
+    }
     edu_check_id(regs);
     edu_check_liveness(regs);
     edu_round_trip(regs, d, "dma_round_trip");
+    if (opt->edu_loops)
+        edu_loops(regs, d, opt->edu_loops, opt->edu_seed);
     if (opt->attack_count > 0) {
         for (unsigned i = 0; i < opt->attack_count; i++)
             edu_attack(regs, d, ram, opt->attack[i]);

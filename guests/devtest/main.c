@@ -14,6 +14,10 @@
  *                       decimal, or hex with 0x
  *   attack=ADDR[,ADDR]  hex DMA targets for the edu attack (edu.c), at most 8;
  *                       raw addresses given to the device, past the DMA layer
+ *   edu_loops=N         N rounds of 3 edu transfers with data checks (edu.c),
+ *                       up to 100000; edu_seed=N seeds their data
+ *   edu_garbage=SEED    random edu register writes instead of the edu test,
+ *                       waiting for nothing (for shared-device tests)
  * The guest's own IOMMU (iommu.c; used only if the DTB has a "riscv,iommu"
  * node, else DMA addresses stay physical and these change nothing but the
  * phases they ask for):
@@ -169,6 +173,30 @@ static bool devtest_read_iommu_options(const struct platform *p, struct devtest_
     return true;
 }
 
+/* edu_loops=, edu_seed=, edu_garbage= (edu.c). */
+static bool devtest_read_edu_options(const struct platform *p, struct devtest_options *opt)
+{
+    char arg[32];
+    if (platform_bootarg(p, "edu_loops", arg, sizeof(arg)) &&
+        (!devtest_parse_u64(arg, strlen(arg), 10, &opt->edu_loops) || opt->edu_loops > DEVTEST_EDU_LOOPS_MAX)) {
+        console_line("error: edu_loops=%s is not a number up to %u", arg, DEVTEST_EDU_LOOPS_MAX);
+        return false;
+    }
+    if (platform_bootarg(p, "edu_seed", arg, sizeof(arg)) &&
+        !devtest_parse_u64(arg, strlen(arg), 10, &opt->edu_seed)) {
+        console_line("error: edu_seed=%s is not a number", arg);
+        return false;
+    }
+    if (platform_bootarg(p, "edu_garbage", arg, sizeof(arg))) {
+        opt->edu_garbage = true;
+        if (!devtest_parse_u64(arg, strlen(arg), 10, &opt->edu_garbage_seed)) {
+            console_line("error: edu_garbage=%s is not a number", arg);
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool devtest_read_options(const struct platform *p, struct devtest_options *opt)
 {
     char arg[DEVTEST_ARG_MAX];
@@ -194,6 +222,8 @@ static bool devtest_read_options(const struct platform *p, struct devtest_option
             return false;
         }
     }
+    if (!devtest_read_edu_options(p, opt))
+        return false;
     if (platform_bootarg(p, "attack", arg, sizeof(arg)) &&
         !devtest_parse_addrs(arg, opt->attack, &opt->attack_count)) {
         console_line("error: attack=%s: want up to %u hex addresses separated by commas", arg,

@@ -162,11 +162,11 @@ static void *ddt_slot(uint32_t device_id)
 }
 
 /* Store dc (NULL: an invalid one) as device_id's context and make the
- * IOMMU forget what it cached: the old DC and, for a valid one, every
- * translation tagged with its GSCID (it may have walked a table that GSCID
- * named before). */
-static int dc_install(uint32_t device_id, const struct iommu_dc *dc, uint64_t *commands, char *err,
-                      size_t errlen)
+ * IOMMU forget what it cached: the old DC and, for a valid one with
+ * flush_gscid, every translation tagged with its GSCID (it may have walked
+ * a table that GSCID named before). */
+static int dc_install(uint32_t device_id, const struct iommu_dc *dc, bool flush_gscid, uint64_t *commands,
+                      char *err, size_t errlen)
 {
     if (!iommu.ready)
         return fail(err, errlen, "not in use");
@@ -183,7 +183,7 @@ static int dc_install(uint32_t device_id, const struct iommu_dc *dc, uint64_t *c
         uint64_t before = iommu.commands;
         struct iommu_cmd ddt = iommu_cmd_iodir_inval_ddt(device_id);
         rc = iommu_run_locked(&ddt, err, errlen);
-        if (rc == 0 && dc) {
+        if (rc == 0 && dc && flush_gscid) {
             uint32_t gscid = (uint32_t)(dc->iohgatp >> IOMMU_IOHGATP_GSCID_SHIFT) & IOMMU_GSCID_MAX;
             struct iommu_cmd gvma = iommu_cmd_iotinval_gvma(gscid, IOMMU_ALL_ADDRS);
             rc = iommu_run_locked(&gvma, err, errlen);
@@ -199,7 +199,16 @@ int iommu_attach_dc(uint32_t device_id, const struct iommu_dc_params *p, uint64_
 {
     struct iommu_dc dc;
     iommu_dc_build(&dc, p);
-    return dc_install(device_id, &dc, commands, err, errlen);
+    return dc_install(device_id, &dc, true, commands, err, errlen);
+}
+
+int iommu_switch_gstage(uint32_t device_id, paddr_t gstage_root, uint16_t gscid, uint64_t *commands,
+                        char *err, size_t errlen)
+{
+    const struct iommu_dc_params p = { .gstage_root = gstage_root, .gscid = gscid };
+    struct iommu_dc dc;
+    iommu_dc_build(&dc, &p);
+    return dc_install(device_id, &dc, false, commands, err, errlen);
 }
 
 int iommu_attach(uint32_t device_id, paddr_t gstage_root, uint16_t gscid, uint64_t *commands,
@@ -211,7 +220,7 @@ int iommu_attach(uint32_t device_id, paddr_t gstage_root, uint16_t gscid, uint64
 
 int iommu_detach(uint32_t device_id, uint64_t *commands, char *err, size_t errlen)
 {
-    return dc_install(device_id, NULL, commands, err, errlen);
+    return dc_install(device_id, NULL, false, commands, err, errlen);
 }
 
 int iommu_run_counted(const struct iommu_cmd *cmd, uint64_t *commands, char *err, size_t errlen)

@@ -59,6 +59,13 @@ int iommu_attach(uint32_t device_id, paddr_t gstage_root, uint16_t gscid, uint64
  * for a vIOMMU's guest). */
 int iommu_attach_dc(uint32_t device_id, const struct iommu_dc_params *p, uint64_t *commands,
                     char *err, size_t errlen);
+/* Point device_id's context at another second stage that has been
+ * attached before under its own GSCID, whose table has not changed since
+ * (a device shared by VMs, iommu/share/): the IOMMU's cached translations
+ * for that GSCID are still right, so only the old context is dropped —
+ * IODIR.INVAL_DDT and IOFENCE.C, two commands. */
+int iommu_switch_gstage(uint32_t device_id, paddr_t gstage_root, uint16_t gscid, uint64_t *commands,
+                        char *err, size_t errlen);
 /* Make device_id's context invalid (every DMA it makes faults) and drop
  * the cached one. */
 int iommu_detach(uint32_t device_id, uint64_t *commands, char *err, size_t errlen);

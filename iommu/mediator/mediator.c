@@ -228,11 +228,13 @@ static void finish(struct mediator *m)
     switch (m->phase) {
     case MEDIATOR_SAVE:
         m->saves++;
+        m->c[m->buffer_owner].saves++;
         m->buffer_dirty = false;
         switch_and_restore(m);
         return;
     case MEDIATOR_RESTORE:
         m->restores++;
+        m->c[client].restores++;
         m->buffer_owner = (int)client;
         m->buffer_dirty = false;
         if (m->c[client].gone) {

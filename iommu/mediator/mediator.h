@@ -79,6 +79,7 @@ struct mediator_client {
     bool pending;                /* its DMA waits for its turn */
     struct edu_vregs r;
     uint64_t transfers, refused, switches_to;
+    uint64_t saves, restores;    /* of its buffer */
 };
 
 enum mediator_phase { MEDIATOR_IDLE, MEDIATOR_SAVE, MEDIATOR_RESTORE, MEDIATOR_RUN };

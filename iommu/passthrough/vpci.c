@@ -15,6 +15,7 @@
 #include "iommu/driver/iommu.h"
 #include "iommu/hostbridge/pci_host.h"
 #include "iommu/provider/viommu_vm.h"
+#include "iommu/share/share.h"
 
 /* Each VM's passthrough state (by vm->index); vm->vpci points here once
  * the VM has devices. */
@@ -34,6 +35,11 @@ static const struct pci_func *host_func(uint16_t bdf)
         if (pci_host.funcs[i].bdf == bdf)
             return &pci_host.funcs[i];
     return NULL;
+}
+
+static bool dev_is_shared(const struct vm *vm, const struct vpci_dev *d)
+{
+    return config_shared_bdf(vm->config) == d->func->bdf;
 }
 
 /* ---- assignment --------------------------------------------------------- */
@@ -79,7 +85,8 @@ static int assign_function(struct vm *vm, uint16_t bdf, struct pci_window *w, ch
     if (rc != PCI_OK)
         return vpci_fail(err, errlen, vm, bdf, pci_strerror(rc));
     d->func = f;
-    host_command_sync(d);
+    if (!dev_is_shared(vm, d))        /* a shared device's is the share's */
+        host_command_sync(d);
     vm->vpci->ndevs++;
     return 0;
 }
@@ -98,6 +105,8 @@ static int dma_table_init(struct vm *vm, char *err, size_t errlen)
             pt_map(&vm->vpci->dma, r->gpa, r->hpa, r->size, IOMMU_GSTAGE_LEAF_PERM) != 0)
             return vpci_fail(err, errlen, vm, vm->config->pci[0], "cannot build its DMA table");
     }
+    if (config_shared_bdf(vm->config) >= 0 && share_save_page_init(vm, err, errlen) != 0)
+        return -1;
     int gscid = iommu_gscid(root);
     if (gscid < 0)
         return vpci_fail(err, errlen, vm, vm->config->pci[0], "no GSCID left for its DMA table");
@@ -108,8 +117,9 @@ static int dma_table_init(struct vm *vm, char *err, size_t errlen)
 static void log_assignment(const struct vm *vm, const struct vpci_dev *d)
 {
     const struct pci_func *f = d->func;
-    kprintf("umbra: vm %s: pci %02x:%02x.%u %04x:%04x assigned", vm->config->name, pci_bdf_bus(f->bdf),
-            pci_bdf_dev(f->bdf), pci_bdf_fn(f->bdf), f->vendor, f->device);
+    kprintf("umbra: vm %s: pci %02x:%02x.%u %04x:%04x %s", vm->config->name, pci_bdf_bus(f->bdf),
+            pci_bdf_dev(f->bdf), pci_bdf_fn(f->bdf), f->vendor, f->device,
+            dev_is_shared(vm, d) ? "shared (registers emulated)" : "assigned");
     for (unsigned i = 0; i < PCI_MAX_BARS; i++)
         if (d->vf.bar[i].size && !(d->vf.bar[i].flags & PCI_BAR_IO))
             kprintf(", BAR%u host 0x%lx guest 0x%lx (%lu KiB)", i, d->vf.bar[i].host_addr,
@@ -149,6 +159,10 @@ int vpci_vm_init(struct vm *vm, char *err, size_t errlen)
     }
     for (unsigned i = 0; i < vm->vpci->ndevs; i++) {
         char why[96];
+        if (dev_is_shared(vm, &vm->vpci->devs[i])) {   /* attached by share_init */
+            log_assignment(vm, &vm->vpci->devs[i]);
+            continue;
+        }
         if (iommu_attach(vm->vpci->devs[i].func->bdf, vm->vpci->dma.root, vm->vpci->gscid,
                          &vm->vpci->iommu_commands, why, sizeof(why)) != 0)
             return vpci_fail(err, errlen, vm, c->pci[i], why);
@@ -156,7 +170,8 @@ int vpci_vm_init(struct vm *vm, char *err, size_t errlen)
     }
     vm->exit_work |= EXIT_WORK_DEVICES;
     kprintf("umbra: vm %s: DMA confined to its RAM: IOMMU second stage at host 0x%lx, GSCID %u, "
-            "%lu IOMMU commands\n", c->name, vm->vpci->dma.root, vm->vpci->gscid, vm->vpci->iommu_commands);
+            "%lu IOMMU commands%s\n", c->name, vm->vpci->dma.root, vm->vpci->gscid, vm->vpci->iommu_commands,
+            config_shared_bdf(c) >= 0 ? " (a shared device is attached once every VM exists)" : "");
     return 0;
 }
 
@@ -164,10 +179,11 @@ int vpci_vm_init(struct vm *vm, char *err, size_t errlen)
 
 /* Where BAR i should be mapped now (0: nowhere): decoding on, and wholly
  * inside the VM's window.  I/O BARs are never mapped. */
-static gpaddr_t bar_target(const struct vpci_dev *d, unsigned i)
+static gpaddr_t bar_target(const struct vm *vm, const struct vpci_dev *d, unsigned i)
 {
     const struct pci_vbar *b = &d->vf.bar[i];
-    if (!pci_vfunc_bar_live(&d->vf, i) || (b->flags & PCI_BAR_IO))
+    /* A shared device's registers are emulated: every access traps. */
+    if (!pci_vfunc_bar_live(&d->vf, i) || (b->flags & PCI_BAR_IO) || dev_is_shared(vm, d))
         return 0;
     if (b->guest_addr < VPCI_MEM_GPA || b->size > VPCI_MEM_SIZE ||
         b->guest_addr - VPCI_MEM_GPA > VPCI_MEM_SIZE - b->size)
@@ -210,14 +226,14 @@ static void bars_sync(struct vcpu *vcpu)
     struct vpci *v = vcpu->vm->vpci;
     for (unsigned k = 0; k < v->ndevs; k++)
         for (unsigned i = 0; i < PCI_MAX_BARS; i++)
-            if (v->devs[k].mapped[i] && v->devs[k].mapped[i] != bar_target(&v->devs[k], i)) {
+            if (v->devs[k].mapped[i] && v->devs[k].mapped[i] != bar_target(vcpu->vm, &v->devs[k], i)) {
                 bar_unmap(vcpu, &v->devs[k], i);
                 v->bar_maps++;
             }
     for (unsigned k = 0; k < v->ndevs; k++)
         for (unsigned i = 0; i < PCI_MAX_BARS; i++) {
             struct vpci_dev *d = &v->devs[k];
-            gpaddr_t want = bar_target(d, i);
+            gpaddr_t want = bar_target(vcpu->vm, d, i);
             if (!want || d->mapped[i] == want)
                 continue;
             /* Refused (overlap, no slot, no memory): left unmapped, and
@@ -231,17 +247,23 @@ static void bars_sync(struct vcpu *vcpu)
 
 /* ---- config space ------------------------------------------------------- */
 
-static struct vpci_dev *dev_at(struct vm *vm, uint16_t bdf)
+static struct vpci_dev *dev_at(struct vpci *v, uint16_t bdf)
 {
-    for (unsigned i = 0; i < vm->vpci->ndevs; i++)
-        if (vm->vpci->devs[i].func->bdf == bdf)
-            return &vm->vpci->devs[i];
+    for (unsigned i = 0; i < v->ndevs; i++)
+        if (v->devs[i].func->bdf == bdf)
+            return &v->devs[i];
     return NULL;
+}
+
+const struct pci_vfunc *vpci_vfunc(const struct vm *vm, uint16_t bdf)
+{
+    struct vpci_dev *d = vm->vpci ? dev_at(vm->vpci, bdf) : NULL;
+    return d ? &d->vf : NULL;
 }
 
 static uint32_t config_read32(struct vm *vm, uint64_t off, unsigned size)
 {
-    struct vpci_dev *d = dev_at(vm, (uint16_t)(off >> 12));
+    struct vpci_dev *d = dev_at(vm->vpci, (uint16_t)(off >> 12));
     if (!d)       /* an empty slot: all ones, as ECAM reads it */
         return size >= 4 ? UINT32_MAX : (uint32_t)((1u << (8 * size)) - 1);
     return pci_vconf_read(&d->vf, (unsigned)(off & 0xfff), size);
@@ -264,11 +286,13 @@ static uint64_t vpci_config_read(struct vcpu *vcpu, void *dev, uint64_t off, uns
 
 static void config_write32(struct vcpu *vcpu, uint64_t off, unsigned size, uint32_t value)
 {
-    struct vpci_dev *d = dev_at(vcpu->vm, (uint16_t)(off >> 12));
+    struct vpci_dev *d = dev_at(vcpu->vm->vpci, (uint16_t)(off >> 12));
     if (!d)
         return;
     unsigned changed = pci_vconf_write(&d->vf, (unsigned)(off & 0xfff), size, value);
-    if (changed & PCI_VCONF_COMMAND)
+    if ((changed & PCI_VCONF_COMMAND) && dev_is_shared(vcpu->vm, d))
+        share_bus_master(vcpu->vm, pci_vfunc_bus_master(&d->vf));
+    else if (changed & PCI_VCONF_COMMAND)
         host_command_sync(d);
     if (changed)
         bars_sync(vcpu);
@@ -300,7 +324,9 @@ void vpci_vm_end(struct vm *vm)
     if (!vm->vpci)
         return;
     for (unsigned i = 0; i < vm->vpci->ndevs; i++)
-        pci_cfg_write_command(&pci_host_ops, vm->vpci->devs[i].func->bdf, PCI_COMMAND_INTX_DISABLE);
+        if (!dev_is_shared(vm, &vm->vpci->devs[i]))
+            pci_cfg_write_command(&pci_host_ops, vm->vpci->devs[i].func->bdf, PCI_COMMAND_INTX_DISABLE);
+    share_vm_end(vm);
     vpci_poll_faults(true);
     viommu_vm_end(vm);
 }
@@ -324,6 +350,7 @@ void vpci_report(const struct vm *vm, struct exit_stats *total)
     total->mm[MM_IOMMU_FAULTS] += __atomic_load_n(&vm->vpci->iommu_faults, __ATOMIC_RELAXED);
     total->mm[MM_BAR_MAPS] += vm->vpci->bar_maps;
     viommu_vm_report(vm, total);
+    share_report(vm, total);
 }
 
 /* ---- IOMMU faults ------------------------------------------------------- */
@@ -350,6 +377,13 @@ static void fault_log(struct vm *vm, const struct iommu_fault *f)
 /* Runs with the IOMMU's queue lock held: one hart at a time. */
 static void fault_report(const struct iommu_fault *f)
 {
+    /* A shared device's DMA is its current owner's. */
+    struct vm *owner = share_fault_owner((uint16_t)f->did);
+    if (owner) {
+        __atomic_add_fetch(&owner->vpci->iommu_faults, 1, __ATOMIC_RELAXED);
+        fault_log(owner, f);
+        return;
+    }
     for (unsigned i = 0; i < vm_count; i++) {
         struct vm *vm = &vms[i];
         for (unsigned k = 0; vm->vpci && k < vm->vpci->ndevs; k++) {

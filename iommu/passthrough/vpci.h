@@ -16,6 +16,10 @@
  * assigns BARs itself; a BAR is mapped while the guest has memory decoding
  * on and it lies wholly in the window without overlapping another.
  *
+ * A function the VM shares with others (share=, iommu/share/) is in its
+ * bus like the others, but its BARs are never mapped and the real
+ * device's command register and device context are the share's.
+ *
  * DMA: the device's requests are translated by the IOMMU's second stage
  * through a table of the VM's RAM only (GPA -> HPA, one GSCID), the same in
  * every mode; a request anywhere else is refused by the IOMMU, which
@@ -54,6 +58,7 @@ struct vpci {
     unsigned fault_lines;
     struct sleeplock lock;               /* config accesses of several vCPUs */
     struct viommu_vm *viommu;            /* its own IOMMU (iommu/provider/), or NULL */
+    paddr_t share_save;                  /* a shared device's buffer saved for it (iommu/share/), or 0 */
 };
 
 struct vm;
@@ -66,6 +71,10 @@ struct viommu_vm;
  * 0, or -1 with a sentence in err (a function that is not there, not an
  * endpoint, or no IOMMU to confine its DMA). */
 int vpci_vm_init(struct vm *vm, char *err, size_t errlen);
+
+/* The VM's view of its function bdf (its config space, BAR addresses),
+ * or NULL. */
+const struct pci_vfunc *vpci_vfunc(const struct vm *vm, uint16_t bdf);
 
 /* The VM's devices in its device tree: its host bridge's ECAM and BAR
  * window (nothing for a VM without devices). */

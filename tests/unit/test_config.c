@@ -145,6 +145,37 @@ static void test_number_errors(void)
     CHECK(strstr(err, "kernel size is 0") != NULL);
 }
 
+static void test_share(void)
+{
+    CHECK_EQ(parse(HEAD "vm=a\n" KERNEL "share=00:10.0\npci=00:11.0\nshare_mode=rewrite\n"
+                   "vm=b\n" KERNEL "share=0:10.0\nshare_mode=rewrite\n"), 0);
+    CHECK_EQ(cfg.vms[0].npci, 2);
+    CHECK_EQ(cfg.vms[0].share_mask, 1);
+    CHECK_EQ(cfg.vms[1].share_mask, 1);
+    CHECK_EQ(config_shared_bdf(&cfg.vms[0]), 0x80);
+    CHECK_EQ(config_shared_bdf(&cfg.vms[1]), 0x80);
+    CHECK_EQ(cfg.vms[1].share_mode, SHARE_REWRITE);
+    CHECK_EQ(parse(HEAD "vm=a\n" KERNEL "pci=00:10.0\n"), 0);
+    CHECK_EQ(config_shared_bdf(&cfg.vms[0]), -1);
+    CHECK_EQ(cfg.vms[0].share_mode, SHARE_SWITCH);
+    CHECK(strcmp(share_mode_name(SHARE_REWRITE), "rewrite") == 0);
+    CHECK(strcmp(share_mode_name((enum share_mode)7), "?") == 0);
+    expect_error(HEAD "vm=a\n" KERNEL "pci=00:10.0\nvm=b\n" KERNEL "share=00:10.0\n",
+                 "config line 7: PCI function 00:10.0 is already assigned to VM 'a'");
+    expect_error(HEAD "vm=a\n" KERNEL "share=00:10.0\nvm=b\n" KERNEL "pci=00:10.0\n",
+                 "config line 7: PCI function 00:10.0 is already shared by VM 'a'");
+    expect_error(HEAD "vm=a\n" KERNEL "share=00:10.0\nshare=00:10.0\n",
+                 "config line 5: PCI function 00:10.0 is already shared by VM 'a'");
+    expect_error(HEAD "vm=a\n" KERNEL "share=00:10.0\nshare=00:11.0\n",
+                 "config line 5: a second share= for VM 'a'");
+    expect_error(HEAD "vm=a\n" KERNEL "share=00:10.0\nshare_mode=swap\n",
+                 "config line 5: unknown share_mode 'swap' (switch or rewrite)");
+    expect_error(HEAD "vm=a\n" KERNEL "share=00:10.0\nvm=b\n" KERNEL "share=00:10.0\nshare_mode=rewrite\n",
+                 "config line 5: VM 'b' shares 00:10.0 with share_mode=rewrite, VM 'a' with switch");
+    expect_error(HEAD "vm=a\n" KERNEL "share=00:10.0\nviommu=shadow\n",
+                 "config line 2: VM 'a' has viommu= and share=");
+}
+
 static void test_viommu(void)
 {
     CHECK_EQ(parse(HEAD "vm=v\n" KERNEL "pci=00:02.0\nviommu=sidecore\nvm=w\n" KERNEL "pci=0:3.0\nviommu=nested\n"), 0);
@@ -315,6 +346,7 @@ void unit_main(void)
     test_number_errors();
     test_range_errors();
     test_viommu();
+    test_share();
     test_pci_assignment();
     test_name_errors();
     test_shadow_keys();
