@@ -94,8 +94,9 @@ build_initramfs() {
     local cc=${CROSS}gcc
     mkdir -p "$OUT"
     command -v "$cc" >/dev/null || die "$cc missing (apt-get install gcc-riscv64-linux-gnu)"
+    # -I the repository: init.c shares guests/common/gups.h with tinyos.
     "$cc" -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wvla \
-        -O2 -static -pthread -o "$OUT/init" "$HERE/init.c"
+        -I "$HERE/../.." -O2 -static -pthread -o "$OUT/init" "$HERE/init.c"
     python3 "$HERE/mkinitramfs.py" "$OUT/init" "$OUT/initramfs.cpio.tmp"
     mv "$OUT/initramfs.cpio.tmp" "$OUT/initramfs.cpio"
 }

@@ -46,7 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/gups.h"
+#include "guests/common/gups.h"
 
 #define PAGE_BYTES      4096u
 #define PAGE_WORDS      (PAGE_BYTES / sizeof(uint64_t))
