@@ -143,11 +143,11 @@ test: deps
 	$(Q)$(PYTHON) tests/run.py
 
 # The benchmark: every workload under every mode, the buffer sweep, the
-# passthrough costs, and the generated bench/*.csv, docs/results*.md and
+# passthrough, TLB, vIOMMU and shared-device costs, and the generated bench/*.csv, docs/results*.md and
 # docs/img/*.png.
 bench: deps all linux
 	@start=$$(date +%s); tools/umbra-bench --all && tools/umbra-bench-pci && tools/umbra-bench-tlb && \
-		tools/umbra-bench-viommu && \
+		tools/umbra-bench-viommu && tools/umbra-bench-share && \
 	echo "make bench: done in $$(( $$(date +%s) - start )) s"
 
 # The TLB-cost part of the benchmark alone (also in `make bench`):

@@ -57,7 +57,7 @@ static const char *const mm_counter_names[] = {
     "viommu_sidecore_polls", "viommu_sidecore_busy_polls", "viommu_sidecore_work_instret",
     "viommu_sidecore_idle_instret",
     "share_transfers", "share_refused", "share_switches", "share_switch_commands",
-    "share_switch_instret", "share_saves", "share_restores",
+    "share_switch_instret", "share_saves", "share_restores", "share_rewrites", "share_rewrite_instret",
 };
 _Static_assert(ARRAY_SIZE(mm_counter_names) == MM_COUNTER_COUNT, "every mm counter needs a name");
 

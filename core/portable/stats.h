@@ -84,10 +84,12 @@ enum mm_counter {
     MM_VIOMMU_SIDECORE_IDLE_INSTRET,
     /* A device shared with other VMs (iommu/share/, 0 without share=): its
      * DMA requests forwarded and refused, the owner switches to this VM,
-     * the IOMMU commands and Umbra instructions they cost, and the device
-     * buffer saved for it and restored to it. */
+     * the IOMMU commands and Umbra instructions they cost, the device
+     * buffer saved for it and restored to it, and (rewrite) the addresses
+     * of its requests rewritten and the Umbra instructions that took. */
     MM_SHARE_TRANSFERS, MM_SHARE_REFUSED, MM_SHARE_SWITCHES, MM_SHARE_SWITCH_COMMANDS,
     MM_SHARE_SWITCH_INSTRET, MM_SHARE_SAVES, MM_SHARE_RESTORES,
+    MM_SHARE_REWRITES, MM_SHARE_REWRITE_INSTRET,
     MM_COUNTER_COUNT
 };
 /* names: "sptbuf_hits", ..., lower snake case of the enum without MM_ */

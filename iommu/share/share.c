@@ -24,6 +24,8 @@ struct share_client {
     struct vm *vm;
     uint64_t switch_commands;     /* IOMMU commands spent switching to it */
     uint64_t switch_instret;      /* Umbra instructions those switches took */
+    uint64_t rewrites;            /* rewrite: its request addresses translated */
+    uint64_t rewrite_instret;     /* and the Umbra instructions that took */
 };
 
 struct shared_dev {
@@ -104,16 +106,19 @@ static void edu_set_owner(void *ctx, unsigned client)
 
 static bool edu_ram_addr(void *ctx, unsigned client, uint64_t gpa, uint64_t len, uint64_t *bus)
 {
-    const struct shared_dev *s = ctx;
+    struct shared_dev *s = ctx;
     if (s->mode == SHARE_SWITCH) {
         *bus = gpa;
         return true;
     }
-    paddr_t hpa;
-    if (!guest_mem_hpa(&s->clients[client].vm->mem, gpa, MAX(len, 1), &hpa))
-        return false;
+    struct share_client *c = &s->clients[client];
+    uint64_t start = instret_read();
+    paddr_t hpa = 0;
+    bool ok = guest_mem_hpa(&c->vm->mem, gpa, MAX(len, 1), &hpa);
+    c->rewrite_instret += instret_read() - start;
+    c->rewrites++;
     *bus = hpa;
-    return true;
+    return ok;
 }
 
 static uint64_t edu_save_addr(void *ctx, unsigned client)
@@ -344,5 +349,7 @@ void share_report(const struct vm *vm, struct exit_stats *total)
     total->mm[MM_SHARE_SWITCH_INSTRET] += c->switch_instret;
     total->mm[MM_SHARE_SAVES] += m->saves;
     total->mm[MM_SHARE_RESTORES] += m->restores;
+    total->mm[MM_SHARE_REWRITES] += c->rewrites;
+    total->mm[MM_SHARE_REWRITE_INSTRET] += c->rewrite_instret;
     spin_unlock(&s->lock);
 }

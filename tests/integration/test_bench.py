@@ -238,10 +238,40 @@ def test_pci_part():
         assert base["mm_iommu_commands"] == "4" and int(base["full_mmio"]) > 0, base
 
 
+def test_share_part():
+    """tools/umbra-bench-share on 1 and 2 VMs: every VM's results equal
+    native (the tool checks), the issue's columns are there, a switch costs
+    2 IOMMU commands and the same Umbra instructions in every run, rewriting
+    takes none, and two runs give the same counts (-icount)."""
+    rows = []
+    for _ in range(2):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "s.csv")
+            p = subprocess.run([os.path.join(REPO, "tools", "umbra-bench-share"), "--vms", "1,2", "--loops", "1",
+                                "--markdown", "-", "--csv", path], capture_output=True, text=True, timeout=300,
+                               stdin=subprocess.DEVNULL)
+            assert p.returncode == 0, "umbra-bench-share failed (%d):\n%s" % (p.returncode, p.stderr[-2000:])
+            with open(path) as f:
+                rows.append(list(csv.DictReader(f)))
+    first, second = rows
+    for a, b in zip(first, second):
+        assert {k: v for k, v in a.items() if k != "wall_s"} == {k: v for k, v in b.items() if k != "wall_s"}, (a, b)
+    by = {(int(r["vms"]), r["share_mode"]): r for r in first}
+    for col in ("vms", "share_mode", "transfers", "switches", "iommu_commands", "exits_full", "umbra_instret"):
+        assert col in first[0], col
+    sw, rw = by[(2, "switch")], by[(2, "rewrite")]
+    assert int(sw["switches"]) > 0 and float(sw["commands_per_switch"]) == 2.0, sw
+    assert int(rw["switch_commands"]) == 0 and int(rw["rewrites"]) >= int(rw["transfers"]), rw
+    assert by[(1, "switch")]["switches"] == "0", by[(1, "switch")]
+    return "2 VMs: %s switches at %s instructions each; rewrite %s instructions an address" % (
+        sw["switches"], sw["instret_per_switch"], rw["instret_per_rewrite"])
+
+
 TESTS = [
     ("repeatable_counts", test_repeatable_counts),
     ("checksum_mismatch_fails", test_checksum_mismatch_fails),
     ("several_vms_each_checked", test_several_vms_each_checked),
     ("linux_part", test_linux_part),
     ("pci_part", test_pci_part),
+    ("share_part", test_share_part),
 ]

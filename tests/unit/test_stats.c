@@ -190,17 +190,18 @@ static void test_csv(void)
     CHECK(strcmp(h[11 + EXIT_CAUSE_COUNT], "fast_satp_write_hit") == 0);
     CHECK(strcmp(h[11 + 2 * EXIT_CAUSE_COUNT - 1], "fast_share_mmio") == 0);
     CHECK(strcmp(h[11 + 2 * EXIT_CAUSE_COUNT], "sptbuf_size") == 0);
-    CHECK(strcmp(h[NCOLS - 29], "mm_remote_flushes") == 0);
-    CHECK(strcmp(h[NCOLS - 28], "mm_iommu_commands") == 0);
-    CHECK(strcmp(h[NCOLS - 26], "mm_bar_maps") == 0);
-    CHECK(strcmp(h[NCOLS - 25], "mm_frame_pool_start") == 0);
-    CHECK(strcmp(h[NCOLS - 22], "mm_shadow_pool_end") == 0);
-    CHECK(strcmp(h[NCOLS - 21], "mm_viommu_commands") == 0);
-    CHECK(strcmp(h[NCOLS - 12], "mm_viommu_host_commands") == 0);
-    CHECK(strcmp(h[NCOLS - 9], "mm_viommu_sidecore_work_instret") == 0);
-    CHECK(strcmp(h[NCOLS - 8], "mm_viommu_sidecore_idle_instret") == 0);
-    CHECK(strcmp(h[NCOLS - 7], "mm_share_transfers") == 0);
-    CHECK(strcmp(h[NCOLS - 1], "mm_share_restores") == 0);
+    CHECK(strcmp(h[NCOLS - 31], "mm_remote_flushes") == 0);
+    CHECK(strcmp(h[NCOLS - 30], "mm_iommu_commands") == 0);
+    CHECK(strcmp(h[NCOLS - 28], "mm_bar_maps") == 0);
+    CHECK(strcmp(h[NCOLS - 27], "mm_frame_pool_start") == 0);
+    CHECK(strcmp(h[NCOLS - 24], "mm_shadow_pool_end") == 0);
+    CHECK(strcmp(h[NCOLS - 23], "mm_viommu_commands") == 0);
+    CHECK(strcmp(h[NCOLS - 14], "mm_viommu_host_commands") == 0);
+    CHECK(strcmp(h[NCOLS - 11], "mm_viommu_sidecore_work_instret") == 0);
+    CHECK(strcmp(h[NCOLS - 10], "mm_viommu_sidecore_idle_instret") == 0);
+    CHECK(strcmp(h[NCOLS - 9], "mm_share_transfers") == 0);
+    CHECK(strcmp(h[NCOLS - 3], "mm_share_restores") == 0);
+    CHECK(strcmp(h[NCOLS - 1], "mm_share_rewrite_instret") == 0);
     CHECK(strcmp(r[11 + 2 * EXIT_CAUSE_COUNT], "16") == 0);
     /* Every per-cause and mm column holds the matching counter. */
     for (int c = 0; c < EXIT_CAUSE_COUNT; c++) {
