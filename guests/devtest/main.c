@@ -96,6 +96,25 @@ static bool devtest_parse_u64(const char *s, size_t len, unsigned base, uint64_t
     return len > 0;
 }
 
+/* key=N (decimal, or hex with 0x) into *out if the bootargs have it:
+ * false, with a message, if it is not a number up to max.  *given, if not
+ * NULL, says whether it was there. */
+static bool devtest_number(const struct platform *p, const char *key, uint64_t max, uint64_t *out, bool *given)
+{
+    char arg[32];
+    bool present = platform_bootarg(p, key, arg, sizeof(arg));
+    if (given)
+        *given = present;
+    if (present && (!devtest_parse_u64(arg, strlen(arg), 10, out) || *out > max)) {
+        if (max == UINT64_MAX)
+            console_line("error: %s=%s is not a number", key, arg);
+        else
+            console_line("error: %s=%s is not a number up to %lu", key, arg, (unsigned long)max);
+        return false;
+    }
+    return true;
+}
+
 /* A comma-separated list of hex addresses into list[], *count of them. */
 static bool devtest_parse_addrs(const char *text, uint64_t *list, unsigned *count)
 {
@@ -137,11 +156,8 @@ static bool devtest_read_iommu_options(const struct platform *p, struct devtest_
         console_line("error: dma_teardown=%s: want strict, deferred or optimistic", arg);
         return false;
     }
-    if (platform_bootarg(p, "iommu_bench", arg, sizeof(arg)) &&
-        !devtest_parse_u64(arg, strlen(arg), 10, &opt->iommu_bench)) {
-        console_line("error: iommu_bench=%s is not a number", arg);
+    if (!devtest_number(p, "iommu_bench", UINT64_MAX, &opt->iommu_bench, NULL))
         return false;
-    }
     if (platform_bootarg(p, "iommu_wait", arg, sizeof(arg))) {
         if (strcmp(arg, "spin") != 0 && strcmp(arg, "sleep") != 0) {
             console_line("error: iommu_wait=%s: want spin or sleep", arg);
@@ -176,25 +192,9 @@ static bool devtest_read_iommu_options(const struct platform *p, struct devtest_
 /* edu_loops=, edu_seed=, edu_garbage= (edu.c). */
 static bool devtest_read_edu_options(const struct platform *p, struct devtest_options *opt)
 {
-    char arg[32];
-    if (platform_bootarg(p, "edu_loops", arg, sizeof(arg)) &&
-        (!devtest_parse_u64(arg, strlen(arg), 10, &opt->edu_loops) || opt->edu_loops > DEVTEST_EDU_LOOPS_MAX)) {
-        console_line("error: edu_loops=%s is not a number up to %u", arg, DEVTEST_EDU_LOOPS_MAX);
-        return false;
-    }
-    if (platform_bootarg(p, "edu_seed", arg, sizeof(arg)) &&
-        !devtest_parse_u64(arg, strlen(arg), 10, &opt->edu_seed)) {
-        console_line("error: edu_seed=%s is not a number", arg);
-        return false;
-    }
-    if (platform_bootarg(p, "edu_garbage", arg, sizeof(arg))) {
-        opt->edu_garbage = true;
-        if (!devtest_parse_u64(arg, strlen(arg), 10, &opt->edu_garbage_seed)) {
-            console_line("error: edu_garbage=%s is not a number", arg);
-            return false;
-        }
-    }
-    return true;
+    return devtest_number(p, "edu_loops", DEVTEST_EDU_LOOPS_MAX, &opt->edu_loops, NULL) &&
+           devtest_number(p, "edu_seed", UINT64_MAX, &opt->edu_seed, NULL) &&
+           devtest_number(p, "edu_garbage", UINT64_MAX, &opt->edu_garbage_seed, &opt->edu_garbage);
 }
 
 static bool devtest_read_options(const struct platform *p, struct devtest_options *opt)
@@ -215,13 +215,8 @@ static bool devtest_read_options(const struct platform *p, struct devtest_option
         }
         opt->blk_write = arg[0] == '1';
     }
-    if (platform_bootarg(p, "garbage", arg, sizeof(arg))) {
-        opt->garbage = true;
-        if (!devtest_parse_u64(arg, strlen(arg), 10, &opt->garbage_seed)) {
-            console_line("error: garbage=%s is not a number", arg);
-            return false;
-        }
-    }
+    if (!devtest_number(p, "garbage", UINT64_MAX, &opt->garbage_seed, &opt->garbage))
+        return false;
     if (!devtest_read_edu_options(p, opt))
         return false;
     if (platform_bootarg(p, "attack", arg, sizeof(arg)) &&
