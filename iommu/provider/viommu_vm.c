@@ -5,6 +5,7 @@
  * machine's.
  */
 #include "iommu/provider/viommu_vm.h"
+#include "arch/riscv/csr.h"
 #include "core/console.h"
 #include "core/lib/fmt.h"
 #include "core/mmio.h"
@@ -352,13 +353,6 @@ static bool sidecore_poll_vm(struct viommu_vm *vv)
     return work;
 }
 
-static inline uint64_t read_instret(void)
-{
-    uint64_t v;
-    __asm__ volatile("rdinstret %0" : "=r"(v));
-    return v;
-}
-
 bool viommu_sidecore_poll(void)
 {
     bool any = false;
@@ -370,14 +364,14 @@ bool viommu_sidecore_poll(void)
             vm->state != VM_RUNNING)
             continue;
         struct viommu_vm *vv = vm->vpci->viommu;
-        uint64_t start = read_instret();
+        uint64_t start = instret_read();
         vv->side.polls++;
         if (sidecore_poll_vm(vv)) {
             vv->side.busy_polls++;
-            vv->side.work_instret += read_instret() - start;
+            vv->side.work_instret += instret_read() - start;
             any = true;
         } else {
-            vv->side.idle_instret += read_instret() - start;
+            vv->side.idle_instret += instret_read() - start;
         }
     }
     return any;
