@@ -286,7 +286,14 @@ static void edu_garbage(uint64_t regs, uint64_t seed)
         else
             io_write32(regs + off, (uint32_t)value);
     }
-    console_line("edu garbage: %u random register writes, nothing waited for", EDU_GARBAGE_WRITES);
+    /* Then one well-formed request, not waited for either: the VM ends
+     * with it waiting or running. */
+    io_write64(regs + EDU_REG_DMA_SRC, ptr_to_pa(edu_out));
+    io_write64(regs + EDU_REG_DMA_DST, EDU_DEV_BUF);
+    io_write64(regs + EDU_REG_DMA_COUNT, EDU_DEV_BUF_SIZE);
+    io_write64(regs + EDU_REG_DMA_CMD, EDU_DMA_START | EDU_DMA_TO_DEVICE);
+    console_line("edu garbage: %u random register writes and a request, nothing waited for",
+                 EDU_GARBAGE_WRITES);
 }
 
 static bool edu_overlaps(uint64_t a, uint64_t a_len, uint64_t b, uint64_t b_end)

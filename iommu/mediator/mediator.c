@@ -5,16 +5,22 @@
 #include "iommu/mediator/mediator.h"
 
 void mediator_init(struct mediator *m, const struct mediator_ops *ops, void *ctx, unsigned nclients,
-                   int owner)
+                   int owner, bool addresses_checked)
 {
     *m = (struct mediator){ .ops = ops, .ctx = ctx, .nclients = MIN(nclients, MEDIATOR_MAX_CLIENTS),
-                            .running = -1, .owner = owner, .buffer_owner = -1 };
+                            .running = -1, .owner = owner, .buffer_owner = -1,
+                            .addresses_checked = addresses_checked };
 }
+
+static void request_end(struct mediator *m, unsigned client, bool refused);
 
 void mediator_set_bus_master(struct mediator *m, unsigned client, bool on)
 {
-    if (client < m->nclients)
-        m->c[client].bus_master = on;
+    if (client >= m->nclients)
+        return;
+    m->c[client].bus_master = on;
+    if (!on && m->c[client].pending)
+        request_end(m, client, true);
 }
 
 int mediator_owner(const struct mediator *m)
@@ -62,13 +68,18 @@ static void request_end(struct mediator *m, unsigned client, bool refused)
 
 /* A write of the command register with RUN: the request waits for its
  * turn, unless the device could never run it (a device side outside the
- * buffer, or bus mastering off): then it ends at once, nothing moved. */
+ * buffer, or bus mastering off): then it ends at once, nothing moved.  A
+ * count of 0 moves nothing either: done at once, without the device. */
 static void request_start(struct mediator *m, unsigned client, uint64_t cmd)
 {
     struct mediator_client *c = &m->c[client];
     c->r.cmd = cmd & (EDU_DMA_RUN | EDU_DMA_TO_RAM | EDU_DMA_IRQ);
     if (!request_fits(&c->r) || !c->bus_master || c->gone) {
         request_end(m, client, true);
+        return;
+    }
+    if (c->r.count == 0) {
+        request_end(m, client, false);
         return;
     }
     c->pending = true;
@@ -156,10 +167,13 @@ static void run_request(struct mediator *m)
     device_dma(m, MEDIATOR_RUN, m->run_src, m->run_dst, r->count, (uint32_t)(r->cmd & EDU_DMA_TO_RAM));
 }
 
-/* Does the request about to run replace every byte of the buffer? */
-static bool overwrites_buffer(const struct edu_vregs *r)
+/* Does the request about to run surely replace every byte of the buffer?
+ * Only if its RAM address was checked: a DMA the IOMMU blocks would leave
+ * the last owner's data in the buffer for this client to read out. */
+static bool overwrites_buffer(const struct mediator *m, const struct edu_vregs *r)
 {
-    return !(r->cmd & EDU_DMA_TO_RAM) && r->dst == EDU_BUF_ADDR && r->count == EDU_BUF_SIZE;
+    return m->addresses_checked && !(r->cmd & EDU_DMA_TO_RAM) && r->dst == EDU_BUF_ADDR &&
+           r->count == EDU_BUF_SIZE;
 }
 
 /* The device passes to the running client: pointed at its memory, then
@@ -177,7 +191,7 @@ static void switch_and_restore(struct mediator *m)
         m->switches++;
         m->c[next].switches_to++;
     }
-    if (overwrites_buffer(&m->c[next].r)) {
+    if (overwrites_buffer(m, &m->c[next].r)) {
         m->buffer_owner = (int)next;
         m->buffer_dirty = false;
         run_request(m);

@@ -87,6 +87,7 @@ enum mediator_phase { MEDIATOR_IDLE, MEDIATOR_SAVE, MEDIATOR_RESTORE, MEDIATOR_R
 struct mediator {
     const struct mediator_ops *ops;
     void *ctx;
+    bool addresses_checked;      /* ram_addr refuses what is not the client's (rewrite) */
     unsigned nclients;
     struct mediator_client c[MEDIATOR_MAX_CLIENTS];
     enum mediator_phase phase;
@@ -100,12 +101,16 @@ struct mediator {
 };
 
 /* nclients clients, none waiting; the device is pointed at owner's memory
- * (-1: at nobody's yet). */
+ * (-1: at nobody's yet).  addresses_checked: ram_addr refuses every
+ * address that is not the client's RAM, so a request it let through is
+ * sure to reach memory (rewrite); otherwise the device may be blocked
+ * (switch: the IOMMU decides). */
 void mediator_init(struct mediator *m, const struct mediator_ops *ops, void *ctx, unsigned nclients,
-                   int owner);
+                   int owner, bool addresses_checked);
 
 /* The client's virtual command register turned bus mastering on or off:
- * with it off, a request ends at once with nothing moved. */
+ * with it off, a request (also one already waiting) ends at once with
+ * nothing moved. */
 void mediator_set_bus_master(struct mediator *m, unsigned client, bool on);
 
 /* A client's access to its virtual registers (offset in BAR0, size 1-8).

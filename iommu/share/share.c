@@ -19,6 +19,12 @@
 
 #define EDU_VENDOR 0x1234
 #define EDU_DEVICE 0x11e8
+/* The edu masks every RAM address it is given with its dma_mask, which
+ * umbra-run sets to 40 bits (and refuses to narrow for a shared one):
+ * a host address must lie below, or the mask would move it. */
+#define EDU_DMA_LIMIT (1ull << 40)
+
+_Static_assert(CONFIG_MAX_VMS <= MEDIATOR_MAX_CLIENTS, "every VM may share one device");
 
 struct share_client {
     struct vm *vm;
@@ -81,7 +87,9 @@ static void edu_dma(void *ctx, uint64_t src, uint64_t dst, uint64_t count, uint3
     *(volatile uint64_t *)pa_to_ptr(s->regs + EDU_REG_DMA_SRC) = src;
     *(volatile uint64_t *)pa_to_ptr(s->regs + EDU_REG_DMA_DST) = dst;
     *(volatile uint64_t *)pa_to_ptr(s->regs + EDU_REG_DMA_COUNT) = count;
-    __asm__ volatile("fence o, o" ::: "memory");   /* the operands before the command */
+    /* The operands, and the mediator's owner (read by the fault path on
+     * other harts), before the command. */
+    __asm__ volatile("fence rw, o" ::: "memory");
     *(volatile uint64_t *)pa_to_ptr(s->regs + EDU_REG_DMA_CMD) = cmd;
 }
 
@@ -114,7 +122,7 @@ static bool edu_ram_addr(void *ctx, unsigned client, uint64_t gpa, uint64_t len,
     struct share_client *c = &s->clients[client];
     uint64_t start = instret_read();
     paddr_t hpa = 0;
-    bool ok = guest_mem_hpa(&c->vm->mem, gpa, MAX(len, 1), &hpa);
+    bool ok = guest_mem_hpa(&c->vm->mem, gpa, MAX(len, 1), &hpa) && hpa + MAX(len, 1) <= EDU_DMA_LIMIT;
     c->rewrite_instret += instret_read() - start;
     c->rewrites++;
     *bus = hpa;
@@ -179,11 +187,26 @@ static int rewrite_table_init(struct shared_dev *s, char *err, size_t errlen)
         const struct vm *vm = s->clients[i].vm;
         for (unsigned r = 0; r < vm->mem.count; r++) {
             const struct guest_mem_region *g = &vm->mem.regions[r];
-            if (pt_map(&s->table, g->hpa, g->hpa, g->size, IOMMU_GSTAGE_LEAF_PERM) != 0)
+            if (g->kind != GUEST_MEM_CONTIGUOUS ||
+                pt_map(&s->table, g->hpa, g->hpa, g->size, IOMMU_GSTAGE_LEAF_PERM) != 0)
                 return share_fail(err, errlen, s, "cannot build its DMA table");
         }
         if (pt_map(&s->table, vm->vpci->share_save, vm->vpci->share_save, PAGE_SIZE, IOMMU_GSTAGE_LEAF_PERM) != 0)
             return share_fail(err, errlen, s, "cannot build its DMA table");
+    }
+    return 0;
+}
+
+/* switch: iommu_switch_gstage relies on every sharer's GSCID caching
+ * nothing but its own table; make sure of it once, before any switch. */
+static int share_flush_gscids(struct shared_dev *s, char *err, size_t errlen)
+{
+    char why[96];
+    for (unsigned i = 0; i < s->nclients; i++) {
+        struct vpci *v = s->clients[i].vm->vpci;
+        struct iommu_cmd gvma = iommu_cmd_iotinval_gvma(v->gscid, IOMMU_ALL_ADDRS);
+        if (iommu_run_counted(&gvma, &v->iommu_commands, why, sizeof(why)) != 0)
+            return share_fail(err, errlen, s, why);
     }
     return 0;
 }
@@ -193,6 +216,8 @@ static int share_attach(struct shared_dev *s, char *err, size_t errlen)
     char why[96];
     paddr_t root = s->clients[0].vm->vpci->dma.root;
     int gscid = s->clients[0].vm->vpci->gscid;
+    if (s->mode == SHARE_SWITCH && share_flush_gscids(s, err, errlen) != 0)
+        return -1;
     if (s->mode == SHARE_REWRITE) {
         if (rewrite_table_init(s, err, errlen) != 0)
             return -1;
@@ -219,7 +244,7 @@ static int share_start(struct shared_dev *s, char *err, size_t errlen)
     s->regs = vf->bar[0].host_addr;
     if (share_attach(s, err, errlen) != 0)
         return -1;
-    mediator_init(&s->med, &edu_ops, s, s->nclients, s->mode == SHARE_SWITCH ? 0 : -1);
+    mediator_init(&s->med, &edu_ops, s, s->nclients, s->mode == SHARE_SWITCH ? 0 : -1, s->mode == SHARE_REWRITE);
     for (unsigned i = 0; i < s->nclients; i++)
         if (mmio_register(s->clients[i].vm, VPCI_MEM_GPA, VPCI_MEM_SIZE, &share_bar_ops, s) != 0)
             return share_fail(err, errlen, s, "no room for its registers in a sharer's device registry");

@@ -128,7 +128,7 @@ static void setup(enum mode mode, unsigned delay)
     dev.mode = mode;
     dev.delay = delay;
     dev.owner = 0;
-    mediator_init(&med, &fake_ops, NULL, NC, mode == SWITCH ? 0 : -1);
+    mediator_init(&med, &fake_ops, NULL, NC, mode == SWITCH ? 0 : -1, mode == REWRITE);
     for (unsigned i = 0; i < NC; i++)
         mediator_set_bus_master(&med, i, true);
 }
@@ -217,7 +217,10 @@ static void test_one_client_round_trip(enum mode mode)
     wait_done(0);
     CHECK(memcmp(dev.ram[0], dev.ram[0] + EDU_BUF_SIZE, EDU_BUF_SIZE) == 0);
     CHECK_EQ(med.transfers, 2);
-    CHECK_EQ(dev.dmas, 2);              /* nothing to save or restore for one client */
+    /* Nothing to save for one client; under switch its (empty) buffer is
+     * restored first, since a full write the IOMMU might block proves
+     * nothing. */
+    CHECK_EQ(dev.dmas, mode == SWITCH ? 3 : 2);
     CHECK_EQ(dev.blocked, 0);
     CHECK_EQ(med.switches, mode == SWITCH ? 0 : 1);
     CHECK_EQ(med.c[0].r.cmd & EDU_DMA_RUN, 0);
@@ -236,10 +239,12 @@ static void test_buffer_is_per_client(enum mode mode)
     to_ram(0, 0, EDU_BUF_SIZE, EDU_BUF_SIZE);
     wait_done(0);
     CHECK(memcmp(dev.ram[0], dev.ram[0] + EDU_BUF_SIZE, EDU_BUF_SIZE) == 0);
-    /* Saved twice (A's before B's turn, B's before A's), restored once
-     * (A's: B overwrote the whole buffer, so B's was not restored). */
+    /* Saved twice (A's before B's turn, B's before A's).  Restored: under
+     * rewrite once (A's; B's and A's first full writes were checked to
+     * reach RAM, so nothing needed restoring for them), under switch every
+     * time the buffer changed hands (3). */
     CHECK_EQ(med.saves, 2);
-    CHECK_EQ(med.restores, 1);
+    CHECK_EQ(med.restores, mode == SWITCH ? 3 : 1);
     CHECK_EQ(med.switches, mode == SWITCH ? 2 : 3);
     CHECK_EQ(dev.set_owners, med.switches);
     /* A partial write by B must not show through to B's later full read
@@ -319,6 +324,63 @@ static void test_round_robin_and_detach(void)
     CHECK_EQ(med.saves, saves);
 }
 
+/* Under switch, a full-page write the IOMMU blocks must not leave the last
+ * owner's data for the new owner to read out. */
+static void test_blocked_write_leaks_nothing(void)
+{
+    setup(SWITCH, 1);
+    memset(dev.ram[0], 0xaa, EDU_BUF_SIZE);
+    to_dev(0, 0, 0, EDU_BUF_SIZE);
+    wait_done(0);
+    start(1, RAM_GPA + RAM_BYTES, EDU_BUF_ADDR, EDU_BUF_SIZE, false);   /* outside its RAM: blocked */
+    wait_done(1);
+    CHECK_EQ(dev.blocked, 1);
+    to_ram(1, 0, 0, EDU_BUF_SIZE);
+    wait_done(1);
+    unsigned leaked = 0;
+    for (unsigned i = 0; i < EDU_BUF_SIZE; i++)
+        leaked += dev.ram[1][i] == 0xaa;
+    CHECK_EQ(leaked, 0);
+}
+
+/* A client that goes away while its buffer is restored, or while its own
+ * request runs, holds nobody up; turning bus mastering off drops a waiting
+ * request; a count of 0 needs no device. */
+static void test_ends_mid_phase(void)
+{
+    setup(SWITCH, 6);
+    to_dev(1, 0, 0x10, 16);                  /* switch to 1, restore its buffer */
+    CHECK_EQ(med.phase, MEDIATOR_RESTORE);
+    mediator_detach(&med, 1);
+    to_dev(2, 0, 0, 16);
+    wait_done(2);
+    CHECK_EQ(med.c[2].transfers, 1);
+    CHECK_EQ(med.c[1].transfers, 0);
+    to_ram(3, 0, 0, 16);
+    wait_done(3);                            /* 3 runs ... */
+    to_dev(2, 0, 0, 16);                     /* ... 2 waits ... */
+    to_dev(0, 0, 0, 16);
+    while (med.phase != MEDIATOR_RUN || med.running != 2)
+        mediator_step(&med);
+    mediator_detach(&med, 2);                /* ... and goes while its DMA runs */
+    wait_done(0);
+    CHECK_EQ(med.c[2].transfers, 1);
+    CHECK_EQ(med.c[0].transfers, 1);
+    to_ram(3, 0, 0, 16);
+    to_dev(0, 0, 0, 16);                     /* waits behind 3 */
+    CHECK(!done(0));
+    mediator_set_bus_master(&med, 0, false);
+    CHECK(done(0));
+    CHECK_EQ(med.c[0].refused, 1);
+    wait_done(3);
+    unsigned dmas = dev.dmas;
+    mediator_set_bus_master(&med, 0, true);
+    start(0, RAM_GPA, EDU_BUF_ADDR, 0, false);
+    CHECK(done(0));
+    CHECK_EQ(dev.dmas, dmas);
+    CHECK_EQ(med.c[0].transfers, 2);
+}
+
 /* ---- part 2: random requests against private edus ------------------------------ */
 
 static uint8_t ref_buf[NC][EDU_BUF_SIZE];
@@ -381,4 +443,6 @@ void unit_main(void)
         random_round((enum mode)mode, 4000);
     }
     test_round_robin_and_detach();
+    test_blocked_write_leaks_nothing();
+    test_ends_mid_phase();
 }
