@@ -2,6 +2,8 @@
  * pool.c — Umbra's frame pool (pool.h).
  */
 #include "core/pool.h"
+#include "arch/riscv/cbo.h"
+#include "core/lib/fmt.h"
 #include "core/spinlock.h"
 
 struct frame_pool umbra_pool;
@@ -18,4 +20,22 @@ paddr_t umbra_pool_alloc_page(void *pages)
         (*(uint64_t *)pages)++;
     spin_unlock(&umbra_pool_lock);
     return page;
+}
+
+static uint64_t cboz_block;
+
+static void pool_cbo_zero(void *p, uint64_t bytes)
+{
+    if (IS_ALIGNED((uintptr_t)p | bytes, cboz_block))
+        cbo_zero_range(p, bytes, cboz_block);
+    else
+        memset(p, 0, bytes);
+}
+
+void umbra_pool_use_cbo_zero(uint32_t block)
+{
+    if (block < 64 || block > PAGE_SIZE || (block & (block - 1)))
+        return;
+    cboz_block = block;
+    umbra_pool.zero = pool_cbo_zero;
 }

@@ -17,4 +17,9 @@ extern paddr_t umbra_staging;   /* images staged by the runner live above this *
  * took from the pool while it ran. */
 paddr_t umbra_pool_alloc_page(void *pages);
 
+/* The hart has Zicboz with this cache-block size (riscv,cboz-block-size):
+ * the pool zeroes with cbo.zero from now on.  A size that is not a power
+ * of two from 64 to 4096 changes nothing. */
+void umbra_pool_use_cbo_zero(uint32_t block);
+
 #endif

@@ -75,6 +75,14 @@ static void frame_push_free(struct frame_pool *pool, paddr_t page)
     pool->free_pages++;
 }
 
+static void frame_zero(const struct frame_pool *pool, paddr_t start, uint64_t bytes)
+{
+    if (pool->zero)
+        pool->zero(pa_to_ptr(start), bytes);
+    else
+        memset(pa_to_ptr(start), 0, bytes);
+}
+
 static paddr_t frame_pop_free(struct frame_pool *pool)
 {
     paddr_t page = pool->free_head;
@@ -88,7 +96,7 @@ static paddr_t frame_pop_free(struct frame_pool *pool)
     pool->free_pages--;
     frame_bit_set(pool, page);
     frame_account_alloc(pool, 1);
-    memset(pa_to_ptr(page), 0, PAGE_SIZE);
+    frame_zero(pool, page, PAGE_SIZE);
     return page;
 }
 
@@ -104,7 +112,7 @@ static paddr_t frame_take_from_bump(struct frame_pool *pool, paddr_t start, uint
     }
     pool->bump = start + bytes;
     frame_account_alloc(pool, bytes / PAGE_SIZE);
-    memset(pa_to_ptr(start), 0, bytes);
+    frame_zero(pool, start, bytes);
     return start;
 }
 

@@ -27,6 +27,9 @@ struct frame_pool {
     uint8_t *used_bitmap;   /* bit i set = page base + i*4K is not free */
     uint64_t pages_in_use;  /* pages currently handed out (bitmap excluded) */
     uint64_t pages_peak;    /* high-water mark of pages_in_use */
+    /* How handed-out memory is zeroed: NULL = memset.  The hypervisor
+     * gives the pool the hart's fastest way (core/pool.c). */
+    void (*zero)(void *p, uint64_t bytes);
 };
 
 /* base and end must be 4 KiB aligned, base <= end. */
