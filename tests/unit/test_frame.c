@@ -263,6 +263,38 @@ static void test_random_never_overlaps(void)
     CHECK(exhausted > 0);
 }
 
+/* A pool given its own zeroing uses it for every block and recycled page
+ * (the hypervisor hands it cbo.zero), and what it zeroes is what the
+ * caller gets. */
+static uint64_t zeroed_bytes;
+static unsigned zero_calls;
+
+static void counting_zero(void *p, uint64_t bytes)
+{
+    zero_calls++;
+    zeroed_bytes += bytes;
+    memset(p, 0, bytes);
+}
+
+static void test_own_zeroing(void)
+{
+    struct frame_pool pool;
+    pool_reset(&pool, POOL_SIZE);
+    memset(pa_to_ptr(pool.bump), 0x33, 8 * PAGE_SIZE);   /* dirty what comes next */
+    pool.zero = counting_zero;
+    zeroed_bytes = zero_calls = 0;
+    paddr_t block = frame_alloc(&pool, 3 * PAGE_SIZE, PAGE_SIZE);
+    CHECK(block != 0 && page_is_zero(block) && page_is_zero(block + 2 * PAGE_SIZE));
+    CHECK_EQ(zero_calls, 1);
+    CHECK_EQ(zeroed_bytes, 3 * PAGE_SIZE);
+    memset(pa_to_ptr(block), 0x44, PAGE_SIZE);
+    frame_free_page(&pool, block);
+    CHECK_EQ(frame_alloc_page(&pool), block);
+    CHECK(page_is_zero(block));
+    CHECK_EQ(zero_calls, 2);
+    CHECK_EQ(zeroed_bytes, 4 * PAGE_SIZE);
+}
+
 void unit_main(void)
 {
     pool_mem = aligned_alloc(MIB(2), POOL_SIZE);
@@ -271,6 +303,7 @@ void unit_main(void)
         return;
     test_init_and_accounting();
     test_zeroed_and_reused();
+    test_own_zeroing();
     test_alignment();
     test_exhaustion();
     test_bad_frees_panic();
