@@ -56,6 +56,7 @@ void frame_pool_init(struct frame_pool *pool, paddr_t base, paddr_t end)
     pool->free_head = 0;
     pool->free_pages = 0;
     pool->pages_in_use = 0;
+    pool->zero = NULL;              /* memset until the owner says otherwise */
     pool->pages_peak = 0;
     pool->used_bitmap = pages ? pa_to_ptr(base) : NULL;
     if (!pages)
