@@ -565,7 +565,7 @@ static bool map_inside_range(const struct guest_mem *mem, gpaddr_t ram_gpa, uint
 
 void shadow_vm_init(struct shadow_vm *s, const struct guest_mem *mem, gpaddr_t ram_gpa, uint64_t ram_size,
                     const struct shadow_config *cfg, paddr_t pool_base, uint64_t pool_bytes, void *meta,
-                    uint64_t meta_bytes)
+                    uint64_t meta_bytes, bool meta_zeroed)
 {
     struct meta_layout l = meta_layout_of(ram_size, pool_bytes, cfg->write_protect);
     ASSERT(meta_bytes >= l.total && IS_ALIGNED(ptr_to_pa(meta), 8));
@@ -597,7 +597,8 @@ void shadow_vm_init(struct shadow_vm *s, const struct guest_mem *mem, gpaddr_t r
     ASSERT(usable >= 6);
     s->max_roots = (int)MIN((uint64_t)SHADOW_MAX_ROOTS, (usable - 2) / 2);
 
-    memset(meta, 0, l.total);
+    if (!meta_zeroed)
+        memset(meta, 0, l.total);
     uint8_t *base = meta;
     s->meta = (struct shadow_page_meta *)(void *)(base + l.meta_off);
     s->hash_heads = (uint32_t *)(void *)(base + l.hash_off);

@@ -143,8 +143,9 @@ static int mode_shadow_vm_create(struct vm *vm, const struct shadow_flavor *flav
                      c->name, (unsigned long long)(pool >> 10));
         return -1;
     }
+    /* frame_alloc zeroed the bookkeeping already. */
     shadow_vm_init(shadows_of(vm), &vm->mem, GUEST_RAM_BASE, vm->ram_size, &cfg, pool_base, pool,
-                   pa_to_ptr(meta_base), meta);
+                   pa_to_ptr(meta_base), meta, true);
     smv_of(vm)->pool_pages_start = shadows_of(vm)->pool.pages_in_use;
     /* Every vCPU pins the root it runs on, and a new root needs a free or
      * unpinned slot besides: too small a pool could leave none. */
