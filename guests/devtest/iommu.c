@@ -63,8 +63,13 @@
 
 #define IOMMU_POOL_PAGES 96
 #define IOMMU_MAX_DEVS 8
-#define IOMMU_WAIT_MS 1000
-#define IOMMU_WAIT_POLLS (1ull << 26)
+/* Bounds of a wait for the IOMMU (a fence, a register): long, because a
+ * sidecore's answer depends on the host running another hart, which a
+ * loaded host can hold back for a while (CI saw a 16 MiB NVMe run under
+ * sidecore fail once with the bound at 1 s); a broken IOMMU still ends
+ * in a line, not a hang. */
+#define IOMMU_WAIT_MS 10000
+#define IOMMU_WAIT_POLLS (1ull << 30)
 #define IOMMU_SPINS_BEFORE_SLEEP 4     /* iommu_wait=sleep: a fence done at once costs no sleep */
 
 struct iommu_state {
