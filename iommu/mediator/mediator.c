@@ -12,17 +12,6 @@ void mediator_init(struct mediator *m, const struct mediator_ops *ops, void *ctx
                             .addresses_checked = addresses_checked };
 }
 
-static void request_end(struct mediator *m, unsigned client, bool refused);
-
-void mediator_set_bus_master(struct mediator *m, unsigned client, bool on)
-{
-    if (client >= m->nclients)
-        return;
-    m->c[client].bus_master = on;
-    if (!on && m->c[client].pending)
-        request_end(m, client, true);
-}
-
 int mediator_owner(const struct mediator *m)
 {
     return m->owner;
@@ -64,6 +53,15 @@ static void request_end(struct mediator *m, unsigned client, bool refused)
         c->transfers++;
         m->transfers++;
     }
+}
+
+void mediator_set_bus_master(struct mediator *m, unsigned client, bool on)
+{
+    if (client >= m->nclients)
+        return;
+    m->c[client].bus_master = on;
+    if (!on && m->c[client].pending)
+        request_end(m, client, true);
 }
 
 /* A write of the command register with RUN: the request waits for its

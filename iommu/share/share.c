@@ -165,16 +165,6 @@ static int share_fail(char *err, size_t errlen, const struct shared_dev *s, cons
     return -1;
 }
 
-/* The real function, as the first sharer's vpci found it. */
-static const struct pci_func *share_func(const struct shared_dev *s)
-{
-    const struct vpci *v = s->clients[0].vm->vpci;
-    for (unsigned i = 0; i < v->ndevs; i++)
-        if (v->devs[i].func->bdf == s->bdf)
-            return v->devs[i].func;
-    return NULL;
-}
-
 /* rewrite: one table where every sharer's RAM and save page sit at their
  * host addresses. */
 static int rewrite_table_init(struct shared_dev *s, char *err, size_t errlen)
@@ -235,11 +225,10 @@ static int share_attach(struct shared_dev *s, char *err, size_t errlen)
 
 static int share_start(struct shared_dev *s, char *err, size_t errlen)
 {
-    const struct pci_func *f = share_func(s);
-    if (!f || f->vendor != EDU_VENDOR || f->device != EDU_DEVICE)
-        return share_fail(err, errlen, s, "only an edu (1234:11e8) can be shared");
     const struct pci_vfunc *vf = vpci_vfunc(s->clients[0].vm, s->bdf);
-    if (!vf || vf->bar[0].size < PAGE_SIZE)
+    if (!vf || vf->id != ((uint32_t)EDU_DEVICE << 16 | EDU_VENDOR))
+        return share_fail(err, errlen, s, "only an edu (1234:11e8) can be shared");
+    if (vf->bar[0].size < PAGE_SIZE)
         return share_fail(err, errlen, s, "its BAR0 is missing");
     s->regs = vf->bar[0].host_addr;
     if (share_attach(s, err, errlen) != 0)
