@@ -40,10 +40,10 @@ HYP_LDFLAGS := -nostdlib -static -Wl,--gc-sections -Wl,-T,linker/umbra.ld -Wl,--
 # Portable code lives in whole folders: every file in them is built for the
 # hypervisor and for the host unit tests.  core/lib is also the only part of
 # Umbra the built-in guests use (guests/guests.mk).
-PORTABLE_DIRS := core/lib core/portable mm iommu/riscv iommu/pci iommu/viommu iommu/mediator
+PORTABLE_DIRS := core/lib core/portable mm iommu/riscv iommu/pci iommu/viommu iommu/mediator iommu/coiommu
 PORTABLE_SRCS := $(wildcard $(addsuffix /*.c,$(PORTABLE_DIRS)))
 # Everything else under these folders is hypervisor-only.
-HYP_DIRS  := arch/riscv core core/devices core/mmu core/monitor iommu/driver iommu/hostbridge iommu/passthrough iommu/provider iommu/share
+HYP_DIRS  := arch/riscv core core/devices core/mmu core/monitor iommu/driver iommu/hostbridge iommu/passthrough iommu/provider iommu/share iommu/pinning
 HYP_SRCS  := $(filter-out arch/riscv/asm_offsets.c,$(wildcard $(addsuffix /*.S,$(HYP_DIRS)) $(addsuffix /*.c,$(HYP_DIRS)))) \
              $(PORTABLE_SRCS)
 HYP_OBJS  := $(patsubst %,$(BUILD)/hyp/%.o,$(HYP_SRCS))

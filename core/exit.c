@@ -9,6 +9,7 @@
 #include "arch/riscv/sbi_call.h"
 #include "arch/riscv/vcpu_arch.h"
 #include "core/console.h"
+#include "core/memory.h"
 #include "core/monitor/monitor.h"
 #include "core/mmu/mmu.h"
 #include "iommu/passthrough/vpci.h"
@@ -41,6 +42,7 @@ static void exit_interrupt(struct vcpu *vcpu, uint64_t irq)
     case IRQ_S_TIMER:
         stats_count_full(&vcpu->stats, EXIT_TIMER);
         csr_write(CSR_STIMECMP, ~0ull);
+        memory_timer(vcpu);     /* the VM's periodic memory work re-arms it */
         break;
     case IRQ_S_EXT:
         stats_count_full(&vcpu->stats, EXIT_EXTERNAL);
@@ -123,6 +125,8 @@ struct vcpu_regs *vcpu_handle_trap(struct vcpu_regs *regs)
             vpci_poll_faults(false);
         if (vcpu->vm->exit_work & EXIT_WORK_PTDUMP)
             ptdump_check_exit(vcpu, false);
+        if (vcpu->vm->exit_work & EXIT_WORK_MEMORY)
+            memory_check_exit(vcpu);
     }
     if (vcpu->requests || vcpu->vm->state != VM_RUNNING)
         vcpu_process_requests(vcpu);

@@ -102,9 +102,14 @@ static void boot_create_vms(void)
     for (unsigned i = 0; i < config.nvms; i++) {
         if (vm_create(&vms[i], i, &config.vms[i], next_hart, err, sizeof(err)) != 0)
             boot_fail(MACHINE_BAD_CONFIG, err);
-        kprintf("umbra: vm %s: mode %s, %llu MiB RAM at host 0x%llx, %u vCPU(s) on harts %u-%u, VMID %u\n",
-                config.vms[i].name, vms[i].mmu->name,
-                (unsigned long long)(vms[i].ram_size >> 20), (unsigned long long)vms[i].mem.regions[0].hpa,
+        char where[48];
+        if (vms[i].ram)
+            fmt_snprintf(where, sizeof(where), "page by page (%s backing)",
+                         mem_backing_name(config.vms[i].mem_backing));
+        else
+            fmt_snprintf(where, sizeof(where), "at host 0x%llx", (unsigned long long)vms[i].mem.regions[0].hpa);
+        kprintf("umbra: vm %s: mode %s, %llu MiB RAM %s, %u vCPU(s) on harts %u-%u, VMID %u\n",
+                config.vms[i].name, vms[i].mmu->name, (unsigned long long)(vms[i].ram_size >> 20), where,
                 vms[i].ncpus, next_hart, next_hart + vms[i].ncpus - 1, vms[i].vmid);
         next_hart += config.vms[i].cpus;
         vm_count++;

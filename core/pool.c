@@ -22,6 +22,15 @@ paddr_t umbra_pool_alloc_page(void *pages)
     return page;
 }
 
+void umbra_pool_free_page(void *pages, paddr_t page)
+{
+    spin_lock(&umbra_pool_lock);
+    frame_free_page(&umbra_pool, page);
+    if (pages)
+        (*(uint64_t *)pages)--;
+    spin_unlock(&umbra_pool_lock);
+}
+
 static uint64_t cboz_block;
 
 static void pool_cbo_zero(void *p, uint64_t bytes)

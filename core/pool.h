@@ -16,6 +16,9 @@ extern paddr_t umbra_staging;   /* images staged by the runner live above this *
  * VM the table belongs to (vm->frame_pages), so its report can say what it
  * took from the pool while it ran. */
 paddr_t umbra_pool_alloc_page(void *pages);
+/* Give back one page umbra_pool_alloc_page (or frame_alloc) handed out,
+ * counting it off *pages (a uint64_t, may be NULL). */
+void umbra_pool_free_page(void *pages, paddr_t page);
 
 /* The hart has Zicboz with this cache-block size (riscv,cboz-block-size):
  * the pool zeroes with cbo.zero from now on.  A size that is not a power

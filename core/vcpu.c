@@ -12,6 +12,7 @@
 #include "core/console.h"
 #include "core/mmu/mmu.h"
 #include "core/monitor/monitor.h"
+#include "core/memory.h"
 #include "core/vm.h"
 
 struct vcpu *vcpu_current(void)
@@ -191,6 +192,7 @@ static void hart_enter_vcpu(struct hart *hart, struct vcpu *vcpu)
      * vcpu_restart, keeps what was set). */
     vcpu_arch_reset_features(&vcpu->regs);
     vcpu->fwft_locked = 0;
+    memory_vcpu_enter(vcpu);
     vcpu_arch_enter(vcpu, vcpu->start_pc, vcpu->start_opaque);
 }
 
@@ -213,7 +215,7 @@ void vcpu_pause(struct vcpu *vcpu)
 {
     vcpu->satp_seen = vcpu->vm->mmu->guest_satp(vcpu);
     __atomic_store_n(&vcpu->paused, true, __ATOMIC_RELEASE);
-    while (__atomic_load_n(&monitor_holding, __ATOMIC_ACQUIRE) &&
+    while ((__atomic_load_n(&monitor_holding, __ATOMIC_ACQUIRE) || __atomic_load_n(&vcpu->vm->held, __ATOMIC_ACQUIRE)) &&
            !(__atomic_load_n(&vcpu->requests, __ATOMIC_ACQUIRE) & VCPU_REQ_STOP)) {
         vcpu_serve_while_waiting(vcpu);
         hart_sleep_until_ipi();
@@ -245,6 +247,8 @@ void vcpu_suspend(struct vcpu *vcpu)
         csr_clear(sip, 1ull << IRQ_S_SOFT);
         if (__atomic_load_n(&vcpu->requests, __ATOMIC_ACQUIRE))
             vcpu_process_requests(vcpu);
+        if (vcpu_arch_host_timer_pending())
+            memory_timer(vcpu);
         if (vcpu_guest_interrupt_pending())
             break;
         wait_for_interrupt();
@@ -282,16 +286,22 @@ _Noreturn void vcpu_park(struct vcpu *vcpu, enum vcpu_state state)
     hart_run(hart_self());
 }
 
+/* The monitor holds every guest, or core/memory.c this vCPU's VM. */
+static bool vcpu_held(const struct vcpu *vcpu)
+{
+    return __atomic_load_n(&monitor_holding, __ATOMIC_SEQ_CST) || __atomic_load_n(&vcpu->vm->held, __ATOMIC_SEQ_CST);
+}
+
 /* A started vCPU may enter its guest unless the monitor holds the guests.
  * Announce RUNNING first, then look at the hold (both seq_cst): either this
  * hart sees the hold and backs off, or the monitor sees RUNNING and asks the
  * vCPU to pause, which it does at its first exit. */
 static bool vcpu_may_enter(struct vcpu *vcpu)
 {
-    if (__atomic_load_n(&monitor_holding, __ATOMIC_SEQ_CST))
+    if (vcpu_held(vcpu))
         return false;
     __atomic_store_n(&vcpu->state, VCPU_RUNNING, __ATOMIC_SEQ_CST);
-    if (!__atomic_load_n(&monitor_holding, __ATOMIC_SEQ_CST))
+    if (!vcpu_held(vcpu))
         return true;
     __atomic_store_n(&vcpu->state, VCPU_START_PENDING, __ATOMIC_SEQ_CST);
     return false;

@@ -9,6 +9,7 @@
 #include "core/devices/vuart.h"
 #include "core/lib/fmt.h"
 #include "core/portable/guest_dtb.h"
+#include "core/memory.h"
 #include "core/mmu/mmu.h"
 #include "core/platform.h"
 #include "core/vm.h"
@@ -39,15 +40,10 @@ static bool staged_image_ok(const struct image_ref *img)
     return img->addr >= umbra_staging && img->addr <= ram_end && img->size <= ram_end - img->addr;
 }
 
-static int vm_setup_memory(struct vm *vm, const struct vm_config *c, char *err, size_t errlen)
+static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
 {
-    vm->ram_size = c->mem;
-    /* One contiguous block today; the guest-memory map is what everything
-     * else reads, so backing RAM page by page changes only this. */
-    paddr_t hpa = frame_alloc(&umbra_pool, c->mem, MIB(2));
-    guest_mem_init(&vm->mem);
-    if (!hpa || guest_mem_add_contiguous(&vm->mem, GUEST_RAM_BASE, c->mem, hpa) != 0)
-        return vm_fail(err, errlen, c, "not enough host memory for its RAM");
+    if (memory_vm_init(vm, err, errlen) != 0)
+        return -1;
     return vm->mmu->on_vm_create(vm, err, errlen);
 }
 
@@ -116,7 +112,7 @@ int vm_create(struct vm *vm, unsigned index, const struct vm_config *c, unsigned
     vm->ncpus = c->cpus;
     vm->state = VM_RUNNING;
     uint64_t pool_before = umbra_pool.pages_in_use;     /* boot is single-threaded */
-    if (vm_setup_memory(vm, c, err, errlen) != 0)
+    if (vm_setup_memory(vm, err, errlen) != 0)
         return -1;
     if (vuart_vm_init(vm) != 0)
         return vm_fail(err, errlen, c, "no room for its UART in the device registry");
@@ -161,6 +157,7 @@ static void vm_print_report_locked(struct vm *vm)
     vm->mmu->on_report(vm, &total, &info.sptbuf_size);
     total.mm[MM_FRAME_POOL_START] = vm->frame_pages_start;
     total.mm[MM_FRAME_POOL_END] = __atomic_load_n(&vm->frame_pages, __ATOMIC_RELAXED);
+    memory_report(vm, &total);
     vpci_report(vm, &total);
     size_t n = 0, cap = sizeof(buf);
     /* Each formatter returns the length it wanted; clamping keeps n inside

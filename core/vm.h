@@ -22,6 +22,7 @@
 /* Each layer keeps its own per-VM state; a VM only points at it. */
 struct mmu_ops;
 struct vpci;
+struct lazy_ram;
 
 #define MAX_VCPUS_PER_VM 8
 #define GUEST_RAM_BASE 0x80000000ull
@@ -80,6 +81,7 @@ enum vm_state { VM_RUNNING, VM_ENDING, VM_ENDED };
 
 #define EXIT_WORK_DEVICES (1u << 0)   /* vpci != NULL: poll the IOMMU's fault queue */
 #define EXIT_WORK_PTDUMP  (1u << 1)   /* a ptdump=CAUSE:N trigger watches the vCPUs' exits */
+#define EXIT_WORK_MEMORY  (1u << 2)   /* RAM kept page by page: end the VM if a page could not be backed */
 
 struct vm {
     unsigned index;
@@ -95,6 +97,8 @@ struct vm {
     /* Guest RAM: [GUEST_RAM_BASE, + ram_size), reached only through mem. */
     uint64_t ram_size;
     struct guest_mem mem;
+    struct lazy_ram *ram;          /* RAM kept page by page (core/memory.c), or NULL: one block */
+    volatile bool held;            /* core/memory.c holds the vCPUs (they wait in vcpu_pause) */
     gpaddr_t dtb_gpa;
     unsigned ncpus;
     struct vcpu vcpus[MAX_VCPUS_PER_VM];

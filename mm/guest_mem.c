@@ -42,8 +42,19 @@ static const struct guest_mem_region *region_of(const struct guest_mem *m, gpadd
  * is the caller's, so check every frame used. */
 static paddr_t page_frame(const struct guest_mem_region *r, uint64_t p)
 {
-    paddr_t frame = r->pages[p];
+    paddr_t frame = __atomic_load_n(&r->pages[p], __ATOMIC_ACQUIRE);
     ASSERT(IS_ALIGNED(frame, PAGE_SIZE));
+    return frame;
+}
+
+/* page_frame, backing the page first if the map has a backer. */
+static paddr_t page_frame_backed(const struct guest_mem *m, const struct guest_mem_region *r, uint64_t p)
+{
+    paddr_t frame = page_frame(r, p);
+    if (!frame && m->backer) {
+        frame = m->backer->back(m->backer, r, p);
+        ASSERT(IS_ALIGNED(frame, PAGE_SIZE));
+    }
     return frame;
 }
 
@@ -52,7 +63,8 @@ static paddr_t page_frame(const struct guest_mem_region *r, uint64_t p)
  * surely host-contiguous: the rest of the region (CONTIGUOUS) or the rest
  * of the page (PAGED).  False when the page is not backed.
  */
-static bool region_piece(const struct guest_mem_region *r, gpaddr_t gpa, paddr_t *hpa, uint64_t *avail)
+static bool region_piece(const struct guest_mem *m, const struct guest_mem_region *r, gpaddr_t gpa, paddr_t *hpa,
+                         uint64_t *avail)
 {
     uint64_t off = gpa - r->gpa;
     if (r->kind == GUEST_MEM_CONTIGUOUS) {
@@ -60,7 +72,7 @@ static bool region_piece(const struct guest_mem_region *r, gpaddr_t gpa, paddr_t
         *avail = r->size - off;
         return true;
     }
-    paddr_t frame = page_frame(r, off / PAGE_SIZE);
+    paddr_t frame = page_frame_backed(m, r, off / PAGE_SIZE);
     if (!frame)
         return false;
     *hpa = frame + off % PAGE_SIZE;
@@ -74,7 +86,7 @@ bool guest_mem_piece(const struct guest_mem *m, gpaddr_t gpa, uint64_t len, padd
 {
     const struct guest_mem_region *r = region_of(m, gpa);
     uint64_t avail;
-    if (!r || !region_piece(r, gpa, hpa, &avail))
+    if (!r || !region_piece(m, r, gpa, hpa, &avail))
         return false;
     *n = MIN(len, avail);
     return true;
@@ -129,9 +141,11 @@ int guest_mem_add_paged(struct guest_mem *m, gpaddr_t gpa, uint64_t size, paddr_
 /* ---- lookups ----------------------------------------------------------- */
 
 /* guest_mem_hpa in a paged region r, with [off, off + len) inside it. */
-static bool paged_hpa(const struct guest_mem_region *r, uint64_t off, uint64_t len, paddr_t *hpa)
+static bool paged_hpa(const struct guest_mem *m, const struct guest_mem_region *r, uint64_t off, uint64_t len,
+                      paddr_t *hpa)
 {
-    paddr_t start = page_frame(r, off / PAGE_SIZE);
+    bool one_page = len <= PAGE_SIZE - off % PAGE_SIZE;
+    paddr_t start = one_page ? page_frame_backed(m, r, off / PAGE_SIZE) : page_frame(r, off / PAGE_SIZE);
     if (!start)
         return false;
     start += off % PAGE_SIZE;
@@ -153,7 +167,7 @@ bool guest_mem_hpa_slow(const struct guest_mem *m, gpaddr_t gpa, uint64_t len, p
         return false;
     uint64_t off = gpa - r->gpa;
     if (r->kind == GUEST_MEM_PAGED)
-        return paged_hpa(r, off, len, hpa);
+        return paged_hpa(m, r, off, len, hpa);
     *hpa = r->hpa + off;
     return true;
 }

@@ -26,6 +26,20 @@ struct access_ctx; /* mm/gwalk.h: only guest_mem_fetch_insn takes one */
 
 enum guest_mem_kind { GUEST_MEM_CONTIGUOUS, GUEST_MEM_PAGED };
 
+/*
+ * Lazily backed RAM (mm/lazy_ram.h): a lookup that finds a PAGED page
+ * without a frame asks the backer for one instead of failing.  Only a
+ * lookup whose bytes lie inside that one page backs it; a lookup spanning
+ * pages (is this 2 MiB host-contiguous?) asks only about pages already
+ * backed, so a question never allocates memory nobody touched.  back
+ * returns the page's frame, or 0 when there is no memory for it (the
+ * lookup then fails as for a hole).
+ */
+struct guest_mem_region;
+struct guest_mem_backer {
+    paddr_t (*back)(struct guest_mem_backer *b, const struct guest_mem_region *r, uint64_t page);
+};
+
 struct guest_mem_region {
     gpaddr_t gpa;            /* page aligned */
     uint64_t size;           /* page multiple, > 0 */
@@ -39,6 +53,7 @@ struct guest_mem_region {
 struct guest_mem {
     unsigned count;
     struct guest_mem_region regions[GUEST_MEM_MAX_REGIONS];   /* sorted by gpa, never overlapping */
+    struct guest_mem_backer *backer;   /* NULL: an unbacked page is simply not there */
 };
 
 /* An empty map: no guest-physical address is RAM. */

@@ -1079,6 +1079,16 @@ void shadow_sfence(struct shadow_vm *s, bool has_va, uint64_t va, bool has_asid,
     }
 }
 
+uint64_t shadow_drop_all(struct shadow_vm *s)
+{
+    uint64_t dropped = 0;
+    for (int i = 0; i < s->max_roots; i++)
+        if (s->roots[i].live)
+            dropped += root_empty(s, i);
+    s->stats.entries_dropped += dropped;
+    return dropped;
+}
+
 /* ---- passthrough ------------------------------------------------------- */
 
 /* Does [gpa, gpa + size) (size > 0, not wrapping) overlap a RAM region of

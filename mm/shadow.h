@@ -195,6 +195,10 @@ bool shadow_gpa_protected(const struct shadow_vm *s, gpaddr_t gpa);
  * as the RISC-V rules say) and flushes those hardware translations.
  */
 void shadow_sfence(struct shadow_vm *s, bool has_va, uint64_t va, bool has_asid, uint16_t asid);
+/* Empty every shadow tree, the MMU-off one included (roots stay live and
+ * refill on demand): for reclaim, which takes guest pages away that any
+ * leaf may point at.  Returns the entries dropped. */
+uint64_t shadow_drop_all(struct shadow_vm *s);
 
 /*
  * Map (size > 0) or unmap (size 0) passthrough range `slot`: guest-physical

@@ -45,7 +45,7 @@ void vcpu_arch_probe_hart(void)
     vs_asid_bits = 0;
     while (asid & (1ull << vs_asid_bits))
         vs_asid_bits++;
-    /* Umbra never uses its own S-mode timer; park it so it cannot fire. */
+    /* Umbra's own S-mode timer is parked until periodic memory work arms it. */
     csr_write(CSR_STIMECMP, ~0ull);
     csr_write(sie, 1ull << IRQ_S_SOFT);
 }
@@ -175,6 +175,20 @@ void vcpu_arch_set_timer(uint64_t stime_value)
     /* With Sstc the hardware raises VSTIP from vstimecmp; a new deadline in
      * the future also withdraws a pending one, exactly as the SBI call says. */
     csr_write(CSR_VSTIMECMP, stime_value);
+}
+
+void vcpu_arch_set_host_timer(uint64_t deadline)
+{
+    csr_write(CSR_STIMECMP, deadline);
+    if (deadline == ~0ull)
+        csr_clear(sie, 1ull << IRQ_S_TIMER);
+    else
+        csr_set(sie, 1ull << IRQ_S_TIMER);
+}
+
+bool vcpu_arch_host_timer_pending(void)
+{
+    return (csr_read(sip) & (1ull << IRQ_S_TIMER)) != 0;
 }
 
 void vcpu_arch_flush_guest_tlb(uint64_t va, uint64_t size, long asid)

@@ -28,6 +28,11 @@ _Noreturn void vcpu_arch_enter(struct vcpu *vcpu, gpaddr_t start_pc, uint64_t op
 void vcpu_arch_inject_exception(struct vcpu *vcpu, uint64_t cause, uint64_t tval);
 void vcpu_arch_raise_vssip(void);
 void vcpu_arch_set_timer(uint64_t stime_value);
+/* Umbra's own timer on this hart (periodic memory work, core/memory.c):
+ * an S-timer interrupt at `deadline` (time), taken as a timer exit;
+ * ~0 parks it.  pending: it has fired and not been re-armed. */
+void vcpu_arch_set_host_timer(uint64_t deadline);
+bool vcpu_arch_host_timer_pending(void);
 /* Flush this hart's VS-stage translations for the running VM (hgatp's VMID). */
 void vcpu_arch_flush_guest_tlb(uint64_t va, uint64_t size, long asid);
 

@@ -64,6 +64,12 @@ struct mmu_ops {
      * mode has no room or memory for it. */
     bool (*map_device)(struct vcpu *vcpu, gpaddr_t gpa, paddr_t hpa, uint64_t size);
     void (*unmap_device)(struct vcpu *vcpu, gpaddr_t gpa, uint64_t size);
+    /* Reclaim (core/memory.c), with every other vCPU of the VM held in
+     * Umbra: take guest RAM page gpa out of the mode's translations (it may
+     * be mapped again on its next touch); then revoke_ram_flush, from the
+     * reclaiming vCPU self, makes that true in every hart's TLB. */
+    void (*revoke_ram)(struct vm *vm, gpaddr_t gpa);
+    void (*revoke_ram_flush)(struct vcpu *self);
     /* Add the mode's counters to the VM's report; *sptbuf_size is the SPT
      * base buffer's size, or -1 for a mode without one. */
     void (*on_report)(struct vm *vm, struct exit_stats *total, int *sptbuf_size);

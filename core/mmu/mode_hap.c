@@ -1,9 +1,11 @@
 /*
  * mode_hap.c — hap: the hardware's two-stage translation does the work.
- * Umbra only builds the VM's Sv39x4 G-stage table (all of its RAM, mapped
- * once at creation with 2 MiB leaves where alignment allows, and the BARs
- * of its devices while the guest has them mapped); the guest's satp,
- * sfence.vma and page faults never leave the guest.
+ * Umbra only builds the VM's Sv39x4 G-stage table (RAM in one block is
+ * mapped once at creation with 2 MiB leaves where alignment allows; RAM
+ * kept page by page is mapped in 4 KiB leaves on its first touch, so that
+ * reclaim can take single pages back; and the BARs of its devices while
+ * the guest has them mapped); the guest's satp, sfence.vma and page faults
+ * never leave the guest.
  */
 #include "arch/riscv/csr.h"
 #include "arch/riscv/vcpu_arch.h"
@@ -13,10 +15,13 @@
 #include "core/console.h"
 #include "core/monitor/monitor.h"
 #include "core/pool.h"
+#include "core/spinlock.h"
 #include "mm/pt.h"
 
-/* Each VM's G-stage table (by vm->index): hap's only per-VM state. */
+/* Each VM's G-stage table (by vm->index): hap's only per-VM state, and
+ * the lock for changing it from several harts (first touches of paged RAM). */
 static struct pt hap_gstage[CONFIG_MAX_VMS];
+static struct spinlock hap_gstage_lock[CONFIG_MAX_VMS];
 
 static struct pt *gstage_of(const struct vm *vm) { return &hap_gstage[vm->index]; }
 
@@ -29,8 +34,8 @@ static bool gstage_map_ram(struct vm *vm)
 {
     for (unsigned i = 0; i < vm->mem.count; i++) {
         const struct guest_mem_region *r = &vm->mem.regions[i];
-        if (r->kind != GUEST_MEM_CONTIGUOUS ||
-            pt_map(gstage_of(vm), r->gpa, r->hpa, r->size, GSTAGE_RAM_PERM) != 0)
+        /* Paged RAM: on first touch (hap_back_ram). */
+        if (r->kind == GUEST_MEM_CONTIGUOUS && pt_map(gstage_of(vm), r->gpa, r->hpa, r->size, GSTAGE_RAM_PERM) != 0)
             return false;
     }
     return true;
@@ -119,9 +124,36 @@ static bool htinst_is_walk_access(uint64_t htinst)
  * invalid one — a page fault when its page-table walk reads outside RAM.
  * stval stays the virtual address it was translating.
  */
+/*
+ * A G-stage fault on the VM's RAM can only be paged RAM not mapped yet
+ * (RAM in one block is mapped whole): back the page if it has no frame,
+ * map it, and let the guest retry.  False if gpa is not RAM.  If no frame
+ * is left, the end of this exit ends the VM (core/memory.c).
+ */
+static bool hap_back_ram(struct vcpu *vcpu, gpaddr_t gpa)
+{
+    struct vm *vm = vcpu->vm;
+    if (!guest_mem_contains(&vm->mem, gpa, 1))
+        return false;
+    stats_count_full(&vcpu->stats, EXIT_MEM_BACK);
+    gpaddr_t page = ALIGN_DOWN(gpa, PAGE_SIZE);
+    paddr_t hpa;
+    if (!guest_mem_hpa(&vm->mem, page, PAGE_SIZE, &hpa))
+        return true;     /* out of memory: the VM ends before it runs again */
+    spin_lock(&hap_gstage_lock[vm->index]);
+    /* Another vCPU may have mapped it first: then the map is refused and
+     * the entry is already right. */
+    (void)pt_map(gstage_of(vm), page, hpa, PAGE_SIZE, GSTAGE_RAM_PERM);
+    spin_unlock(&hap_gstage_lock[vm->index]);
+    hfence_gvma_all();   /* this hart may hold the miss */
+    return true;
+}
+
 static bool hap_gstage_fault(struct vcpu *vcpu)
 {
     gpaddr_t gpa = (vcpu->htval << 2) | (vcpu->stval & 3);
+    if (vcpu->vm->ram && hap_back_ram(vcpu, gpa))
+        return true;
     bool walk = htinst_is_walk_access(vcpu->htinst);
     if (!walk && vcpu->scause != CAUSE_FETCH_GUEST_PAGE_FAULT && mmio_emulate(vcpu, gpa))
         return true;
@@ -156,18 +188,34 @@ static void gstage_flush_everywhere(struct vm *vm)
 static bool hap_map_device(struct vcpu *vcpu, gpaddr_t gpa, paddr_t hpa, uint64_t size)
 {
     struct pt *g = gstage_of(vcpu->vm);
-    if (pt_map(g, gpa, hpa, size, GSTAGE_DEVICE_PERM) != 0) {
+    spin_lock(&hap_gstage_lock[vcpu->vm->index]);
+    bool mapped = pt_map(g, gpa, hpa, size, GSTAGE_DEVICE_PERM) == 0;
+    if (!mapped)
         pt_unmap(g, gpa, size);    /* whatever part was mapped */
+    spin_unlock(&hap_gstage_lock[vcpu->vm->index]);
+    if (!mapped)
         return false;
-    }
     gstage_flush_everywhere(vcpu->vm);
     return true;
 }
 
 static void hap_unmap_device(struct vcpu *vcpu, gpaddr_t gpa, uint64_t size)
 {
+    spin_lock(&hap_gstage_lock[vcpu->vm->index]);
     pt_unmap(gstage_of(vcpu->vm), gpa, size);
+    spin_unlock(&hap_gstage_lock[vcpu->vm->index]);
     gstage_flush_everywhere(vcpu->vm);
+}
+
+/* The vCPUs are held: nobody else changes the table. */
+static void hap_revoke_ram(struct vm *vm, gpaddr_t gpa)
+{
+    pt_unmap(gstage_of(vm), gpa, PAGE_SIZE);
+}
+
+static void hap_revoke_ram_flush(struct vcpu *self)
+{
+    gstage_flush_everywhere(self->vm);
 }
 
 static void hap_report(struct vm *vm, struct exit_stats *total, int *sptbuf_size)
@@ -188,7 +236,11 @@ static void hap_monitor_describe(struct vm *vm)
             vm->config->name, g->root, vm->vmid, pt_hgatp(g, vm->vmid));
     for (unsigned i = 0; i < vm->mem.count; i++) {
         const struct guest_mem_region *r = &vm->mem.regions[i];
-        kprintf("  RAM GPA 0x%lx-0x%lx -> host 0x%lx\n", r->gpa, r->gpa + r->size - 1, r->hpa);
+        if (r->kind == GUEST_MEM_CONTIGUOUS)
+            kprintf("  RAM GPA 0x%lx-0x%lx -> host 0x%lx\n", r->gpa, r->gpa + r->size - 1, r->hpa);
+        else
+            kprintf("  RAM GPA 0x%lx-0x%lx kept page by page, mapped in 4 KiB leaves on first touch\n",
+                    r->gpa, r->gpa + r->size - 1);
     }
 }
 
@@ -241,6 +293,8 @@ const struct mmu_ops mmu_hap_ops = {
     .flush_local_tlb = hap_flush_local_tlb,
     .map_device = hap_map_device,
     .unmap_device = hap_unmap_device,
+    .revoke_ram = hap_revoke_ram,
+    .revoke_ram_flush = hap_revoke_ram_flush,
     .on_report = hap_report,
     .monitor_describe = hap_monitor_describe,
     .monitor_walk = hap_monitor_walk,

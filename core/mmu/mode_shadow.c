@@ -650,6 +650,27 @@ static void mode_shadow_unmap_device(struct vcpu *vcpu, gpaddr_t gpa, uint64_t s
     sleeplock_release(&smv->lock);
 }
 
+/* ---- reclaim ----------------------------------------------------------- */
+
+/* No reverse map of every leaf exists (tsp keeps one of writable leaves
+ * only), so a page is not revoked alone: the flush empties every tree,
+ * which refills on demand once the vCPUs run again. */
+static void mode_shadow_revoke_ram(struct vm *vm, gpaddr_t gpa)
+{
+    (void)vm;
+    (void)gpa;
+}
+
+static void mode_shadow_revoke_ram_flush(struct vcpu *self)
+{
+    struct mode_shadow_vm *smv = smv_of(self->vm);
+    sleeplock_acquire(&smv->lock, self);
+    shadow_drop_all(&smv->core);
+    sleeplock_release(&smv->lock);
+    guest_fence_local(false, 0);
+    vm_shootdown(self->vm, ~0ul);
+}
+
 /* ---- report ------------------------------------------------------------ */
 
 static void mode_shadow_report(struct vm *vm, struct exit_stats *t, int *sptbuf_size)
@@ -819,6 +840,8 @@ static void mode_shadow_trace_change(struct vm *vm)
     .on_vcpu_start = mode_shadow_vcpu_start, \
     .on_virtual_instruction = mode_shadow_virtual_instruction, \
     .on_remote_fence = mode_shadow_remote_fence, \
+    .revoke_ram = mode_shadow_revoke_ram, \
+    .revoke_ram_flush = mode_shadow_revoke_ram_flush, \
     .on_report = mode_shadow_report, \
     .on_vm_end = mode_shadow_vm_end, \
     .monitor_describe = mode_shadow_monitor_describe, \

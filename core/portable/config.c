@@ -315,6 +315,71 @@ static int set_share_mode(struct parser *p, struct slice v)
     return parser_fail(p, p->line, "unknown share_mode '%s' (switch or rewrite)", slice_quote(q, sizeof(q), v));
 }
 
+/* v as one of names[0..n), into *out; a clear error naming the choices otherwise. */
+static int set_named(struct parser *p, struct slice v, const char *key, const char *const *names, unsigned n,
+                     unsigned *out)
+{
+    char q[32], choices[64] = "";
+    size_t len = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (slice_equals(v, names[i])) {
+            *out = i;
+            return 0;
+        }
+        len += (size_t)fmt_snprintf(choices + len, sizeof(choices) - len, "%s%s", i ? (i + 1 == n ? " or " : ", ") : "",
+                            names[i]);
+    }
+    return parser_fail(p, p->line, "unknown %s '%s' (%s)", key, slice_quote(q, sizeof(q), v), choices);
+}
+
+static const char *const mem_backing_names[] = { "eager", "lazy" };
+static const char *const dma_pinning_names[] = { "static", "viommu", "coiommu" };
+
+const char *mem_backing_name(enum mem_backing b)
+{
+    return (unsigned)b < ARRAY_SIZE(mem_backing_names) ? mem_backing_names[b] : "?";
+}
+
+const char *dma_pinning_name(enum dma_pinning pin)
+{
+    return (unsigned)pin < ARRAY_SIZE(dma_pinning_names) ? dma_pinning_names[pin] : "?";
+}
+
+static int set_mem_backing(struct parser *p, struct slice v)
+{
+    unsigned i;
+    int rc = set_named(p, v, "mem_backing", mem_backing_names, ARRAY_SIZE(mem_backing_names), &i);
+    if (rc == 0)
+        current_vm(p)->mem_backing = (enum mem_backing)i;
+    return rc;
+}
+
+static int set_dma_pinning(struct parser *p, struct slice v)
+{
+    unsigned i;
+    int rc = set_named(p, v, "dma_pinning", dma_pinning_names, ARRAY_SIZE(dma_pinning_names), &i);
+    if (rc == 0)
+        current_vm(p)->dma_pinning = (enum dma_pinning)i;
+    return rc;
+}
+
+/* reclaim=MS: up to a minute (a longer period is as good as never). */
+static int set_reclaim(struct parser *p, struct slice v)
+{
+    char q[32];
+    uint64_t ms;
+    if (!parse_u64(v, &ms) || ms > 60000)
+        return parser_fail(p, p->line, "reclaim must be a period of 0 to 60000 ms, not '%s'",
+                           slice_quote(q, sizeof(q), v));
+    current_vm(p)->reclaim_ms = (uint32_t)ms;
+    return 0;
+}
+
+bool config_ram_paged(const struct vm_config *vm)
+{
+    return vm->mem_backing == MEM_BACKING_LAZY || vm->reclaim_ms || vm->dma_pinning != DMA_PINNING_STATIC;
+}
+
 static int set_mem(struct parser *p, struct slice v)
 {
     char q[32];
@@ -512,7 +577,8 @@ static const struct key_handler vm_keys[] = {
     { "mode", set_mode },   { "mem", set_mem },       { "cpus", set_cpus },
     { "kernel", set_kernel }, { "initrd", set_initrd }, { "append", set_append },
     { "sptbuf", set_sptbuf }, { "shadow_pool", set_shadow_pool }, { "pci", add_pci }, { "viommu", set_viommu },
-    { "share", add_share }, { "share_mode", set_share_mode },
+    { "share", add_share }, { "share_mode", set_share_mode }, { "mem_backing", set_mem_backing },
+    { "reclaim", set_reclaim }, { "dma_pinning", set_dma_pinning },
 };
 
 /* "vm", then the global keys, then the per-VM keys (config.h). */
@@ -599,6 +665,21 @@ static int check_vm(struct parser *p, unsigned index)
     if (vm->viommu != VIOMMU_OFF && vm->share_mask)
         return parser_fail(p, line, "VM '%s' has viommu= and share= (a shared device takes no vIOMMU)",
                            vm->name);
+    if (vm->reclaim_ms && vm->viommu == VIOMMU_SIDECORE)
+        return parser_fail(p, line, "VM '%s' has reclaim= and viommu=sidecore (the sidecore reads its "
+                           "memory while reclaim holds its vCPUs)", vm->name);
+    if (vm->dma_pinning != DMA_PINNING_STATIC && vm->npci == 0)
+        return parser_fail(p, line, "VM '%s' has dma_pinning=%s but no pci= to pin for", vm->name,
+                           dma_pinning_name(vm->dma_pinning));
+    if (vm->dma_pinning == DMA_PINNING_VIOMMU && vm->viommu != VIOMMU_SHADOW)
+        return parser_fail(p, line, "VM '%s' has dma_pinning=viommu without viommu=shadow (only the "
+                           "shadowed IOVA tables say which pages a device may reach)", vm->name);
+    if (vm->dma_pinning == DMA_PINNING_COIOMMU && vm->viommu != VIOMMU_OFF)
+        return parser_fail(p, line, "VM '%s' has dma_pinning=coiommu and viommu= (coIOMMU tracks DMA "
+                           "without remapping it)", vm->name);
+    if (config_ram_paged(vm) && vm->share_mask)
+        return parser_fail(p, line, "VM '%s' has share= and RAM kept page by page (mem_backing=lazy, "
+                           "reclaim= or dma_pinning=): a shared device's tables map RAM as one block", vm->name);
     if (vm->share_mask)
         for (unsigned i = 0; i < index; i++)
             if (config_shared_bdf(&p->cfg->vms[i]) == config_shared_bdf(vm) &&

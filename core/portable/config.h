@@ -39,6 +39,16 @@
  *                          per VM, never also a pci= anywhere
  *     share_mode=switch|rewrite  how its DMA reaches the VM's RAM (default
  *                          switch); every VM sharing a function says the same
+ *     mem_backing=eager|lazy  RAM allocated whole at creation (default) or
+ *                          page by page on first touch (mm/lazy_ram.h)
+ *     reclaim=MS           every MS milliseconds take back the VM's unpinned
+ *                          all-zero pages (0 = never, the default); not with
+ *                          viommu=sidecore
+ *     dma_pinning=static|viommu|coiommu  which pages its devices may DMA to
+ *                          (iommu/pinning/): all RAM (default), those mapped
+ *                          through its vIOMMU (needs viommu=shadow), or those
+ *                          the guest announces in its coIOMMU DMA tracking
+ *                          table (needs pci=, no viommu=)
  *
  * Portable: built into the hypervisor and into the host unit tests.
  */
@@ -76,6 +86,12 @@ enum share_mode { SHARE_SWITCH, SHARE_REWRITE };
 /* "switch", "rewrite" ("?" outside the enum). */
 const char *share_mode_name(enum share_mode mode);
 
+enum mem_backing { MEM_BACKING_EAGER, MEM_BACKING_LAZY };
+enum dma_pinning { DMA_PINNING_STATIC, DMA_PINNING_VIOMMU, DMA_PINNING_COIOMMU };
+/* "eager", "lazy" / "static", "viommu", "coiommu" ("?" outside the enum). */
+const char *mem_backing_name(enum mem_backing b);
+const char *dma_pinning_name(enum dma_pinning p);
+
 struct image_ref {
     paddr_t addr;        /* where the runner staged the image in host RAM */
     uint64_t size;       /* bytes; 0 = absent */
@@ -95,7 +111,14 @@ struct vm_config {
     enum viommu_mode viommu;
     unsigned share_mask; /* bit i: pci[i] is shared (share=), at most one bit */
     enum share_mode share_mode;
+    enum mem_backing mem_backing;
+    uint32_t reclaim_ms; /* 0 = never */
+    enum dma_pinning dma_pinning;
 };
+
+/* Is the VM's RAM kept page by page (lazy backing, reclaim or a pinning
+ * that tracks pages), rather than as one block? */
+bool config_ram_paged(const struct vm_config *vm);
 
 /* When to print a page-table dump (docs/ptdump.md). */
 struct ptdump_trigger {

@@ -9,6 +9,7 @@
  * assigned, the host bridge (iommu/passthrough/vpci.c).
  */
 #include "core/portable/guest_dtb.h"
+#include "core/lib/coiommu_abi.h"
 #include "core/lib/fdt.h"
 #include "core/lib/fmt.h"
 
@@ -222,6 +223,18 @@ static void guest_dtb_iommu(struct fdt_writer *w, const struct guest_dtb_params 
     fdt_end_node(w);
 }
 
+/* Umbra's coIOMMU: a register page, no interrupts (a notification is a
+ * store the guest waits on). */
+static void guest_dtb_coiommu(struct fdt_writer *w, const struct guest_dtb_params *p)
+{
+    char name[32];
+    fmt_snprintf(name, sizeof(name), "coiommu@%llx", (unsigned long long)p->coiommu_base);
+    fdt_begin_node(w, name);
+    fdt_prop_reg64(w, "reg", p->coiommu_base, p->coiommu_size);
+    fdt_prop_str(w, "compatible", COIOMMU_COMPATIBLE);
+    fdt_end_node(w);
+}
+
 /* QEMU virt's serial@10000000, minus interrupts: the guest has no PLIC,
  * so a driver polls it. */
 static void guest_dtb_uart(struct fdt_writer *w, const struct guest_dtb_params *p)
@@ -247,6 +260,8 @@ static void guest_dtb_soc(struct fdt_writer *w, const struct guest_dtb_params *p
         guest_dtb_uart(w, p);
     if (p->iommu_size)
         guest_dtb_iommu(w, p);
+    if (p->coiommu_size)
+        guest_dtb_coiommu(w, p);
     if (p->pci_ecam_size)
         guest_dtb_pci(w, p);
     fdt_end_node(w);

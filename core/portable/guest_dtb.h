@@ -36,6 +36,10 @@ struct guest_dtb_params {
      * none.  No interrupts: Umbra's vIOMMU is driven by polling. */
     gpaddr_t iommu_base;
     uint64_t iommu_size;
+    /* A coIOMMU (core/lib/coiommu_abi.h, "umbra,coiommu") for the guest's
+     * DMA tracking table; coiommu_size 0 = none. */
+    gpaddr_t coiommu_base;
+    uint64_t coiommu_size;
     gpaddr_t uart_base;
     uint64_t uart_size;
     uint32_t uart_clock_hz;

@@ -34,6 +34,8 @@ static const char *const exit_cause_names[] = {
     [EXIT_SBI_DBTR] = "sbi_dbtr",
     [EXIT_VIOMMU_MMIO] = "viommu_mmio",
     [EXIT_SHARE_MMIO] = "share_mmio",
+    [EXIT_MEM_BACK] = "mem_back",
+    [EXIT_COIOMMU_MMIO] = "coiommu_mmio",
     [EXIT_TIMER] = "timer",
     [EXIT_IPI] = "ipi",
     [EXIT_EXTERNAL] = "external",
@@ -58,6 +60,9 @@ static const char *const mm_counter_names[] = {
     "viommu_sidecore_idle_instret",
     "share_transfers", "share_refused", "share_switches", "share_switch_commands",
     "share_switch_instret", "share_saves", "share_restores", "share_rewrites", "share_rewrite_instret",
+    "mem_backed_peak", "mem_backed_end", "mem_backs", "mem_reclaimed", "mem_reclaim_runs", "mem_reclaim_instret",
+    "dma_pinned_peak", "dma_pinned_end", "dma_pins", "dma_unpins", "dma_pins_refused",
+    "coiommu_notifies", "coiommu_pinned", "coiommu_unpinned", "coiommu_scans", "coiommu_second_chances",
 };
 _Static_assert(ARRAY_SIZE(mm_counter_names) == MM_COUNTER_COUNT, "every mm counter needs a name");
 

@@ -48,6 +48,8 @@ enum exit_cause {
     EXIT_SBI_DBTR,
     EXIT_VIOMMU_MMIO,       /* a guest access to its vIOMMU's registers (iommu/viommu/) */
     EXIT_SHARE_MMIO,        /* a guest access to a shared device's registers (iommu/share/) */
+    EXIT_MEM_BACK,          /* hap: a G-stage fault on RAM not mapped yet (backed now, mm/lazy_ram.h) */
+    EXIT_COIOMMU_MMIO,      /* a guest access to its coIOMMU's registers (iommu/pinning/) */
     EXIT_CAUSE_COUNT
 };
 
@@ -90,6 +92,17 @@ enum mm_counter {
     MM_SHARE_TRANSFERS, MM_SHARE_REFUSED, MM_SHARE_SWITCHES, MM_SHARE_SWITCH_COMMANDS,
     MM_SHARE_SWITCH_INSTRET, MM_SHARE_SAVES, MM_SHARE_RESTORES,
     MM_SHARE_REWRITES, MM_SHARE_REWRITE_INSTRET,
+    /* RAM kept page by page (mm/lazy_ram.h; 0 for RAM in one block):
+     * pages backed at the peak and at the end, frames allocated for a
+     * first touch, pages reclaimed, reclaim runs and their instructions. */
+    MM_MEM_BACKED_PEAK, MM_MEM_BACKED_END, MM_MEM_BACKS, MM_MEM_RECLAIMED, MM_MEM_RECLAIM_RUNS,
+    MM_MEM_RECLAIM_INSTRET,
+    /* DMA pinning (iommu/pinning/): pages pinned at the peak and at the
+     * end, pins taken and dropped, pins refused; coIOMMU: notifications,
+     * pages it pinned and unpinned, unpin scans and the second chances
+     * they gave. */
+    MM_DMA_PINNED_PEAK, MM_DMA_PINNED_END, MM_DMA_PINS, MM_DMA_UNPINS, MM_DMA_PINS_REFUSED,
+    MM_COIOMMU_NOTIFIES, MM_COIOMMU_PINNED, MM_COIOMMU_UNPINNED, MM_COIOMMU_SCANS, MM_COIOMMU_SECOND_CHANCES,
     MM_COUNTER_COUNT
 };
 /* names: "sptbuf_hits", ..., lower snake case of the enum without MM_ */

@@ -5,6 +5,7 @@
  * device.
  */
 #include "iommu/passthrough/vpci.h"
+#include "iommu/pinning/pinning.h"
 #include "core/console.h"
 #include "core/lib/fmt.h"
 #include "core/mmio.h"
@@ -99,18 +100,16 @@ static int dma_table_init(struct vm *vm, char *err, size_t errlen)
     if (!root)
         return vpci_fail(err, errlen, vm, vm->config->pci[0], "not enough host memory for its DMA table");
     pt_init(&vm->vpci->dma, PT_SV39X4, root, umbra_pool_alloc_page, &vm->frame_pages);
-    for (unsigned i = 0; i < vm->mem.count; i++) {
-        const struct guest_mem_region *r = &vm->mem.regions[i];
-        if (r->kind != GUEST_MEM_CONTIGUOUS ||
-            pt_map(&vm->vpci->dma, r->gpa, r->hpa, r->size, IOMMU_GSTAGE_LEAF_PERM) != 0)
-            return vpci_fail(err, errlen, vm, vm->config->pci[0], "cannot build its DMA table");
-    }
+    /* Which RAM it holds is the pinning policy's (iommu/pinning/). */
+    if (pinning_vm_init(vm, err, errlen) != 0)
+        return -1;
     if (config_shared_bdf(vm->config) >= 0 && share_save_page_init(vm, err, errlen) != 0)
         return -1;
     int gscid = iommu_gscid(root);
     if (gscid < 0)
         return vpci_fail(err, errlen, vm, vm->config->pci[0], "no GSCID left for its DMA table");
     vm->vpci->gscid = (uint16_t)gscid;
+    pinning_set_gscid(vm, (uint16_t)gscid);
     return 0;
 }
 
@@ -340,6 +339,7 @@ void vpci_dtb_params(const struct vm *vm, struct guest_dtb_params *dtb)
     dtb->pci_mem_base = VPCI_MEM_GPA;
     dtb->pci_mem_size = VPCI_MEM_SIZE;
     viommu_vm_dtb_params(vm, dtb);
+    pinning_dtb_params(vm, dtb);
 }
 
 void vpci_report(const struct vm *vm, struct exit_stats *total)
@@ -351,6 +351,7 @@ void vpci_report(const struct vm *vm, struct exit_stats *total)
     total->mm[MM_BAR_MAPS] += vm->vpci->bar_maps;
     viommu_vm_report(vm, total);
     share_report(vm, total);
+    pinning_report(vm, total);
 }
 
 /* ---- IOMMU faults ------------------------------------------------------- */

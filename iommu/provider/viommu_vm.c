@@ -5,6 +5,7 @@
  * machine's.
  */
 #include "iommu/provider/viommu_vm.h"
+#include "iommu/pinning/pinning.h"
 #include "arch/riscv/csr.h"
 #include "core/console.h"
 #include "core/lib/fmt.h"
@@ -457,6 +458,7 @@ static int shadow_init(struct viommu_vm *vv, char *err, size_t errlen)
         vv->space_gscid[s] = (uint16_t)gscid;
     }
     ioshadow_init(&vv->shadow, &vm->mem, vv->shadow_roots, vv->shadow_pool, SHADOW_POOL_PAGES);
+    vv->shadow.pinner = pinning_ioshadow_pinner(vm);   /* dma_pinning=viommu: leaves pin their pages */
     return 0;
 }
 

@@ -75,6 +75,32 @@ static bool guest_gives(const struct ioshadow *s, const struct ioshadow_space *s
     return guest_mem_hpa(s->mem, g.gpa + (va - g.va), size, &want) && want == hpa;
 }
 
+/* ---- pinning ----------------------------------------------------------- */
+
+/* A shadow leaf e at `level` is gone: its pin goes (4 KiB leaves only, see
+ * ioshadow.h). */
+static void leaf_unpin(struct ioshadow *s, pte_t e, unsigned level)
+{
+    if (!s->pinner)
+        return;
+    ASSERT(level == 0);
+    s->pinner->unpin(s->pinner->arg, pte_to_pa(e));
+}
+
+/* Shadow one guest page, pinned first: false if it cannot be pinned (a
+ * hole for the device) or no table is left. */
+static bool map_pinned_page(struct ioshadow *s, struct pt *pt, uint64_t va, gpaddr_t gpa, uint64_t perm)
+{
+    paddr_t hpa;
+    if (!s->pinner->pin(s->pinner->arg, gpa, &hpa))
+        return false;
+    if (pt_map(pt, va, hpa, PAGE_SIZE, perm) == 0)
+        return true;
+    s->pinner->unpin(s->pinner->arg, hpa);
+    s->n.pool_exhausted++;
+    return false;
+}
+
 /* ---- pass 1: shadow leaves that no longer match ------------------------- */
 
 struct sync_ctx {
@@ -117,6 +143,7 @@ static void prune_table(struct sync_ctx *c, paddr_t table, unsigned level, uint6
         if (guest_gives(c->s, c->sp, va, level_size(level), pte_to_pa(e), leaf_perm(e)))
             continue;
         t[i] = 0;
+        leaf_unpin(c->s, e, level);
         c->s->n.leaves_unmapped++;
         change_add(c->change, va, va + level_size(level));
     }
@@ -128,6 +155,13 @@ static void prune_table(struct sync_ctx *c, paddr_t table, unsigned level, uint6
  * host-contiguous piece, skipping what is not RAM. */
 static void fill_gap(struct sync_ctx *c, uint64_t va, gpaddr_t gpa, uint64_t len, uint64_t perm)
 {
+    while (len && c->s->pinner) {
+        if (map_pinned_page(c->s, &c->sp->pt, va, gpa, perm)) {
+            c->s->n.leaves_mapped++;
+            change_add(c->change, va, va + PAGE_SIZE);
+        }
+        va += PAGE_SIZE, gpa += PAGE_SIZE, len -= PAGE_SIZE;
+    }
     while (len) {
         paddr_t hpa;
         uint64_t n;
@@ -215,6 +249,8 @@ static void free_tables(struct ioshadow *s, paddr_t table, unsigned level, unsig
         if ((t[i] & PTE_V) && !pte_is_leaf(t[i]) && level > 0) {
             free_tables(s, pte_to_pa(t[i]), level - 1, ENTRIES);
             pool_put(s, pte_to_pa(t[i]));
+        } else if (t[i] & PTE_V) {
+            leaf_unpin(s, t[i], level);
         }
         t[i] = 0;
     }

@@ -56,8 +56,22 @@ struct ioshadow_counters {
     uint64_t pool_exhausted;     /* a leaf could not be shadowed for want of tables */
 };
 
+/*
+ * Optional DMA pinning (iommu/pinning/, dma_pinning=viommu): every page a
+ * shadow leaf reaches is pinned while the leaf exists.  pin: pin guest page
+ * gpa, true with *hpa its frame (false: left unmapped, as a hole); unpin:
+ * drop the pin of the page at host frame hpa.  With a pinner every shadow
+ * leaf is 4 KiB, so each leaf holds exactly one pin.
+ */
+struct ioshadow_pinner {
+    bool (*pin)(void *arg, gpaddr_t gpa, paddr_t *hpa);
+    void (*unpin)(void *arg, paddr_t hpa);
+    void *arg;
+};
+
 struct ioshadow {
     const struct guest_mem *mem;
+    const struct ioshadow_pinner *pinner;   /* NULL: RAM is pinned whole */
     struct ioshadow_space spaces[IOSHADOW_SPACES];
     paddr_t *pool;        /* free table pages (zeroed), a stack */
     unsigned pool_free, pool_size;

@@ -188,6 +188,43 @@ static void test_viommu(void)
     expect_error(HEAD "vm=v\n" KERNEL "viommu=shadow\n", "config line 2: VM 'v' has viommu= but no pci=");
 }
 
+static void test_memory_and_pinning(void)
+{
+    CHECK_EQ(parse(HEAD "vm=v\n" KERNEL), 0);
+    CHECK_EQ(cfg.vms[0].mem_backing, MEM_BACKING_EAGER);
+    CHECK_EQ(cfg.vms[0].reclaim_ms, 0);
+    CHECK_EQ(cfg.vms[0].dma_pinning, DMA_PINNING_STATIC);
+    CHECK(!config_ram_paged(&cfg.vms[0]));
+    CHECK_EQ(parse(HEAD "vm=v\n" KERNEL "mem_backing=lazy\nreclaim=50\npci=00:02.0\ndma_pinning=coiommu\n"
+                   "vm=w\n" KERNEL "reclaim=10\npci=00:03.0\nviommu=shadow\ndma_pinning=viommu\n"), 0);
+    CHECK_EQ(cfg.vms[0].mem_backing, MEM_BACKING_LAZY);
+    CHECK_EQ(cfg.vms[0].reclaim_ms, 50);
+    CHECK_EQ(cfg.vms[0].dma_pinning, DMA_PINNING_COIOMMU);
+    CHECK_EQ(cfg.vms[1].mem_backing, MEM_BACKING_EAGER);
+    CHECK_EQ(cfg.vms[1].dma_pinning, DMA_PINNING_VIOMMU);
+    CHECK(config_ram_paged(&cfg.vms[0]) && config_ram_paged(&cfg.vms[1]));
+    CHECK(strcmp(mem_backing_name(MEM_BACKING_LAZY), "lazy") == 0);
+    CHECK(strcmp(dma_pinning_name(DMA_PINNING_COIOMMU), "coiommu") == 0);
+    CHECK(strcmp(dma_pinning_name((enum dma_pinning)9), "?") == 0);
+    expect_error(HEAD "vm=v\n" KERNEL "mem_backing=lazzy\n",
+                 "config line 4: unknown mem_backing 'lazzy' (eager or lazy)");
+    expect_error(HEAD "vm=v\n" KERNEL "pci=00:02.0\ndma_pinning=all\n",
+                 "config line 5: unknown dma_pinning 'all' (static, viommu or coiommu)");
+    expect_error(HEAD "vm=v\n" KERNEL "reclaim=-1\n", "config line 4: reclaim must be a period of 0 to 60000 ms");
+    expect_error(HEAD "vm=v\n" KERNEL "reclaim=60001\n", "config line 4: reclaim must be a period");
+    expect_error(HEAD "vm=v\n" KERNEL "dma_pinning=coiommu\n", "config line 2: VM 'v' has dma_pinning=coiommu but no pci=");
+    expect_error(HEAD "vm=v\n" KERNEL "pci=00:02.0\ndma_pinning=viommu\n",
+                 "config line 2: VM 'v' has dma_pinning=viommu without viommu=shadow");
+    expect_error(HEAD "vm=v\n" KERNEL "pci=00:02.0\nviommu=nested\ndma_pinning=viommu\n",
+                 "config line 2: VM 'v' has dma_pinning=viommu without viommu=shadow");
+    expect_error(HEAD "vm=v\n" KERNEL "pci=00:02.0\nviommu=shadow\ndma_pinning=coiommu\n",
+                 "config line 2: VM 'v' has dma_pinning=coiommu and viommu=");
+    expect_error(HEAD "vm=v\n" KERNEL "pci=00:02.0\nviommu=sidecore\nreclaim=5\n",
+                 "config line 2: VM 'v' has reclaim= and viommu=sidecore");
+    expect_error(HEAD "vm=v\n" KERNEL "share=00:02.0\nmem_backing=lazy\n",
+                 "config line 2: VM 'v' has share= and RAM kept page by page");
+}
+
 static void test_pci_assignment(void)
 {
     CHECK_EQ(parse(HEAD "vm=v\n" KERNEL "pci=00:02.0\npci=0:1f.7\nvm=w\n" KERNEL "pci=ff:03.1\n"), 0);
@@ -338,6 +375,7 @@ static void test_monitor_and_ptdump(void)
 
 void unit_main(void)
 {
+    test_memory_and_pinning();
     test_monitor_and_ptdump();
     test_full_example();
     test_defaults_and_endings();
