@@ -29,6 +29,9 @@ struct vm_memory {
     uint64_t reclaim_instret;
 };
 static struct vm_memory vm_memories[CONFIG_MAX_VMS];
+/* Frame -> guest page, for every frame of the pool, shared by the paged
+ * VMs (a frame is one VM's at a time): built with the first of them. */
+static uint32_t *frame_rmap;
 
 static struct vm_memory *memory_of(const struct vm *vm) { return &vm_memories[vm->index]; }
 
@@ -64,6 +67,13 @@ static int paged_init(struct vm *vm, const struct vm_config *c, char *err, size_
     lazy_ram_init(&vmm->ram, GUEST_RAM_BASE, c->mem, pa_to_ptr(frames), pa_to_ptr(pins), &fa);
     vmm->vm = vm;
     vm->ram = &vmm->ram;
+    uint64_t pool_frames = (umbra_pool.end - umbra_pool.base) / PAGE_SIZE;
+    if (!frame_rmap) {
+        paddr_t rmap = frame_alloc(&umbra_pool, pool_frames * sizeof(uint32_t), PAGE_SIZE);
+        if (!rmap)
+            return memory_fail(err, errlen, vm, "not enough host memory for the frame map");
+        frame_rmap = pa_to_ptr(rmap);
+    }
     if (c->mem_backing == MEM_BACKING_EAGER) {
         /* 2 MiB aligned, so the modes still find superpages in it. */
         paddr_t block = frame_alloc(&umbra_pool, c->mem, MIB(2));
@@ -71,6 +81,7 @@ static int paged_init(struct vm *vm, const struct vm_config *c, char *err, size_
             return memory_fail(err, errlen, vm, "not enough host memory for its RAM");
         lazy_ram_adopt(&vmm->ram, block);
     }
+    lazy_ram_set_rmap(&vmm->ram, frame_rmap, umbra_pool.base, pool_frames);
     if (lazy_ram_attach(&vmm->ram, &vm->mem) != 0)
         return memory_fail(err, errlen, vm, "cannot build its memory map");
     vm->exit_work |= EXIT_WORK_MEMORY;

@@ -42,6 +42,9 @@ struct devtest_options {
     bool iommu_badtable;              /* iommu_badtable=1 */
     bool iommu_fuzz;                  /* iommu_fuzz=SEED given */
     uint64_t iommu_fuzz_seed;
+    /* Memory the guest touches and gives back (memtouch.c). */
+    uint64_t touch_mib;               /* touch_mib=N: write, check and zero N MiB of free RAM */
+    uint64_t touch_wait_ms;           /* touch_wait_ms=M: then spin M ms (Umbra may reclaim meanwhile) */
 };
 
 /* The guest's RAM (from /memory) and the part of it the guest never uses:
@@ -53,6 +56,11 @@ struct devtest_ram {
     uint64_t start, end;
     uint64_t free_start, free_end;
 };
+
+/* touch_mib: fill N MiB of free RAM with a pattern, check and sum it,
+ * zero it, spin touch_wait_ms, then check it reads zero and takes the
+ * pattern again (a page reclaimed meanwhile is backed afresh, zeroed). */
+void memtouch_run(const struct devtest_options *opt, const struct devtest_ram *ram);
 
 /* Device tests; each prints its own PASS/FAIL and RESULT lines. */
 void edu_run(const struct pcibus_func *f, const struct devtest_options *opt,

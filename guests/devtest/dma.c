@@ -7,6 +7,7 @@
 #include "core/lib/fmt.h"
 #include "core/lib/pte.h"
 #include "guests/common/console.h"
+#include "guests/devtest/coiommu.h"
 #include "guests/devtest/iommu.h"
 #include "guests/devtest/io.h"
 
@@ -44,13 +45,18 @@ struct dma_domain {
 static struct dma_domain dma_domains[DMA_MAX_DOMAINS];
 static unsigned dma_domain_count;
 static enum dma_teardown dma_teardown_policy;
-static bool dma_iommu;
-static unsigned dma_hits;
+static bool dma_iommu, dma_coiommu;
+static unsigned dma_hits, dma_maps;
 
 void dma_setup(enum dma_teardown policy, bool iommu)
 {
     dma_teardown_policy = policy;
     dma_iommu = iommu;
+}
+
+void dma_track_with_coiommu(bool on)
+{
+    dma_coiommu = on;
 }
 
 enum dma_teardown dma_policy(void)
@@ -258,10 +264,19 @@ static uint64_t iova_get(struct dma_domain *d, uint32_t pages)
     return iova;
 }
 
+unsigned dma_map_calls(void)
+{
+    return dma_maps;
+}
+
 uint64_t dma_map(struct dma_domain *d, uint64_t pa, uint64_t len, enum dma_dir dir)
 {
-    if (!d->translated)
+    dma_maps++;
+    if (!d->translated) {
+        if (dma_coiommu && (len == 0 || !coiommu_map(pa, len)))
+            return DMA_MAP_FAILED;
         return pa;
+    }
     uint64_t offset = pa & (DMA_PAGE - 1);
     if (len == 0 || len > DMA_IOVA_PAGES * DMA_PAGE)
         return DMA_MAP_FAILED;
@@ -287,8 +302,11 @@ uint64_t dma_map(struct dma_domain *d, uint64_t pa, uint64_t len, enum dma_dir d
 
 bool dma_unmap(struct dma_domain *d, uint64_t iova, uint64_t len)
 {
-    if (!d->translated)
+    if (!d->translated) {
+        if (dma_coiommu)
+            coiommu_unmap(iova, len);
         return true;
+    }
     uint64_t offset = iova & (DMA_PAGE - 1);
     struct dma_range r = { .iova = iova - offset,
                            .pages = (uint32_t)((offset + len + DMA_PAGE - 1) / DMA_PAGE) };

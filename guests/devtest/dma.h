@@ -54,6 +54,9 @@ struct dma_domain;
 /* Once, before any domain: the policy, and whether an IOMMU translates. */
 void dma_setup(enum dma_teardown policy, bool iommu);
 const char *dma_teardown_name(enum dma_teardown policy);
+/* Without an IOMMU: keep the coIOMMU's DMA tracking table (coiommu.h) for
+ * every map and unmap, so only the pages really used are pinned. */
+void dma_track_with_coiommu(bool on);
 enum dma_teardown dma_policy(void);
 
 /* The domain of function f (created, with its device context, on first
@@ -73,5 +76,7 @@ const struct iommu_dev *dma_iommu_dev(const struct dma_domain *d);
 
 /* Counters for the bench line: map calls that reused a kept mapping. */
 unsigned dma_kept_hits(void);
+/* dma_map calls so far. */
+unsigned dma_map_calls(void);
 
 #endif

@@ -14,6 +14,8 @@
  *                       decimal, or hex with 0x
  *   attack=ADDR[,ADDR]  hex DMA targets for the edu attack (edu.c), at most 8;
  *                       raw addresses given to the device, past the DMA layer
+ *   touch_mib=N         write, check, sum and zero N MiB of free RAM; then
+ *   touch_wait_ms=M     spin M ms and check it again (memtouch.c)
  *   edu_loops=N         N rounds of 3 edu transfers with data checks (edu.c),
  *                       up to 100000; edu_seed=N seeds their data
  *   edu_garbage=SEED    random edu register writes instead of the edu test,
@@ -44,6 +46,8 @@
 #include "guests/common/platform.h"
 #include "guests/common/sbi.h"
 #include "guests/common/timer.h"
+#include "core/lib/coiommu_abi.h"
+#include "guests/devtest/coiommu.h"
 #include "guests/devtest/devtest.h"
 #include "guests/devtest/iommu.h"
 #include "guests/devtest/paging.h"
@@ -58,6 +62,7 @@ static struct pcibus devtest_bus;
 
 static _Noreturn void devtest_finish(void)
 {
+    console_line("dma maps=%u coiommu_notifications=%u", dma_map_calls(), coiommu_notifications());
     console_line("%u passed, %u failed", check_passed(), check_failed());
     sbi_shutdown(check_failed() != 0);
 }
@@ -225,6 +230,9 @@ static bool devtest_read_options(const struct platform *p, struct devtest_option
                      DEVTEST_MAX_ATTACKS);
         return false;
     }
+    if (!devtest_number(p, "touch_mib", 1024, &opt->touch_mib, NULL) ||
+        !devtest_number(p, "touch_wait_ms", 600000, &opt->touch_wait_ms, NULL))
+        return false;
     return devtest_read_iommu_options(p, opt);
 }
 
@@ -247,12 +255,13 @@ static void devtest_find_free_ram(const struct platform *p, struct devtest_ram *
 /* Identity map ECAM, the BAR window, RAM and the IOMMU's registers (if
  * iommu_regs is not 0), then turn paging on. */
 static bool devtest_paging_on(const struct platform *p, const struct pcibus_host *h,
-                              uint64_t iommu_regs)
+                              uint64_t iommu_regs, uint64_t coiommu_regs)
 {
     if (!paging_map_identity(h->ecam_base, h->ecam_size) ||
         !paging_map_identity(h->mem_cpu, h->mem_size) ||
         !paging_map_identity(p->mem_base, p->mem_size) ||
-        (iommu_regs && !paging_map_identity(iommu_regs, IOMMU_REG_PAGE))) {
+        (iommu_regs && !paging_map_identity(iommu_regs, IOMMU_REG_PAGE)) ||
+        (coiommu_regs && !paging_map_identity(coiommu_regs, COIOMMU_SIZE))) {
         console_line("error: ECAM, BAR window, RAM or IOMMU lies beyond what an Sv39 identity "
                      "map covers");
         return false;
@@ -263,7 +272,7 @@ static bool devtest_paging_on(const struct platform *p, const struct pcibus_host
 
 /* With an IOMMU in the DTB, devices DMA through it (a failure to bring
  * it up is a FAIL: the devices then get no DMA or only what it allows). */
-static void devtest_iommu_on(bool present, uint64_t regs, const struct devtest_options *opt)
+static void devtest_iommu_on(bool present, uint64_t regs, uint64_t coiommu_regs, const struct devtest_options *opt)
 {
     bool on = false;
     if (present) {
@@ -273,6 +282,11 @@ static void devtest_iommu_on(bool present, uint64_t regs, const struct devtest_o
         console_line("no IOMMU in the DTB: DMA addresses are physical");
     }
     dma_setup(opt->teardown, on);
+    if (coiommu_regs) {
+        bool tracked = check_true(coiommu_init(coiommu_regs), "the coIOMMU in the DTB took the DMA tracking table");
+        dma_track_with_coiommu(tracked);
+        console_line("dma tracked with the coIOMMU at 0x%lx", (unsigned long)coiommu_regs);
+    }
     console_line("dma teardown %s", dma_teardown_name(opt->teardown));
 }
 
@@ -329,18 +343,22 @@ void guest_main(uint64_t hartid, const void *dtb)
     if (!devtest_read_options(&plat, &opt))
         sbi_shutdown(true);
     devtest_find_free_ram(&plat, &ram);
+    if (opt.touch_mib)
+        memtouch_run(&opt, &ram);
 
     if (!pcibus_find_host(dtb, &devtest_bus)) {
         check_true(false, "PCI host bridge in the DTB");
         devtest_finish();
     }
-    uint64_t iommu_regs = 0;
+    uint64_t iommu_regs = 0, coiommu_regs = 0;
     bool iommu = iommu_find(dtb, &iommu_regs);
-    if (!devtest_paging_on(&plat, &devtest_bus.host, iommu_regs)) {
+    if (!coiommu_find(dtb, &coiommu_regs))
+        coiommu_regs = 0;
+    if (!devtest_paging_on(&plat, &devtest_bus.host, iommu_regs, coiommu_regs)) {
         check_true(false, "Sv39 identity map of ECAM, BAR window and RAM");
         devtest_finish();
     }
-    devtest_iommu_on(iommu, iommu_regs, &opt);
+    devtest_iommu_on(iommu, iommu_regs, coiommu_regs, &opt);
     devtest_bring_up(&opt);
     if (devtest_run_devices(&opt, &ram) == 0)
         console_line("no devices");
