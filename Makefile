@@ -98,7 +98,7 @@ $(BUILD)/host/%.c.o: %.c
 
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.c tests/unit/unit.h $(HOST_OBJS)
 	@mkdir -p $(dir $@)
-	$(call quiet,HOSTLD,$@)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< tests/unit/unit.c $(HOST_OBJS)
+	$(call quiet,HOSTLD,$@)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< tests/unit/unit.c $(HOST_OBJS) -pthread
 
 unit: $(UNIT_BINS)
 

@@ -27,6 +27,7 @@ struct vm_memory {
     struct vm *vm;
     uint64_t period;        /* timer ticks between runs, 0 = no periodic work */
     uint64_t reclaim_instret;
+    uint64_t released;      /* frames given back when it ended */
 };
 static struct vm_memory vm_memories[CONFIG_MAX_VMS];
 /* Frame -> guest page, for every frame of the pool, shared by the paged
@@ -195,13 +196,19 @@ void memory_check_exit(struct vcpu *vcpu)
     }
 }
 
+void memory_vm_end(struct vm *vm)
+{
+    if (vm->ram && !vm->vpci)
+        memory_of(vm)->released = lazy_ram_release(vm->ram);
+}
+
 void memory_report(const struct vm *vm, struct exit_stats *total)
 {
     if (!vm->ram)
         return;
     const struct lazy_ram_stats *st = &vm->ram->st;
     total->mm[MM_MEM_BACKED_PEAK] = st->backed_peak;
-    total->mm[MM_MEM_BACKED_END] = st->backed;
+    total->mm[MM_MEM_BACKED_END] = st->backed + memory_of(vm)->released;   /* as it ended */
     total->mm[MM_MEM_BACKS] = st->backs;
     total->mm[MM_MEM_RECLAIMED] = st->reclaimed;
     total->mm[MM_MEM_RECLAIM_RUNS] = st->reclaim_runs;

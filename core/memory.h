@@ -33,6 +33,9 @@ void memory_release_vcpus(struct vcpu *self);
 /* Reclaim now (from a vCPU of the VM, its siblings held meanwhile); the
  * pages freed. */
 uint64_t memory_reclaim(struct vcpu *self);
+/* The VM ended: a paged VM without devices gives its frames back to the
+ * pool for the others (a device might still write to its RAM otherwise). */
+void memory_vm_end(struct vm *vm);
 /* The counters for the VM's report. */
 void memory_report(const struct vm *vm, struct exit_stats *total);
 

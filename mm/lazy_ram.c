@@ -193,6 +193,25 @@ bool lazy_ram_pinned(const struct lazy_ram *lr, gpaddr_t gpa)
     return lazy_ram_covers(lr, gpa) && __atomic_load_n(&lr->pins[page_index(lr, gpa)], __ATOMIC_ACQUIRE) > 0;
 }
 
+uint64_t lazy_ram_release(struct lazy_ram *lr)
+{
+    uint64_t freed = 0;
+    lr_lock(lr);
+    for (uint64_t p = 0; p < lr->pages; p++) {
+        paddr_t frame = lr->frames[p];
+        if (!frame)
+            continue;
+        set_frame(lr, p, 0);
+        lr->pins[p] = 0;
+        lr->fa.free(lr->fa.arg, frame);
+        freed++;
+    }
+    lr->st.backed = 0;
+    lr->st.pinned = 0;
+    lr_unlock(lr);
+    return freed;
+}
+
 bool lazy_ram_page_is_zero(paddr_t frame)
 {
     const volatile uint64_t *w = pa_to_ptr(frame);

@@ -109,6 +109,10 @@ bool lazy_ram_pin(struct lazy_ram *lr, gpaddr_t gpa, paddr_t *hpa);
 void lazy_ram_unpin(struct lazy_ram *lr, gpaddr_t gpa);
 bool lazy_ram_pinned(const struct lazy_ram *lr, gpaddr_t gpa);
 
+/* The VM is gone (no vCPU, no device reaches its RAM any more): give
+ * every frame back.  Returns how many. */
+uint64_t lazy_ram_release(struct lazy_ram *lr);
+
 /* Is the 4 KiB page at host address frame all zero? */
 bool lazy_ram_page_is_zero(paddr_t frame);
 
