@@ -59,6 +59,11 @@ void dma_track_with_coiommu(bool on)
     dma_coiommu = on;
 }
 
+bool dma_tracked(void)
+{
+    return dma_coiommu;
+}
+
 enum dma_teardown dma_policy(void)
 {
     return dma_teardown_policy;

@@ -57,6 +57,7 @@ const char *dma_teardown_name(enum dma_teardown policy);
 /* Without an IOMMU: keep the coIOMMU's DMA tracking table (coiommu.h) for
  * every map and unmap, so only the pages really used are pinned. */
 void dma_track_with_coiommu(bool on);
+bool dma_tracked(void);
 enum dma_teardown dma_policy(void);
 
 /* The domain of function f (created, with its device context, on first

@@ -338,10 +338,14 @@ static void edu_attack(uint64_t regs, struct dma_domain *d, const struct devtest
     if (landed)
         console_line("attack 0x%lx landed in own RAM", (unsigned long)addr);
     /* With the guest's own IOMMU on, a raw address is an IOVA nobody
-     * mapped: the IOMMU must have stopped it. */
+     * mapped: the IOMMU must have stopped it.  With the coIOMMU, the page
+     * was never announced, so Umbra never pinned it for the device. */
     if (iommu_active())
         check_true(!landed && iommu_drain_faults() > 0,
                    "edu attack 0x%lx stopped by the guest's IOMMU", (unsigned long)addr);
+    else if (dma_tracked())
+        check_true(!landed, "edu attack 0x%lx to a page never announced to the coIOMMU blocked",
+                   (unsigned long)addr);
     else if (!landed)
         check_true(false, "edu attack 0x%lx to own free RAM landed", (unsigned long)addr);
 }
