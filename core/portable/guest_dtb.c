@@ -211,12 +211,18 @@ static void guest_dtb_pci(struct fdt_writer *w, const struct guest_dtb_params *p
 
 /* QEMU virt's iommu@3010000 (iommu-sys=on) minus interrupts and
  * msi-parent: the guest has no interrupt controller, so its driver polls. */
-static void guest_dtb_iommu(struct fdt_writer *w, const struct guest_dtb_params *p)
+/* Begin node "<kind>@<base hex>" with its reg. */
+static void begin_reg_node(struct fdt_writer *w, const char *kind, uint64_t base, uint64_t size)
 {
     char name[32];
-    fmt_snprintf(name, sizeof(name), "iommu@%llx", (unsigned long long)p->iommu_base);
+    fmt_snprintf(name, sizeof(name), "%s@%llx", kind, (unsigned long long)base);
     fdt_begin_node(w, name);
-    fdt_prop_reg64(w, "reg", p->iommu_base, p->iommu_size);
+    fdt_prop_reg64(w, "reg", base, size);
+}
+
+static void guest_dtb_iommu(struct fdt_writer *w, const struct guest_dtb_params *p)
+{
+    begin_reg_node(w, "iommu", p->iommu_base, p->iommu_size);
     fdt_prop_cell(w, "phandle", IOMMU_PHANDLE);
     fdt_prop_cell(w, "#iommu-cells", 1);
     fdt_prop_str(w, "compatible", "riscv,iommu");
@@ -227,10 +233,7 @@ static void guest_dtb_iommu(struct fdt_writer *w, const struct guest_dtb_params 
  * store the guest waits on). */
 static void guest_dtb_coiommu(struct fdt_writer *w, const struct guest_dtb_params *p)
 {
-    char name[32];
-    fmt_snprintf(name, sizeof(name), "coiommu@%llx", (unsigned long long)p->coiommu_base);
-    fdt_begin_node(w, name);
-    fdt_prop_reg64(w, "reg", p->coiommu_base, p->coiommu_size);
+    begin_reg_node(w, "coiommu", p->coiommu_base, p->coiommu_size);
     fdt_prop_str(w, "compatible", COIOMMU_COMPATIBLE);
     fdt_end_node(w);
 }

@@ -230,6 +230,27 @@ static void check_pci_host_bridge(void)
     }
 }
 
+/* A coIOMMU: one register page under /soc, found by its compatible; none
+ * unless asked for. */
+static void check_coiommu(void)
+{
+    struct guest_dtb_params p = {
+        .bootargs = "", .ncpus = 1, .ram_base = 0x80000000, .ram_size = 0x4000000,
+        .timebase_hz = 10000000, .host_isa = QEMU_ISA, .mmu_type = "riscv,sv39",
+        .uart_base = 0x10000000, .uart_size = 0x100, .uart_clock_hz = 0x384000,
+    };
+    CHECK(guest_dtb_build(&p, blob, sizeof(blob)) > 0);
+    CHECK(fdt_next_compatible(blob, -1, "umbra,coiommu") < 0);
+    p.coiommu_base = 0x3020000;
+    p.coiommu_size = 0x1000;
+    CHECK(guest_dtb_build(&p, blob, sizeof(blob)) > 0);
+    CHECK_EQ(fdt_check(blob, sizeof(blob)), 0);
+    int co = fdt_next_compatible(blob, -1, "umbra,coiommu");
+    CHECK_EQ(co, fdt_path_offset(blob, "/soc/coiommu@3020000"));
+    uint64_t base = 0, len = 0;
+    CHECK(fdt_get_reg(blob, co, 0, &base, &len) && base == 0x3020000 && len == 0x1000);
+}
+
 void unit_main(void)
 {
     check_isa_filter();
@@ -237,4 +258,5 @@ void unit_main(void)
     check_dtb_contents();
     check_uart();
     check_pci_host_bridge();
+    check_coiommu();
 }
