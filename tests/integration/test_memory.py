@@ -169,11 +169,12 @@ def out_of_memory_ends_that_vm_only():
 
 def pinning_policies_keep_results():
     """edu + 16 MiB NVMe under --dma-pinning static, viommu (shadow) and
-    coiommu, lazily backed: RESULT lines equal; static pins all RAM,
+    coiommu, lazily backed and reclaimed every 10 ms (reclaim must never
+    take a pinned page): RESULT lines equal; static pins all RAM,
     viommu and coiommu at most 5%; coiommu takes at most 0.05 full exits
     per DMA map; no IOMMU fault."""
     with Scratch() as s:
-        base = ["--kernel", DEVTEST, "--mem", MEM, "--mem-backing", "lazy", "--device", "edu",
+        base = ["--kernel", DEVTEST, "--mem", MEM, "--mem-backing", "lazy", "--reclaim", "10", "--device", "edu",
                 "--device", "nvme,drive=" + s.disk(), "--append", "blk_mib=16"]
         want, figures = None, []
         for pin, extra in (("static", []), ("viommu", ["--viommu", "shadow"]), ("coiommu", [])):
@@ -186,6 +187,7 @@ def pinning_policies_keep_results():
             row = row_of(stats)
             peak = mm(row, "dma_pinned_peak")
             expect(mm(row, "iommu_faults") == 0, run, "%s: IOMMU faults" % pin)
+            expect(mm(row, "mem_reclaim_runs") > 0, run, "%s: reclaim never ran" % pin)
             if pin == "static":
                 expect(peak == PAGES, run, "static pinned %d of %d" % (peak, PAGES))
             else:
