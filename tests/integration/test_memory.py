@@ -1,4 +1,5 @@
-"""Lazily backed guest RAM, reclaim and DMA pinning (issue 14): the devtest
+"""Lazily backed guest RAM, reclaim and DMA pinning (issue 14): Linux (2
+vCPUs) lazily backed and reclaimed equals native; the devtest
 guest's memtouch workload (write, check, sum and zero N MiB, wait, check
 again) and its edu + NVMe run give the same RESULT lines as eagerly backed
 RAM and native in hap, tsp and ssp; only what the guest touches is backed;
@@ -16,6 +17,8 @@ import tempfile
 from common import csv_rows, expect, guest_image, umbra_run
 
 DEVTEST = guest_image("devtest")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LINUX = [os.path.join(REPO, "build", "linux", f) for f in ("Image", "initramfs.cpio")]
 MODES = ("hap", "tsp", "ssp")
 TOUCH = "touch_mib=32 touch_wait_ms=100"
 MEM = "128M"
@@ -218,6 +221,33 @@ def unannounced_dma_blocked():
     return "blocked, %d IOMMU fault records" % faults
 
 
+def linux_lazily_backed_and_reclaimed():
+    """Linux, 2 vCPUs, lazily backed and reclaimed every 20 ms, under hap
+    and ssp: the fork workload's checksum equals native, the VM ends with a
+    fraction of its 256 MiB backed, and reclaim took pages back while both
+    vCPUs ran (each reclaim holds the other vCPU)."""
+    if not all(os.path.exists(f) for f in LINUX):
+        raise AssertionError("build/linux/Image or initramfs.cpio missing: run `make linux`")
+    args = ["--kernel", LINUX[0], "--initrd", LINUX[1], "--mem", "256M", "--cpus", "2",
+            "--append", "console=hvc0 earlycon=sbi workload=fork"]
+    native = umbra_run("--native", *args, timeout=300)
+    want = native.lines("RESULT workload=fork")
+    expect(native.rc == 0 and want, native, "native Linux failed")
+    figures = []
+    with Scratch() as s:
+        for mode in ("hap", "ssp"):
+            stats = s.path(mode + ".csv")
+            run = umbra_run(*args, "--mode", mode, "--mem-backing", "lazy", "--reclaim", "20", "--stats", stats,
+                            timeout=300)
+            expect(run.rc == 0 and run.lines("RESULT workload=fork") == want, run, "%s differs from native" % mode)
+            row = row_of(stats)
+            expect(mm(row, "mem_reclaimed") > 0, run, "%s: nothing reclaimed" % mode)
+            expect(mm(row, "mem_backed_peak") < 256 * 256 // 2, run, "%s: half of RAM backed" % mode)
+            figures.append("%s peak %d pages, %d reclaimed" % (mode, mm(row, "mem_backed_peak"),
+                                                              mm(row, "mem_reclaimed")))
+    return "; ".join(figures)
+
+
 def bad_memory_options_refused():
     """Bad values and combinations exit 2 naming the problem."""
     cases = ((["--mem-backing", "lazzy"], "unknown --mem-backing 'lazzy'"),
@@ -238,5 +268,6 @@ TESTS = [
     ("out_of_memory_ends_that_vm_only", out_of_memory_ends_that_vm_only),
     ("pinning_policies_keep_results", pinning_policies_keep_results),
     ("unannounced_dma_blocked", unannounced_dma_blocked),
+    ("linux_lazily_backed_and_reclaimed", linux_lazily_backed_and_reclaimed),
     ("bad_memory_options_refused", bad_memory_options_refused),
 ]
