@@ -126,24 +126,33 @@ static bool vcpu_still(const struct vcpu *v)
            __atomic_load_n(&v->state, __ATOMIC_ACQUIRE) != VCPU_RUNNING;
 }
 
-void memory_hold_vcpus(struct vcpu *self)
+bool memory_hold_vcpus(struct vcpu *self)
 {
     struct vm *vm = self->vm;
     __atomic_store_n(&vm->held, true, __ATOMIC_SEQ_CST);
     for (unsigned i = 0; i < vm->ncpus; i++)
         if (&vm->vcpus[i] != self)
             vcpu_post_request(&vm->vcpus[i], VCPU_REQ_PAUSE);
+    /* A sibling ending the VM waits for this vCPU to end: give up then. */
     for (unsigned i = 0; i < vm->ncpus; i++)
-        while (&vm->vcpus[i] != self && !vcpu_still(&vm->vcpus[i]))
+        while (&vm->vcpus[i] != self && !vcpu_still(&vm->vcpus[i])) {
+            if (__atomic_load_n(&vm->state, __ATOMIC_ACQUIRE) != VM_RUNNING) {
+                memory_release_vcpus(self);
+                return false;
+            }
             vcpu_serve_while_waiting(self);
+        }
+    return true;
 }
 
+/* Every sibling is kicked: a paused one, and one that backed off starting
+ * because of the hold and sleeps in hart_run. */
 void memory_release_vcpus(struct vcpu *self)
 {
     struct vm *vm = self->vm;
     __atomic_store_n(&vm->held, false, __ATOMIC_SEQ_CST);
     for (unsigned i = 0; i < vm->ncpus; i++)
-        if (&vm->vcpus[i] != self && vm->vcpus[i].paused)
+        if (&vm->vcpus[i] != self)
             vcpu_kick(&vm->vcpus[i]);
 }
 
@@ -165,7 +174,8 @@ uint64_t memory_reclaim(struct vcpu *self)
 {
     struct vm_memory *vmm = memory_of(self->vm);
     uint64_t start = instret_read();
-    memory_hold_vcpus(self);
+    if (!memory_hold_vcpus(self))
+        return 0;
     struct lazy_ram_revoker rv = { revoke_page, revoke_flush, self };
     uint64_t freed = lazy_ram_reclaim(&vmm->ram, &rv);
     memory_release_vcpus(self);

@@ -27,8 +27,9 @@ void memory_timer(struct vcpu *vcpu);
  * VM (the guest never sees another VM's page, nor a page of garbage). */
 void memory_check_exit(struct vcpu *vcpu);
 /* Hold every other vCPU of self's VM in Umbra (vcpu_pause) until release:
- * afterwards none runs guest code or is inside an exit. */
-void memory_hold_vcpus(struct vcpu *self);
+ * afterwards none runs guest code or is inside an exit.  False (nothing
+ * held) if the VM is ending meanwhile. */
+bool memory_hold_vcpus(struct vcpu *self);
 void memory_release_vcpus(struct vcpu *self);
 /* Reclaim now (from a vCPU of the VM, its siblings held meanwhile); the
  * pages freed. */

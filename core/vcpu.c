@@ -64,9 +64,14 @@ static void vcpu_sip_keep_requests(const struct vcpu *vcpu)
 
 static void hart_sleep_until_ipi(void)
 {
+    /* Neither the guest's interrupts nor Umbra's own timer (periodic
+     * memory work, served once the vCPU runs again) may end this wait. */
     uint64_t guest_enables = csr_read(hie);
+    uint64_t host_enables = csr_read(sie);
     csr_write(hie, 0);
+    csr_clear(sie, 1ull << IRQ_S_TIMER);
     wait_for_interrupt();
+    csr_write(sie, host_enables);
     csr_write(hie, guest_enables);
     csr_clear(sip, 1ull << IRQ_S_SOFT);
 }
@@ -275,6 +280,7 @@ _Noreturn void vcpu_park(struct vcpu *vcpu, enum vcpu_state state)
     }
     if (state == VCPU_ENDED)
         sbi_dbtr_release(vcpu);
+    vcpu_arch_set_host_timer(~0ull);    /* re-armed when it enters its guest again */
     csr_write(hvip, 0);
     csr_write(hgatp, 0);
     __atomic_store_n(&vcpu->state, state, __ATOMIC_RELEASE);

@@ -223,8 +223,9 @@ void vm_end(struct vm *vm, int status, const char *reason)
     /* The monitor may still look at an ended VM's translations; without
      * it nothing will, and giving them back shows in the report whether the
      * mode's pool returns to where it started. */
-    if (vm->mmu->on_vm_end && !monitor_enabled()) {
-        vm->mmu->on_vm_end(vm);
+    if (!monitor_enabled()) {
+        if (vm->mmu->on_vm_end)
+            vm->mmu->on_vm_end(vm);
         memory_vm_end(vm);
     }
     spin_lock(&vm_end_lock);

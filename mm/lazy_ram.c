@@ -156,7 +156,7 @@ paddr_t lazy_ram_back(struct lazy_ram *lr, gpaddr_t gpa)
 bool lazy_ram_pin(struct lazy_ram *lr, gpaddr_t gpa, paddr_t *hpa)
 {
     if (!lazy_ram_covers(lr, gpa)) {
-        lr->st.pins_refused++;
+        __atomic_fetch_add(&lr->st.pins_refused, 1, __ATOMIC_RELAXED);
         return false;
     }
     uint64_t p = page_index(lr, gpa);
@@ -227,16 +227,22 @@ static bool reclaimable(const struct lazy_ram *lr, uint64_t p)
     return lr->frames[p] && lr->pins[p] == 0 && lazy_ram_page_is_zero(lr->frames[p]);
 }
 
-/* Revoked, flushed: free those still reclaimable. */
+/* Candidates found under the lock: revoke and flush them without it (the
+ * revoker may sleep and take the mode's locks, which shadow fills hold
+ * while they back pages), then free those still reclaimable under it. */
 static uint64_t reclaim_batch(struct lazy_ram *lr, const struct lazy_ram_revoker *rv, const uint64_t *batch,
                               unsigned n)
 {
+    lr_unlock(lr);
+    for (unsigned i = 0; i < n; i++)
+        rv->revoke(rv->arg, page_gpa(lr, batch[i]));
     rv->flush(rv->arg);
+    lr_lock(lr);
     uint64_t freed = 0;
     for (unsigned i = 0; i < n; i++) {
         uint64_t p = batch[i];
         if (!reclaimable(lr, p))
-            continue;      /* written after all: stays backed, mapped again on its next touch */
+            continue;      /* written or pinned meanwhile: stays backed, mapped again on its next touch */
         paddr_t frame = lr->frames[p];
         set_frame(lr, p, 0);
         lr->fa.free(lr->fa.arg, frame);
@@ -256,7 +262,6 @@ uint64_t lazy_ram_reclaim(struct lazy_ram *lr, const struct lazy_ram_revoker *rv
     for (uint64_t p = 0; p < lr->pages; p++) {
         if (!reclaimable(lr, p))
             continue;
-        rv->revoke(rv->arg, page_gpa(lr, p));
         batch[n++] = p;
         if (n == RECLAIM_BATCH) {
             freed += reclaim_batch(lr, rv, batch, n);

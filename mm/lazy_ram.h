@@ -119,8 +119,9 @@ bool lazy_ram_page_is_zero(paddr_t frame);
 /*
  * Take back every backed, unpinned, all-zero page (the caller holds the
  * VM's vCPUs, see above).  Returns the pages freed.  Candidates go to the
- * revoker in batches; each batch is flushed, checked again, and its pages
- * still zero are freed and marked not backed.
+ * revoker in batches, with the lock released (the revoker may sleep);
+ * each batch is flushed, checked again under the lock, and its pages still
+ * zero and unpinned are freed and marked not backed.
  */
 uint64_t lazy_ram_reclaim(struct lazy_ram *lr, const struct lazy_ram_revoker *rv);
 

@@ -16,6 +16,7 @@
 #include "core/monitor/monitor.h"
 #include "core/pool.h"
 #include "core/spinlock.h"
+#include "mm/lazy_ram.h"
 #include "mm/pt.h"
 
 /* Each VM's G-stage table (by vm->index): hap's only per-VM state, and
@@ -142,8 +143,11 @@ static bool hap_back_ram(struct vcpu *vcpu, gpaddr_t gpa)
         return true;     /* out of memory: the VM ends before it runs again */
     spin_lock(&hap_gstage_lock[vm->index]);
     /* Another vCPU may have mapped it first: then the map is refused and
-     * the entry is already right. */
-    (void)pt_map(gstage_of(vm), page, hpa, PAGE_SIZE, GSTAGE_RAM_PERM);
+     * the entry is already right.  Refused and not mapped: no page was
+     * left for a table, which ends the VM like a page it cannot back. */
+    if (pt_map(gstage_of(vm), page, hpa, PAGE_SIZE, GSTAGE_RAM_PERM) != 0 &&
+        !pt_translate(gstage_of(vm), page, NULL, NULL, NULL))
+        vm->ram->out_of_memory = true;
     spin_unlock(&hap_gstage_lock[vm->index]);
     hfence_gvma_all();   /* this hart may hold the miss */
     return true;
