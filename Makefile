@@ -142,8 +142,8 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory $(if $(filter 1,$(V)),,-s BUILD_QUIET=1) all unit linux
 	$(Q)$(PYTHON) tests/run.py
 
+# The benchmark: every workload under every mode, the buffer sweep, the
 # passthrough, TLB, vIOMMU, shared-device and DMA-pinning costs, and the generated bench/*.csv, docs/results*.md and
-# passthrough, TLB, vIOMMU and shared-device costs, and the generated bench/*.csv, docs/results*.md and
 # docs/img/*.png.
 bench: deps all linux
 	@start=$$(date +%s); tools/umbra-bench --all && tools/umbra-bench-pci && tools/umbra-bench-tlb && \
