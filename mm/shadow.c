@@ -811,8 +811,12 @@ static enum fill_result shadow_fill(struct shadow_vm *s, int idx, uint64_t va, c
     if (writable && s->cfg.write_protect && ram)
         rmap_link(s, table, i, guest_frame_of_gpa(s, gpa_base));
     /* A fault on a present entry also means the hardware held a stale
-     * copy: flush it even if the new entry is the same. */
-    if (old & PTE_V)
+     * copy: flush it even if the new entry is the same.  The same entry
+     * again needs only this hart's copy gone: another hart holds either
+     * this entry or a staler one it will fault on and flush itself. */
+    if ((old & PTE_V) && old == *e)
+        flush_va_on(s, idx, va, false);
+    else if (old & PTE_V)
         flush_dropped(s, idx, va, old);
 
     out->hpa = hpa;

@@ -697,6 +697,29 @@ static void test_sfence_kinds(void)
  * walking through it stops being shadowed (and protected); a fill through
  * it shadows and protects it again, and resets the count.  The root a vCPU
  * runs on (pinned) is never dropped. */
+/* tsp: a fault on a writable leaf the shadow already holds (the hart had
+ * a stale copy) re-installs the same leaf and flushes only this hart; a
+ * changed writable leaf still flushes every hart. */
+static void test_same_leaf_flushes_locally(void)
+{
+    vm_setup(true, false, KIB(256));
+    guest_std(gleaf(DATA(0), PTE_R | PTE_W | PTE_A | PTE_D));
+    int a = root_get(satp_of(T(0), 1));
+    CHECK_EQ(fault(a, VA_STD, &STORE), SHADOW_FAULT_HIDDEN);
+    pte_t before = spte(a, VA_STD);
+    CHECK(before & PTE_W);
+    flush_count = 0;
+    CHECK_EQ(fault(a, VA_STD, &STORE), SHADOW_FAULT_HIDDEN);
+    CHECK_EQ(spte(a, VA_STD), before);
+    CHECK(flushed(vm.roots[a].hw_asid, VA_STD, false));
+    CHECK(!flushed_every_hart(vm.roots[a].hw_asid, VA_STD, false));
+    /* The guest points the page elsewhere without a fence (tsp emulates the
+     * store, which drops the leaf); the refill's leaf differs. */
+    shadow_guest_pt_write(&vm, T(2) + 3 * 8, gleaf(DATA(1), PTE_R | PTE_W | PTE_A | PTE_D), 8);
+    CHECK_EQ(fault(a, VA_STD, &STORE), SHADOW_FAULT_HIDDEN);
+    CHECK(spte(a, VA_STD) != before);
+}
+
 static void test_write_flood(void)
 {
     setup_flood_limit = 4;
@@ -1839,6 +1862,7 @@ static void rule_tests(void)
     test_passthrough();
     test_sfence_kinds();
     test_write_protect();
+    test_same_leaf_flushes_locally();
     test_write_flood();
     test_stale_pointer_rebuilt();
     test_protect_race();
