@@ -260,6 +260,8 @@ static void rmap_revoke_writes(struct shadow_vm *s, uint64_t frame)
 {
     uint32_t ref = s->wr_heads[frame];
     s->wr_heads[frame] = 0;
+    int last_root = SHADOW_NO_ROOT;
+    uint64_t last_va = 0;
     while (ref) {
         uint32_t n = (ref - 1) >> 9, idx = (ref - 1) & 511;
         const struct shadow_page_meta *m = &s->meta[n];
@@ -268,13 +270,19 @@ static void rmap_revoke_writes(struct shadow_vm *s, uint64_t frame)
         ASSERT((*e & PTE_V) && (*e & PTE_W) && ram_hpa(s, gpa_of_guest_frame(s, frame), PAGE_SIZE, &frame_hpa) &&
                pte_to_pa(*e) == frame_hpa);
         *e &= ~(PTE_W | PTE_D);
-        flush_va_on(s, m->root, entry_va(m, idx), true);
+        /* This hart drops each; the other harts drop everything once, at
+         * the last (one shootdown however many leaves, see shadow_flush_fn). */
+        if (last_root != SHADOW_NO_ROOT)
+            flush_va_on(s, last_root, last_va, false);
+        last_root = m->root, last_va = entry_va(m, idx);
         s->stats.wp_revoked++;
         uint32_t next = s->wr_next[ref - 1];
         s->wr_next[ref - 1] = 0;
         ASSERT(next != 0 && (!(next & RMAP_END) || (next & ~RMAP_END) == frame));
         ref = (next & RMAP_END) ? 0 : next;
     }
+    if (last_root != SHADOW_NO_ROOT)
+        flush_va_on(s, last_root, last_va, true);
 }
 
 /* ---- write protection of guest page-table frames ----------------------- */

@@ -42,7 +42,10 @@
  * every_hart == true: the change must reach every hart running the VM before
  * the core goes on: shadow table pages were freed (a stale walk cache could
  * read a reused page), a hardware ASID is changing hands, or write access to
- * a frame that just became a guest page table was revoked (tsp).
+ * a frame that just became a guest page table was revoked (tsp).  The other
+ * harts then drop every entry of the VM, not only this one (a shootdown
+ * flushes their whole guest TLB), so one such call covers every change
+ * made before it: the core batches revocations into one.
  */
 typedef void (*shadow_flush_fn)(void *arg, uint16_t hw_asid, uint64_t va, bool all, bool every_hart);
 

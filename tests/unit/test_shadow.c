@@ -157,8 +157,9 @@ static void flush_stub(void *arg, uint16_t hw_asid, uint64_t va, bool all, bool 
         flush_log[flush_count] = (struct flush_rec){ hw_asid, va, all, every_hart };
     flush_count++;
     tlb_invalidate(tlb, hw_asid, va, all);
+    /* A shootdown flushes the other harts' whole guest TLB (shadow_flush_fn). */
     if (every_hart)
-        tlb_invalidate(remote_tlb, hw_asid, va, all);
+        memset(remote_tlb, 0, sizeof(remote_tlb));
 }
 
 static const struct flush_rec *flush_find(uint16_t asid, uint64_t va, bool all)
@@ -697,6 +698,36 @@ static void test_sfence_kinds(void)
  * walking through it stops being shadowed (and protected); a fill through
  * it shadows and protects it again, and resets the count.  The root a vCPU
  * runs on (pinned) is never dropped. */
+/* tsp: a frame written through writable leaves in three shadows becomes a
+ * page table: every leaf loses W, this hart flushes each, and the other
+ * harts hear one shootdown, not three. */
+static void test_revokes_batched(void)
+{
+    vm_setup(true, false, KIB(256));
+    guest_std(gleaf(DATA(5), PTE_R | PTE_W | PTE_A | PTE_D));
+    int roots[3];
+    for (unsigned i = 0; i < 3; i++) {
+        roots[i] = root_get(satp_of(T(0), (uint16_t)(1 + i)));
+        CHECK_EQ(fault(roots[i], VA_STD, &STORE), SHADOW_FAULT_HIDDEN);
+        CHECK(spte(roots[i], VA_STD) & PTE_W);
+    }
+    unsigned revoked = (unsigned)vm.stats.wp_revoked;
+    gpte_set(DATA(5), 0, gleaf(DATA(6), PTE_R | PTE_A));
+    shadow_guest_pt_write(&vm, T(1) + 6 * 8, gptr(DATA(5)), 8);   /* T1[6] -> DATA(5) */
+    flush_count = 0;
+    CHECK_EQ(fault(roots[0], mkva(1, 6, 0, 0), &LOAD), SHADOW_FAULT_HIDDEN);
+    CHECK(shadow_gpa_protected(&vm, DATA(5)));
+    CHECK_EQ(vm.stats.wp_revoked - revoked, 3);
+    unsigned remote = 0;
+    for (unsigned i = 0; i < MIN(flush_count, FLUSH_LOG); i++)
+        remote += flush_log[i].every_hart;
+    CHECK_EQ(remote, 1);
+    for (unsigned i = 0; i < 3; i++) {
+        CHECK(!(spte(roots[i], VA_STD) & PTE_W));
+        CHECK(flushed(vm.roots[roots[i]].hw_asid, VA_STD & ~0xfffull, false));
+    }
+}
+
 /* tsp: a fault on a writable leaf the shadow already holds (the hart had
  * a stale copy) re-installs the same leaf and flushes only this hart; a
  * changed writable leaf still flushes every hart. */
@@ -1863,6 +1894,7 @@ static void rule_tests(void)
     test_sfence_kinds();
     test_write_protect();
     test_same_leaf_flushes_locally();
+    test_revokes_batched();
     test_write_flood();
     test_stale_pointer_rebuilt();
     test_protect_race();
