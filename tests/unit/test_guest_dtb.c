@@ -164,13 +164,19 @@ static void check_uart(void)
     CHECK(alias && strcmp(alias, stdout_path) == 0);
 }
 
-static void check_pci_host_bridge(void)
+/* One vCPU, 64 MiB, QEMU virt's UART: the base the device tests add to. */
+static struct guest_dtb_params one_cpu_with_uart(void)
 {
-    struct guest_dtb_params p = {
+    return (struct guest_dtb_params){
         .bootargs = "", .ncpus = 1, .ram_base = 0x80000000, .ram_size = 0x4000000,
         .timebase_hz = 10000000, .host_isa = QEMU_ISA, .mmu_type = "riscv,sv39",
         .uart_base = 0x10000000, .uart_size = 0x100, .uart_clock_hz = 0x384000,
     };
+}
+
+static void check_pci_host_bridge(void)
+{
+    struct guest_dtb_params p = one_cpu_with_uart();
     CHECK(guest_dtb_build(&p, blob, sizeof(blob)) > 0);
     CHECK(fdt_next_compatible(blob, -1, "pci-host-ecam-generic") < 0);
 
@@ -234,11 +240,7 @@ static void check_pci_host_bridge(void)
  * unless asked for. */
 static void check_coiommu(void)
 {
-    struct guest_dtb_params p = {
-        .bootargs = "", .ncpus = 1, .ram_base = 0x80000000, .ram_size = 0x4000000,
-        .timebase_hz = 10000000, .host_isa = QEMU_ISA, .mmu_type = "riscv,sv39",
-        .uart_base = 0x10000000, .uart_size = 0x100, .uart_clock_hz = 0x384000,
-    };
+    struct guest_dtb_params p = one_cpu_with_uart();
     CHECK(guest_dtb_build(&p, blob, sizeof(blob)) > 0);
     CHECK(fdt_next_compatible(blob, -1, "umbra,coiommu") < 0);
     p.coiommu_base = 0x3020000;
