@@ -321,14 +321,24 @@ static void page_publish(struct viommu_vm *vv)
 /* One look at the guest's register page: every register it wrote since
  * the last look is written to the model, in address order (ddtp before
  * the queues, cqt before cqcsr), which runs any commands; then the page
- * gets the model's registers back.  Returns true if anything was done. */
+ * gets the model's registers back.  Returns true if anything was done.
+ *
+ * The page is read in the reverse of that order, control registers first,
+ * because a driver writes a queue's base before the csr that turns it on.
+ * Read base first, the guest could store base and csr in between, and the
+ * model would turn the queue on at the old base (seen as a command-queue
+ * memory fault at cqh 0 on a loaded host).  Read csr first, a csr that
+ * says "on" comes with a base at least as new as the one it was meant for. */
 static bool sidecore_poll_vm(struct viommu_vm *vv)
 {
     bool work = false;
     uint64_t reads = vv->v.n.reg_reads, writes = vv->v.n.reg_writes;
+    uint64_t snap[ARRAY_SIZE(guest_writable)];
+    for (size_t i = ARRAY_SIZE(guest_writable); i-- > 0;)
+        snap[i] = page_load(vv, guest_writable[i].off, guest_writable[i].size);
     for (size_t i = 0; i < ARRAY_SIZE(guest_writable); i++) {
         unsigned off = guest_writable[i].off, size = guest_writable[i].size;
-        uint64_t cur = page_load(vv, off, size);
+        uint64_t cur = snap[i];
         if (cur == vv->seen[off / 4])
             continue;
         if (!work)
