@@ -40,6 +40,10 @@
 #define SHADOW_ROOT_LEVEL 2
 #define GUEST_TABLE_NONE (~0ull)       /* not page aligned: matches no guest table */
 #define AD_UPDATE_RETRIES 16
+/* A software bit of the PTE (RSW, ignored by the hardware walker): set only
+ * for the length of one resync, to see a leaf logged twice once. */
+#define PTE_RESYNC_SEEN (1ull << 8)
+#define VPN_MASK ((1u << 27) - 1)      /* Sv39: 27 bits of VA page number */
 
 struct shadow_page_meta {
     bool in_use;
@@ -397,6 +401,8 @@ static uint64_t root_empty(struct shadow_vm *s, int idx)
         if (e[i] & PTE_V)
             dropped += entry_clear(s, root, i);
     ASSERT(s->roots[idx].tables == 0);
+    s->roots[idx].log_len = 0;
+    s->roots[idx].log_over = false;
     if (dropped)
         flush_all(s, idx);
     return dropped;
@@ -495,6 +501,8 @@ int shadow_root_get(struct shadow_vm *s, uint64_t guest_satp, int keep, bool *bu
     r->hw_asid = (uint16_t)(s->cfg.first_hw_asid + slot);
     r->tables = 0;
     r->pins = 0;
+    r->log_len = 0;
+    r->log_over = false;
     paddr_t table;
     while (!(table = table_alloc(s, slot, SHADOW_ROOT_LEVEL, 0, root_guest_table(s, guest_satp)))) {
         s->stats.pool_exhausted++;
@@ -523,7 +531,7 @@ uint64_t shadow_root_vsatp(const struct shadow_vm *s, int idx)
 
 struct meta_layout {
     uint64_t pages, frames, buckets;
-    uint64_t meta_off, hash_off, refs_off, wr_heads_off, wr_next_off, flood_off, chunks_off, total;
+    uint64_t meta_off, hash_off, refs_off, wr_heads_off, wr_next_off, flood_off, chunks_off, log_off, total;
 };
 
 /* Where each bookkeeping array lives in the caller's buffer.  The
@@ -545,7 +553,8 @@ static struct meta_layout meta_layout_of(uint64_t mem_size, uint64_t pool_bytes,
     l.wr_next_off = ALIGN_UP(l.wr_heads_off + wp * l.frames * sizeof(uint32_t), 8);
     l.flood_off = ALIGN_UP(l.wr_next_off + wp * l.pages * PTES_PER_TABLE * sizeof(uint32_t), 8);
     l.chunks_off = ALIGN_UP(l.flood_off + wp * l.frames * sizeof(uint8_t), 8);
-    l.total = ALIGN_UP(l.chunks_off + wp * (l.frames / 512 + 1) * sizeof(uint16_t), 8);
+    l.log_off = ALIGN_UP(l.chunks_off + wp * (l.frames / 512 + 1) * sizeof(uint16_t), 8);
+    l.total = ALIGN_UP(l.log_off + (1 - wp) * SHADOW_MAX_ROOTS * SHADOW_FILL_LOG * sizeof(uint32_t), 8);
     return l;
 }
 
@@ -616,6 +625,8 @@ void shadow_vm_init(struct shadow_vm *s, const struct guest_mem *mem, gpaddr_t r
         s->wr_next = (uint32_t *)(void *)(base + l.wr_next_off);
         s->flood = base + l.flood_off;
         s->chunk_protected = (uint16_t *)(void *)(base + l.chunks_off);
+    } else {
+        s->fill_log = (uint32_t *)(void *)(base + l.log_off);
     }
     s->hash_mask = (uint32_t)(l.buckets - 1);
     s->frames = l.frames;
@@ -757,6 +768,117 @@ static void note_tables_used(struct shadow_vm *s, const struct walk *w)
             s->flood[guest_frame_of_gpa(s, w->table_gpa[i])] = 0;
 }
 
+/* ---- ssp: the fill log and wide-fence resync --------------------------- */
+
+/* Record that root idx got a leaf covering va.  The log is a superset of the
+ * VAs of the root's leaves (entries may name leaves dropped since) until it
+ * overflows; then the next wide fence empties the tree as before. */
+static void fill_log_note(struct shadow_vm *s, int idx, uint64_t va)
+{
+    struct shadow_root *r = &s->roots[idx];
+    if (r->log_len == SHADOW_FILL_LOG) {
+        r->log_over = true;
+        return;
+    }
+    s->fill_log[(uint64_t)idx * SHADOW_FILL_LOG + r->log_len++] = (uint32_t)(va >> 12) & VPN_MASK;
+}
+
+/* The leaf of root idx covering va: its table chain (tables[level..2]),
+ * level and slot.  False if no leaf covers va. */
+static bool leaf_find(const struct shadow_vm *s, int idx, uint64_t va, paddr_t tables[3], unsigned *level,
+                      unsigned *slot)
+{
+    paddr_t table = s->roots[idx].table;
+    for (unsigned l = SHADOW_ROOT_LEVEL;; l--) {
+        unsigned i = pt_index(PT_SV39, va, l);
+        pte_t e = table_entries(table)[i];
+        tables[l] = table;
+        if (!(e & PTE_V))
+            return false;
+        if (!pte_is_pointer(e)) {
+            *level = l, *slot = i;
+            return true;
+        }
+        ASSERT(l > 0); /* level-0 tables hold only leaves */
+        table = pte_to_pa(e);
+    }
+}
+
+/* Would a fill for va now install exactly leaf `cur` at `level`, below
+ * tables mirroring the ones the guest's walk visits?  Then the guest has
+ * not changed what the leaf was made from and it may stay.  The walk
+ * reads with every permission a leaf can grant (the leaf's own U, SUM,
+ * MXR), so its result depends on the guest's PTEs only; leaves of device
+ * ranges are never kept. */
+static bool leaf_current(const struct shadow_vm *s, int idx, uint64_t va, const paddr_t tables[3], unsigned level,
+                         pte_t cur)
+{
+    struct access_ctx ctx = { .type = ACCESS_LOAD, .user = (cur & PTE_U) != 0, .sum = true, .mxr = true };
+    struct walk w;
+    paddr_t hpa;
+    gwalk(s->mem, s->roots[idx].guest_satp, va, &ctx, &w);
+    if (w.result != WALK_OK || w.need_a || !ram_hpa(s, w.gpa, 1, &hpa) || shadow_leaf_level(s, &w, false) != level)
+        return false;
+    for (unsigned l = level; l < SHADOW_ROOT_LEVEL; l++)
+        if (page_meta(s, tables[l])->guest_table != expected_guest_table(&w, false, l))
+            return false;
+    bool writable = (w.leaf & PTE_W) && (w.leaf & PTE_D);
+    uint64_t perm = (w.leaf & (PTE_R | PTE_X | PTE_U)) | PTE_A | (writable ? PTE_W | PTE_D : 0);
+    return cur == pte_make_leaf(ALIGN_DOWN(hpa, level_bytes(level)), perm);
+}
+
+/* An ASID-wide (or global) fence for root idx: keep each logged leaf the
+ * guest's tables still give, drop the rest; the tables stay (shadow_path
+ * replaces one that mirrors a table the guest no longer uses).  Only leaves
+ * changed, so this hart's flush suffices, as for a one-page fence.  With
+ * the log overflowed the tree is emptied instead.
+ *
+ * Only a root some vCPU runs on (pinned; the caller refreshed the pins) is
+ * resynced.  A kept leaf is what a hart's TLB could refetch right after the
+ * fence, and a hart refetches only through the satp it runs on.  A guest
+ * fences an address space it does not run to retire it (an ASID being
+ * recycled) and may then rebuild its tables in the same frames with no
+ * further fence; leaves kept for it would outlive the fence.  So such a
+ * root is emptied, as before. */
+static uint64_t root_resync(struct shadow_vm *s, int idx)
+{
+    struct shadow_root *r = &s->roots[idx];
+    if (r->pins == 0)
+        return root_empty(s, idx);
+    if (r->log_over) {
+        s->stats.resync_emptied++;
+        return root_empty(s, idx);
+    }
+    uint32_t *log = s->fill_log + (uint64_t)idx * SHADOW_FILL_LOG;
+    pte_t *kept[SHADOW_FILL_LOG];
+    unsigned n = 0;
+    uint64_t dropped = 0;
+    for (unsigned i = 0; i < r->log_len; i++) {
+        uint64_t va = sign_extend_va((uint64_t)log[i] << 12);
+        paddr_t tables[3];
+        unsigned level, slot;
+        if (!leaf_find(s, idx, va, tables, &level, &slot))
+            continue;
+        pte_t *e = &table_entries(tables[level])[slot];
+        if (*e & PTE_RESYNC_SEEN)
+            continue;
+        if (leaf_current(s, idx, va, tables, level, *e)) {
+            *e |= PTE_RESYNC_SEEN;
+            kept[n] = e;
+            log[n++] = log[i];
+            continue;
+        }
+        dropped += entry_clear(s, tables[level], slot);
+    }
+    for (unsigned i = 0; i < n; i++)
+        *kept[i] &= ~PTE_RESYNC_SEEN;
+    r->log_len = (uint16_t)n;
+    s->stats.resync_kept += n;
+    if (dropped && s->cfg.flush)
+        s->cfg.flush(s->cfg.flush_arg, r->hw_asid, 0, true, false);
+    return dropped;
+}
+
 /*
  * Install the shadow leaf for a permitted access to the VM's RAM (device
  * NULL) or to passthrough range `device` (4 KiB leaves, never executable,
@@ -815,6 +937,9 @@ static enum fill_result shadow_fill(struct shadow_vm *s, int idx, uint64_t va, c
     if (old & PTE_V)
         entry_clear(s, table, i);
     *e = pte_make_leaf(hpa_base, perm);
+    /* A leaf replacing a leaf in the same slot is logged already. */
+    if (s->fill_log && (!(old & PTE_V) || pte_is_pointer(old)))
+        fill_log_note(s, idx, va);
     /* A 2 MiB leaf goes on its chunk's first frame's chain. */
     if (writable && s->cfg.write_protect && ram)
         rmap_link(s, table, i, guest_frame_of_gpa(s, gpa_base));
@@ -1081,13 +1206,15 @@ void shadow_sfence(struct shadow_vm *s, bool has_va, uint64_t va, bool has_asid,
         s->stats.sync_asid++;
     else
         s->stats.sync_all++;
+    if (!has_va)
+        pins_refresh(s);    /* root_resync keeps leaves of running roots only */
     for (int i = 0; i < s->max_roots; i++) {
         const struct shadow_root *r = &s->roots[i];
         if (!r->live || satp_is_bare(r->guest_satp))
             continue;
         if (has_asid && guest_asid(r->guest_satp) != asid)
             continue;
-        s->stats.entries_dropped += has_va ? shadow_drop_va(s, i, va) : root_empty(s, i);
+        s->stats.entries_dropped += has_va ? shadow_drop_va(s, i, va) : root_resync(s, i);
     }
 }
 

@@ -30,6 +30,10 @@
 #define SHADOW_MAX_ROOTS 128
 #define SHADOW_MAX_PASSTHROUGH 24   /* every memory BAR of 4 functions (iommu/passthrough/vpci.h) */
 #define SHADOW_NO_ROOT (-1)
+/* Without write protection (ssp) each shadow logs the VAs of the leaves it
+ * fills, up to this many, so an ASID-wide fence resyncs those leaves
+ * against the guest instead of emptying the tree. */
+#define SHADOW_FILL_LOG 128
 
 /*
  * What the caller wants flushed from the hardware TLB: one VA (all == false)
@@ -69,6 +73,8 @@ struct shadow_root {
     uint16_t hw_asid;
     uint64_t last_used;     /* for reclaim */
     uint32_t tables;        /* shadow tables below the root (0 = empty tree) */
+    uint16_t log_len;       /* ssp: fill-log entries in use */
+    bool log_over;          /* ssp: a fill found the log full; the next wide fence empties */
     uint32_t pins;          /* set by the caller: vCPUs running on this shadow; a pinned
                                root's slot is never reused (its tree may still be emptied);
                                see shadow_config.refresh_pins */
@@ -79,6 +85,8 @@ struct shadow_stats {
     uint64_t pages_in_use, pages_peak;   /* shadow table pages */
     uint64_t roots_built, roots_reclaimed, pool_exhausted;
     uint64_t sync_va, sync_asid, sync_all;   /* ssp fences by kind */
+    uint64_t resync_kept;                    /* ssp: leaves a wide fence found current and kept */
+    uint64_t resync_emptied;                 /* ssp: wide fences that emptied a tree (log full) */
     uint64_t entries_dropped;
     uint64_t wp_emulated;                    /* tsp guest page-table writes */
     uint64_t protected_pages;                /* tsp: guest frames currently write-protected */
@@ -111,6 +119,7 @@ struct shadow_vm {
     uint16_t *chunk_protected;           /* tsp: per 2 MiB of RAM, protected frames inside it */
     uint32_t *hash_heads;                /* guest table frame -> shadow tables (tsp updates) */
     uint32_t *wr_heads;                  /* tsp: per guest frame, its writable shadow leaves */
+    uint32_t *fill_log;                  /* ssp: SHADOW_FILL_LOG VPNs per root slot */
     uint32_t *wr_next;                   /* tsp: per shadow PTE slot, the next one in its chain
                                             (the last one names the frame; 0 = on no chain) */
     uint32_t hash_mask;                  /* hash_heads has hash_mask + 1 buckets */

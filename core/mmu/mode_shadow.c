@@ -685,6 +685,8 @@ static void mode_shadow_report(struct vm *vm, struct exit_stats *t, int *sptbuf_
     t->mm[MM_SYNC_ASID] += st->sync_asid;
     t->mm[MM_SYNC_ALL] += st->sync_all;
     t->mm[MM_ENTRIES_DROPPED] += st->entries_dropped;
+    t->mm[MM_RESYNC_KEPT] += st->resync_kept;
+    t->mm[MM_RESYNC_EMPTIED] += st->resync_emptied;
     t->mm[MM_WP_EMULATED] += st->wp_emulated;
     t->mm[MM_WP_UNSHADOWED] += st->wp_unshadowed;
     t->mm[MM_REMOTE_FLUSHES] += smv->remote_flushes;

@@ -103,6 +103,9 @@ enum mm_counter {
      * they gave. */
     MM_DMA_PINNED_PEAK, MM_DMA_PINNED_END, MM_DMA_PINS, MM_DMA_UNPINS, MM_DMA_PINS_REFUSED,
     MM_COIOMMU_NOTIFIES, MM_COIOMMU_PINNED, MM_COIOMMU_UNPINNED, MM_COIOMMU_SCANS, MM_COIOMMU_SECOND_CHANCES,
+    /* ssp wide fences: leaves found current and kept, trees emptied
+     * because the fill log had overflowed. */
+    MM_RESYNC_KEPT, MM_RESYNC_EMPTIED,
     MM_COUNTER_COUNT
 };
 /* names: "sptbuf_hits", ..., lower snake case of the enum without MM_ */

@@ -664,34 +664,102 @@ static void test_sfence_kinds(void)
     CHECK_EQ(flush_count, 0);
     CHECK_EQ(vm.stats.sync_va, 4);
 
-    /* (x0, asid): whole address spaces with that ASID. */
-    for (unsigned i = 0; i < 3; i++)
+    /* (x0, asid): the address spaces with that ASID that a vCPU runs on
+     * (B) resync against the guest: a leaf it changed goes, the others
+     * stay, and so do the tables. */
+    vm.roots[b].pins = 1;
+    for (unsigned i = 0; i < 3; i++) {
+        fault(all[i], va1, &LOAD);
         fault(all[i], va2, &LOAD);
-    uint64_t pages = vm.stats.pages_in_use;
+    }
+    guest_std(gleaf(DATA(2), PTE_R | PTE_W | PTE_A | PTE_D));
+    uint64_t pages = vm.stats.pages_in_use, kept = vm.stats.resync_kept;
     flush_count = 0;
     shadow_sfence(&vm, false, 0, true, 2);
-    CHECK(!mapped(b, va1) && !mapped(b, va2));
-    CHECK(mapped(a, va2) && mapped(c, va2));
-    CHECK_EQ(vm.stats.pages_in_use, pages - 2); /* B's copies of T1 and T2 */
+    CHECK(!mapped(b, va1) && mapped(b, va2));
+    CHECK(mapped(a, va1) && mapped(c, va1)); /* ASID 1 was not fenced: stale until it is */
+    CHECK_EQ(vm.stats.pages_in_use, pages);
+    CHECK_EQ(vm.stats.resync_kept - kept, 1);
     CHECK_EQ(flush_count, 1);
     CHECK(flushed(hw_b, 0, true));
+    CHECK(!flushed_every_hart(hw_b, 0, true)); /* only leaves changed */
     CHECK_EQ(vm.stats.sync_asid, 1);
     CHECK(vm.roots[b].live);
 
-    /* (x0, x0): every address space but the physical one. */
+    /* (x0, x0): every address space but the physical one; B (running)
+     * resyncs, A and C (no vCPU on them) are emptied. */
     fault(b, va1, &LOAD);
+    gpte_set(T(2), 4, gleaf(DATA(3), PTE_R | PTE_A));
     flush_count = 0;
     shadow_sfence(&vm, false, 0, false, 0);
-    CHECK(!mapped(a, va2) && !mapped(b, va1) && !mapped(c, va2));
+    CHECK(!mapped(a, va1) && !mapped(c, va1) && mapped(b, va1)); /* B's is the new one */
+    CHECK(!mapped(a, va2) && !mapped(b, va2) && !mapped(c, va2));
     CHECK(mapped(phys, RAM_BASE));
-    CHECK_EQ(vm.stats.pages_in_use, 6); /* four roots, the physical shadow's path */
+    CHECK(vm.roots[a].tables == 0 && vm.roots[c].tables == 0 && vm.roots[b].tables > 0);
+    CHECK(vm.stats.pages_in_use < pages);
     CHECK_EQ(vm.stats.sync_all, 1);
     CHECK(flushed(hw_a, 0, true) && flushed(hw_b, 0, true) && flushed(hw_c, 0, true));
-    CHECK(flushed_every_hart(hw_a, 0, true)); /* tables were freed */
+    CHECK(flushed_every_hart(hw_a, 0, true) && !flushed_every_hart(hw_b, 0, true));
     CHECK(!flushed(vm.roots[phys].hw_asid, 0, true));
     /* The shadows refill from the guest as before. */
     CHECK_EQ(fault(a, va1, &STORE), SHADOW_FAULT_HIDDEN);
     CHECK(spte(a, va1) & PTE_W);
+    CHECK_EQ(spte(a, va1) >> PTE_PPN_SHIFT, hpa_of(DATA(2)) >> 12);
+}
+
+/* ssp's fill log: a leaf dropped by a one-page fence and filled again is
+ * logged twice but kept once; a log that overflowed makes the next wide
+ * fence empty the tree (tables freed, every hart told). */
+static void test_fill_log(void)
+{
+    vm_setup(false, false, KIB(256));
+    guest_std(gleaf(DATA(0), PTE_R | PTE_A));
+    int a = root_get(satp_of(T(0), 1));
+    vm.roots[a].pins = 1;
+    CHECK_EQ(fault(a, VA_STD, &LOAD), SHADOW_FAULT_HIDDEN);
+    shadow_sfence(&vm, true, VA_STD, false, 0);
+    CHECK_EQ(fault(a, VA_STD, &LOAD), SHADOW_FAULT_HIDDEN);
+    CHECK_EQ(vm.roots[a].log_len, 2);
+    shadow_sfence(&vm, false, 0, true, 1);
+    CHECK(mapped(a, VA_STD));
+    CHECK_EQ(vm.roots[a].log_len, 1);
+    CHECK(!(spte(a, VA_STD) & (1ull << 8))); /* the resync's mark is gone */
+
+    for (unsigned i = 0; i <= SHADOW_FILL_LOG; i++) {
+        gpte_set(T(2), 16 + i, gleaf(DATA(i % 8), PTE_R | PTE_A));
+        CHECK_EQ(fault(a, mkva(1, 2, 16 + i, 0), &LOAD), SHADOW_FAULT_HIDDEN);
+    }
+    CHECK(vm.roots[a].log_over);
+    uint64_t emptied = vm.stats.resync_emptied;
+    flush_count = 0;
+    shadow_sfence(&vm, false, 0, true, 1);
+    CHECK_EQ(vm.stats.resync_emptied - emptied, 1);
+    CHECK(!mapped(a, VA_STD) && !mapped(a, mkva(1, 2, 16, 0)));
+    CHECK_EQ(vm.roots[a].tables, 0);
+    CHECK(flushed_every_hart(vm.roots[a].hw_asid, 0, true));
+    CHECK(!vm.roots[a].log_over && vm.roots[a].log_len == 0);
+}
+
+/* ssp: an address space no vCPU runs on is emptied by a wide fence even
+ * though its leaves are still what the guest's tables say: the guest may
+ * retire it (recycling the ASID), rebuild its tables in the same frames
+ * with no further fence, and run it again under the same satp. */
+static void test_resync_only_running(void)
+{
+    vm_setup(false, false, KIB(256));
+    guest_std(gleaf(DATA(0), PTE_R | PTE_A));
+    int a = root_get(satp_of(T(0), 1));
+    CHECK_EQ(fault(a, VA_STD, &LOAD), SHADOW_FAULT_HIDDEN);
+    CHECK_EQ(vm.roots[a].pins, 0);
+    uint64_t kept = vm.stats.resync_kept;
+    shadow_sfence(&vm, false, 0, true, 1);
+    CHECK(!mapped(a, VA_STD));
+    CHECK_EQ(vm.roots[a].tables, 0);
+    CHECK_EQ(vm.stats.resync_kept, kept);
+    /* The rebuilt tables map the page elsewhere: the refill follows them. */
+    gpte_set(T(2), 3, gleaf(DATA(4), PTE_R | PTE_A));
+    CHECK_EQ(fault(a, VA_STD, &LOAD), SHADOW_FAULT_HIDDEN);
+    CHECK_EQ(spte(a, VA_STD) >> PTE_PPN_SHIFT, hpa_of(DATA(4)) >> 12);
 }
 
 /* tsp write flooding: a page table written 4 times in a row with no fill
@@ -1892,6 +1960,8 @@ static void rule_tests(void)
     test_physical_shadow();
     test_passthrough();
     test_sfence_kinds();
+    test_fill_log();
+    test_resync_only_running();
     test_write_protect();
     test_same_leaf_flushes_locally();
     test_revokes_batched();
