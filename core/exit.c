@@ -106,6 +106,54 @@ void vcpu_process_requests(struct vcpu *vcpu)
         vcpu_park(vcpu, VCPU_ENDED);
 }
 
+/*
+ * The short path (trap.S), tried first for the frequent traps: an ecall
+ * from VS (vcpu_short_ecall) and a page fault (vcpu_short_page_fault).
+ * Only the registers a C call may change are saved (ra, t0-t6, a0-a7,
+ * with sp and tp); s0-s11 and gp still hold the guest's, and the trap CSRs
+ * are not in regs: a handler here reads and writes them live.  trap.S
+ * finds regs again as this hart's vCPU.  True when done: the guest resumes
+ * from regs, the trap counted as a fast exit.  False with no CSR changed:
+ * the general path saves the rest and runs.  Requests and per-exit work
+ * (exit_work) are the general path's, so their presence sends it there.
+ */
+static inline bool vcpu_short_allowed(const struct vcpu *vcpu)
+{
+    return !vcpu->requests && !vcpu->vm->exit_work && vcpu->vm->state == VM_RUNNING;
+}
+
+/* No frame of its own: it only tests and tail-calls, on every SBI call. */
+__attribute__((optimize("omit-frame-pointer"))) bool vcpu_short_ecall(struct vcpu_regs *regs)
+{
+    struct vcpu *vcpu = (struct vcpu *)regs;
+    return vcpu_short_allowed(vcpu) && sbi_handle_short(vcpu);
+}
+
+/* A virtual instruction from VS (rs1_value, rs2_value: the registers its
+ * rs1 and rs2 fields name, read by trap.S): the mode's, if it takes it
+ * here (a one-page sfence.vma).  From VU it is the general path's illegal
+ * instruction. */
+bool vcpu_short_virtual_instruction(struct vcpu_regs *regs, uint64_t rs1_value, uint64_t rs2_value)
+{
+    struct vcpu *vcpu = (struct vcpu *)regs;
+    const struct mmu_ops *mmu = vcpu->vm->mmu;
+    return vcpu_short_allowed(vcpu) && mmu->on_virtual_instruction_short && (csr_read(sstatus) & SSTATUS_SPP) &&
+           mmu->on_virtual_instruction_short(vcpu, (uint32_t)csr_read(stval), rs1_value, rs2_value);
+}
+
+/* A fill may end the VM (its RAM cannot be backed) or post requests; they
+ * are acted on here, as the general path would, before the guest resumes. */
+bool vcpu_short_page_fault(struct vcpu_regs *regs)
+{
+    struct vcpu *vcpu = (struct vcpu *)regs;
+    const struct mmu_ops *mmu = vcpu->vm->mmu;
+    if (!vcpu_short_allowed(vcpu) || !mmu->on_page_fault_short || !mmu->on_page_fault_short(vcpu))
+        return false;
+    if (vcpu->requests || vcpu->vm->state != VM_RUNNING)
+        vcpu_process_requests(vcpu);
+    return true;
+}
+
 struct vcpu_regs *vcpu_handle_trap(struct vcpu_regs *regs)
 {
     struct vcpu *vcpu = (struct vcpu *)regs;

@@ -18,17 +18,29 @@
 #define UMBRA_SBI_IMPL_ID       0x554D4252   /* "UMBR": not a registered id */
 #define UMBRA_SBI_IMPL_VERSION  1
 
+/* The guest's a0-a5 and a6 (the function id), in place: a call's
+ * arguments are read straight from its saved registers (sbi_args_of). */
 struct sbi_call_args {
-    unsigned long a[6];
-    unsigned long fid;
+    uint64_t a[6];
+    uint64_t fid;
 };
+_Static_assert(REG_A6 == REG_A0 + 6, "a0-a6 are consecutive registers");
+_Static_assert(sizeof(struct sbi_call_args) == 7 * sizeof(uint64_t), "sbi_call_args mirrors a0-a6");
+
+static const struct sbi_call_args *sbi_args_of(const struct vcpu *vcpu)
+{
+    return (const struct sbi_call_args *)(const void *)&vcpu->regs.gpr[REG_A0];
+}
 
 static struct sbiret sbi_ok(long value) { return (struct sbiret){ SBI_SUCCESS, value }; }
 static struct sbiret sbi_err(long error) { return (struct sbiret){ error, 0 }; }
 
 static bool sbi_extension_supported(unsigned long ext);
 
-static struct sbiret sbi_base(struct vcpu *self, const struct sbi_call_args *c)
+/* Inlined into the short path (a null call is the benchmark of its cost);
+ * the table keeps an out-of-line copy. */
+static inline __attribute__((always_inline)) struct sbiret sbi_base(struct vcpu *self,
+                                                                    const struct sbi_call_args *c)
 {
     (void)self;
     switch (c->fid) {
@@ -523,20 +535,50 @@ static struct sbiret sbi_dispatch(struct vcpu *self, const struct sbi_extension 
     return e->legacy ? sbi_legacy(self, ext, c) : e->handle(self, c);
 }
 
+/* The call's result into a0 (and a1 for a v0.2+ extension); past the ecall. */
+static void sbi_complete(struct vcpu *vcpu, unsigned long ext, struct sbiret ret)
+{
+    vcpu->regs.gpr[REG_A0] = (uint64_t)ret.error;
+    if (ext > SBI_EXT_LEGACY_LAST)
+        vcpu->regs.gpr[REG_A1] = (uint64_t)ret.value;
+    vcpu->regs.sepc += 4;
+}
+
 void sbi_handle_ecall(struct vcpu *vcpu)
 {
-    uint64_t *x = vcpu->regs.gpr;
-    unsigned long ext = x[REG_A7];
-    struct sbi_call_args c = {
-        .a = { x[REG_A0], x[REG_A1], x[REG_A2], x[REG_A3], x[REG_A4], x[REG_A5] },
-        .fid = x[REG_A6],
-    };
+    unsigned long ext = vcpu->regs.gpr[REG_A7];
+    /* A copy: a handler may change this vCPU's registers (none does yet). */
+    struct sbi_call_args c = *sbi_args_of(vcpu);
     const struct sbi_extension *e = sbi_extension_find(ext);
     /* Counted first: a call that ends the VM prints its report. */
     stats_count_full(&vcpu->stats, sbi_exit_cause(e, ext));
-    struct sbiret ret = sbi_dispatch(vcpu, e, ext, &c);
-    x[REG_A0] = (uint64_t)ret.error;
-    if (ext > SBI_EXT_LEGACY_LAST)
-        x[REG_A1] = (uint64_t)ret.value;
-    vcpu->regs.sepc += 4;
+    sbi_complete(vcpu, ext, sbi_dispatch(vcpu, e, ext, &c));
+}
+
+/* The extensions whose calls read a0-a6 and change only a0, a1 and sepc,
+ * and never end the VM, touch another vCPU or wait: BASE and TIME (always
+ * offered, so the table need not be searched).  A switch rather than a
+ * table walk: this is the whole cost of a null call. */
+bool sbi_handle_short(struct vcpu *vcpu)
+{
+    unsigned long ext = vcpu->regs.gpr[REG_A7];
+    const struct sbi_call_args *c = sbi_args_of(vcpu);
+    struct sbiret ret;
+    switch (ext) {
+    case SBI_EXT_BASE:
+        stats_count_fast(&vcpu->stats, EXIT_SBI_BASE);
+        ret = sbi_base(vcpu, c);
+        break;
+    case SBI_EXT_TIME:
+        stats_count_fast(&vcpu->stats, EXIT_SBI_TIME);
+        ret = sbi_time(vcpu, c);
+        break;
+    default:
+        return false;
+    }
+    vcpu->regs.gpr[REG_A0] = (uint64_t)ret.error;
+    vcpu->regs.gpr[REG_A1] = (uint64_t)ret.value;
+    uint64_t next = csr_read(sepc) + 4;     /* live: the short path keeps no copy */
+    csr_write(sepc, next);
+    return true;
 }

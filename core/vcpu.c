@@ -76,7 +76,7 @@ static void hart_sleep_until_ipi(void)
     csr_clear(sip, 1ull << IRQ_S_SOFT);
 }
 
-static bool sleeplock_try(struct sleeplock *l)
+bool sleeplock_try(struct sleeplock *l)
 {
     uint32_t expected = 0;
     return __atomic_compare_exchange_n(&l->locked, &expected, SLEEPLOCK_FULL, false, __ATOMIC_ACQUIRE,

@@ -174,6 +174,8 @@ void vcpu_serve_while_waiting(struct vcpu *self);
  * (self may be NULL outside a vCPU); waiting answers shootdowns. */
 void sleeplock_acquire(struct sleeplock *l, struct vcpu *self);
 void sleeplock_release(struct sleeplock *l);
+/* One try, no waiting (the short trap path must not serve shootdowns). */
+bool sleeplock_try(struct sleeplock *l);
 void vcpu_account_instret(struct vcpu *vcpu, uint64_t now_entry);
 void vcpu_close_instret(struct vcpu *vcpu);
 _Noreturn void vcpu_park(struct vcpu *vcpu, enum vcpu_state state);
@@ -190,11 +192,17 @@ void vcpu_pause(struct vcpu *vcpu);
 void vcpu_kick(struct vcpu *vcpu);
 struct vcpu *vcpu_current(void);
 
-/* exit.c */
+/* exit.c: the general path, and the short one (trap.S: true when the trap
+ * was handled with only the registers a C call may change saved). */
 struct vcpu_regs *vcpu_handle_trap(struct vcpu_regs *regs);
+bool vcpu_short_ecall(struct vcpu_regs *regs);
+bool vcpu_short_page_fault(struct vcpu_regs *regs);
+bool vcpu_short_virtual_instruction(struct vcpu_regs *regs, uint64_t rs1_value, uint64_t rs2_value);
 
-/* sbi.c */
+/* sbi.c: an ecall on the general path; on the short one, true if it was
+ * an extension that may be handled there (counted as a fast exit). */
 void sbi_handle_ecall(struct vcpu *vcpu);
+bool sbi_handle_short(struct vcpu *vcpu);
 /* Give back the hardware triggers a vCPU's guest installed (it ends). */
 void sbi_dbtr_release(struct vcpu *vcpu);
 

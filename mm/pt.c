@@ -42,11 +42,6 @@ pte_t pte_make_table(paddr_t table)
     return ((table >> 12) << PTE_PPN_SHIFT) | PTE_V;
 }
 
-paddr_t pte_to_pa(pte_t pte)
-{
-    return ((pte >> PTE_PPN_SHIFT) & ((1ull << PTE_PPN_BITS) - 1)) << 12;
-}
-
 bool pte_is_leaf(pte_t pte)
 {
     return (pte & PTE_V) && (pte & PTE_RWX);
@@ -56,18 +51,6 @@ bool pte_is_leaf(pte_t pte)
 static bool pte_is_table(pte_t pte)
 {
     return (pte & PTE_V) && !(pte & (PTE_RWX | PTE_NONLEAF_RESERVED | PTE_HIGH_BITS));
-}
-
-unsigned pt_root_entries(enum pt_format format)
-{
-    return format == PT_SV39X4 ? 2048 : 512;
-}
-
-unsigned pt_index(enum pt_format format, uint64_t va, unsigned level)
-{
-    ASSERT(level < PT_LEVELS);
-    unsigned entries = level == PT_LEVELS - 1 ? pt_root_entries(format) : 512;
-    return (unsigned)(va >> (12 + 9 * level)) & (entries - 1);
 }
 
 /* Sv39 addresses must have bits 63:39 equal to bit 38; Sv39x4 guest-physical

@@ -99,12 +99,27 @@ int pt_unmap(struct pt *pt, uint64_t va, uint64_t size);
 /* Encoders/decoders. */
 pte_t pte_make_leaf(paddr_t pa, uint64_t perm);
 pte_t pte_make_table(paddr_t table);
-paddr_t pte_to_pa(pte_t pte);
 bool pte_is_leaf(pte_t pte); /* V and any of R/W/X */
 
+/* Inline, as the next two: every walk and fill calls them per level, and a
+ * call costs more than the work (measured by tools/umbra-exit-profile). */
+static inline paddr_t pte_to_pa(pte_t pte)
+{
+    return ((pte >> PTE_PPN_SHIFT) & ((1ull << PTE_PPN_BITS) - 1)) << 12;
+}
+
+static inline unsigned pt_root_entries(enum pt_format format) /* 512 or 2048 */
+{
+    return format == PT_SV39X4 ? 2048 : 512;
+}
+
 /* Table index of va at `level`: 9 bits per level, 11 at the Sv39x4 root. */
-unsigned pt_index(enum pt_format format, uint64_t va, unsigned level);
-unsigned pt_root_entries(enum pt_format format); /* 512 or 2048 */
+static inline unsigned pt_index(enum pt_format format, uint64_t va, unsigned level)
+{
+    ASSERT(level < PT_LEVELS);
+    unsigned entries = level == PT_LEVELS - 1 ? pt_root_entries(format) : 512;
+    return (unsigned)(va >> (12 + 9 * level)) & (entries - 1);
+}
 
 /* CSR values selecting this table: hgatp (MODE=8 Sv39x4, VMID 57:44, PPN
  * 43:0) for a PT_SV39X4 table, satp/vsatp (MODE=8 Sv39, ASID 59:44, PPN 43:0)

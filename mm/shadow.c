@@ -417,6 +417,8 @@ static void root_free(struct shadow_vm *s, int idx)
     s->roots[idx].live = false;
     s->roots[idx].table = 0;
     s->roots_freed++;
+    while (s->roots_end > 0 && !s->roots[s->roots_end - 1].live)
+        s->roots_end--;
 }
 
 void shadow_vm_release(struct shadow_vm *s)
@@ -478,7 +480,7 @@ int shadow_root_get(struct shadow_vm *s, uint64_t guest_satp, int keep, bool *bu
 {
     uint64_t now = s->clock++;
     int slot = SHADOW_NO_ROOT;
-    for (int i = 0; i < s->max_roots; i++) {
+    for (int i = 0; i < s->roots_end; i++) {
         if (s->roots[i].live && s->roots[i].guest_satp == guest_satp) {
             s->roots[i].last_used = now;
             *built = false;
@@ -487,6 +489,8 @@ int shadow_root_get(struct shadow_vm *s, uint64_t guest_satp, int keep, bool *bu
         if (!s->roots[i].live && slot == SHADOW_NO_ROOT)
             slot = i;
     }
+    if (slot == SHADOW_NO_ROOT && s->roots_end < s->max_roots)
+        slot = s->roots_end;
     if (slot == SHADOW_NO_ROOT) {
         pins_refresh(s);
         slot = root_lru(s, keep, false);
@@ -512,6 +516,7 @@ int shadow_root_get(struct shadow_vm *s, uint64_t guest_satp, int keep, bool *bu
         ASSERT(reclaimed);
     }
     r->live = true;
+    s->roots_end = MAX(s->roots_end, slot + 1);
     r->guest_satp = guest_satp;
     r->table = table;
     r->last_used = now;
@@ -1208,7 +1213,7 @@ void shadow_sfence(struct shadow_vm *s, bool has_va, uint64_t va, bool has_asid,
         s->stats.sync_all++;
     if (!has_va)
         pins_refresh(s);    /* root_resync keeps leaves of running roots only */
-    for (int i = 0; i < s->max_roots; i++) {
+    for (int i = 0; i < s->roots_end; i++) {
         const struct shadow_root *r = &s->roots[i];
         if (!r->live || satp_is_bare(r->guest_satp))
             continue;

@@ -125,6 +125,8 @@ struct shadow_vm {
     uint32_t hash_mask;                  /* hash_heads has hash_mask + 1 buckets */
     uint64_t frames;                     /* guest RAM frames (ram_size / 4 KiB) */
     int max_roots;                       /* live roots the pool can hold (<= SHADOW_MAX_ROOTS) */
+    int roots_end;                       /* every live root's slot is below this: the searches
+                                            every satp miss and fence make stop here */
     struct shadow_root roots[SHADOW_MAX_ROOTS];
     uint64_t clock;
     uint64_t roots_freed;                /* bumped whenever a root slot is freed, so

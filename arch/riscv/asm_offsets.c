@@ -1,6 +1,6 @@
 /*
  * asm_offsets.c — the numbers arch/riscv/trap.S needs from C: offsets into
- * struct vcpu_regs and into the ssp fast path's state it points to, and the
+ * struct vcpu_regs, struct hart and the ssp fast path's state, and the
  * lock value the fast path holds.  Never linked: the build compiles it to
  * assembly and turns each DEFINE into a #define of build/gen/asm_offsets.h,
  * so the assembly can never disagree with the C layout.
@@ -8,6 +8,7 @@
 #include "arch/riscv/vcpu_regs.h"
 #include "core/mmu/mode_shadow.h"
 #include "core/spinlock.h"
+#include "core/vm.h"
 
 #define DEFINE(sym, val) __asm__ volatile("\n.ascii \"->" #sym " %0\"" ::"i"((long)(val)))
 #define OFFSET(sym, type, member) DEFINE(sym, offsetof(type, member))
@@ -28,6 +29,8 @@ void asm_offsets(void)
     OFFSET(VCPU_REGS_INSTRET_RESUME, struct vcpu_regs, instret_resume);
     OFFSET(VCPU_REGS_FAST_INSTRET, struct vcpu_regs, fast_instret);
     OFFSET(VCPU_REGS_FAST, struct vcpu_regs, fast);
+    /* tp is the hart; its vCPU's regs are the vCPU (offset 0, core/vm.h). */
+    OFFSET(HART_VCPU, struct hart, vcpu);
     /* struct shadow_cpu, the fast path's state */
     OFFSET(FAST_GUEST_SATP, struct shadow_cpu, guest_satp);
     OFFSET(FAST_SHADOW_INDEX, struct shadow_cpu, shadow_index);

@@ -10,6 +10,24 @@
 #include "asm_offsets.h"
 #include "core/lib/riscv.h"
 
+/* A fast exit's instructions, from trap entry to now, go to fast_instret
+ * (regs = the frame); the next full exit moves them into the statistics. */
+.macro charge_fast_instret regs, a, b
+    csrr    \a, instret
+    ld      \b, VCPU_REGS_INSTRET_ENTRY(\regs)
+    sub     \a, \a, \b
+    ld      \b, VCPU_REGS_FAST_INSTRET(\regs)
+    add     \b, \b, \a
+    sd      \b, VCPU_REGS_FAST_INSTRET(\regs)
+.endm
+
+/* The registers a C call may change, and tp: what the short path saves
+ * (t0 is saved at entry, and a0 restored last). */
+#define SHORT_SAVED 1,4,6,7,10,11,12,13,14,15,16,17,28,29,30,31
+/* What C preserves (gp too, which Umbra's C never uses): saved only on
+ * the general path. */
+#define CALLEE_SAVED 3,8,9,18,19,20,21,22,23,24,25,26,27
+
     .section .text
     .balign 4
     .globl trap_entry
@@ -22,48 +40,70 @@ trap_entry:
     csrr    t0, instret
     sd      t0, VCPU_REGS_INSTRET_ENTRY(sp)
     ld      t0, VCPU_REGS_FAST(sp)      /* ssp with a buffer: try the fast path */
-    bnez    t0, fast_satp_write
+    beqz    t0, trap_save_all
+    csrr    t0, scause                  /* only for a virtual instruction */
+    addi    t0, t0, -CAUSE_VIRTUAL_INSTRUCTION
+    beqz    t0, fast_satp_write
 trap_save_all:
-    sd      x1, 1*8(sp)
-    sd      x3, 3*8(sp)
-    sd      x4, 4*8(sp)
-    sd      x6, 6*8(sp)
-    sd      x7, 7*8(sp)
-    sd      x8, 8*8(sp)
-    sd      x9, 9*8(sp)
-    sd      x10, 10*8(sp)
-    sd      x11, 11*8(sp)
-    sd      x12, 12*8(sp)
-    sd      x13, 13*8(sp)
-    sd      x14, 14*8(sp)
-    sd      x15, 15*8(sp)
-    sd      x16, 16*8(sp)
-    sd      x17, 17*8(sp)
-    sd      x18, 18*8(sp)
-    sd      x19, 19*8(sp)
-    sd      x20, 20*8(sp)
-    sd      x21, 21*8(sp)
-    sd      x22, 22*8(sp)
-    sd      x23, 23*8(sp)
-    sd      x24, 24*8(sp)
-    sd      x25, 25*8(sp)
-    sd      x26, 26*8(sp)
-    sd      x27, 27*8(sp)
-    sd      x28, 28*8(sp)
-    sd      x29, 29*8(sp)
-    sd      x30, 30*8(sp)
-    sd      x31, 31*8(sp)
+    /* The short path first (core/exit.c) for an ecall, a page fault or a
+     * virtual instruction: save what a C call may change (ra, t0-t6,
+     * a0-a7), tp and the guest's sp, and call it on Umbra's stack.  s0-s11
+     * and gp are left in place; C preserves them, so the general path can
+     * still save them. */
+    .irp n, SHORT_SAVED
+    sd      x\n, \n*8(sp)
+    .endr
     csrrw   t0, sscratch, zero          /* guest sp; Umbra now "inside" */
     sd      t0, 2*8(sp)
-    csrr    t0, sepc
-    sd      t0, VCPU_REGS_SEPC(sp)
-    csrr    t0, sstatus
-    sd      t0, VCPU_REGS_SSTATUS(sp)
-    csrr    t0, hstatus
-    sd      t0, VCPU_REGS_HSTATUS(sp)
-    mv      a0, sp
+    csrr    t0, scause
+    li      t1, CAUSE_VIRTUAL_INSTRUCTION
+    bne     t0, t1, 1f
+    /* A virtual instruction (an sfence.vma, say): the values of the
+     * registers its rs1 and rs2 fields name, into a1 and a2, while the
+     * frame and the guest's s-registers are both at hand. */
+    csrr    t1, stval
+    srli    t2, t1, INSN_RS1_SHIFT
+    jal     t3, short_read_reg
+    mv      a1, t2
+    srli    t2, t1, INSN_RS2_SHIFT
+    jal     t3, short_read_reg
+    mv      a2, t2
+1:  mv      a0, sp
     ld      tp, VCPU_REGS_HOST_TP(sp)
     ld      sp, VCPU_REGS_HOST_SP(sp)
+    li      t1, CAUSE_ECALL_VS
+    beq     t0, t1, short_ecall
+    li      t1, CAUSE_LOAD_PAGE_FAULT
+    beq     t0, t1, short_page_fault
+    li      t1, CAUSE_STORE_PAGE_FAULT
+    beq     t0, t1, short_page_fault
+    li      t1, CAUSE_FETCH_PAGE_FAULT
+    beq     t0, t1, short_page_fault
+    li      t1, CAUSE_VIRTUAL_INSTRUCTION
+    bne     t0, t1, trap_general
+    call    vcpu_short_virtual_instruction
+    j       short_done
+short_page_fault:
+    call    vcpu_short_page_fault
+    j       short_done
+short_ecall:
+    call    vcpu_short_ecall
+short_done:
+    mv      t0, a0
+    ld      a0, HART_VCPU(tp)           /* regs again: this hart's vCPU */
+    bnez    t0, vcpu_resume_short
+trap_general:
+    /* The general path (a0 = regs): the rest of the guest's registers and
+     * the trap CSRs (the short path used them live), then the handler. */
+    csrr    t0, sepc
+    sd      t0, VCPU_REGS_SEPC(a0)
+    csrr    t0, sstatus
+    sd      t0, VCPU_REGS_SSTATUS(a0)
+    csrr    t0, hstatus
+    sd      t0, VCPU_REGS_HSTATUS(a0)
+    .irp n, CALLEE_SAVED
+    sd      x\n, \n*8(a0)
+    .endr
     call    vcpu_handle_trap
     /* fall through with a0 = the registers to resume */
 
@@ -112,6 +152,21 @@ vcpu_resume:
     ld      x10, 10*8(a0)
     sret
 
+/* Back to the guest from the short path (a0 = its registers): only what
+ * it saved comes back (sepc, sstatus and hstatus are the live CSRs), and
+ * its instructions count as a fast exit's
+ * (fast_instret, as the satp fast path does), not as a resume. */
+vcpu_resume_short:
+    csrw    sscratch, a0
+    charge_fast_instret a0, t0, t1
+    .irp n, 2,5,SHORT_SAVED
+    .if \n != 10
+    ld      x\n, \n*8(a0)
+    .endif
+    .endr
+    ld      x10, 10*8(a0)
+    sret
+
 /*
  * The ssp fast path: a guest "csrw satp, rs1" (trapped by hstatus.VTVM)
  * whose value is in this vCPU's SPT base buffer.  All it reads and writes
@@ -134,9 +189,6 @@ vcpu_resume:
  */
 fast_satp_write:
     sd      t1, 6*8(sp)
-    csrr    t1, scause
-    addi    t1, t1, -CAUSE_VIRTUAL_INSTRUCTION
-    bnez    t1, fast_restore_t1
     csrr    t1, sstatus                 /* from VU it is an illegal instruction */
     andi    t1, t1, SSTATUS_SPP
     beqz    t1, fast_restore_t1
@@ -201,12 +253,7 @@ fast_hit:                               /* t0 = entry, t1 = guest satp */
     csrr    t2, sepc
     addi    t2, t2, 4
     csrw    sepc, t2
-    csrr    t2, instret                 /* all of this was Umbra's work */
-    ld      t0, VCPU_REGS_INSTRET_ENTRY(sp)
-    sub     t2, t2, t0
-    ld      t0, VCPU_REGS_FAST_INSTRET(sp)
-    add     t0, t0, t2
-    sd      t0, VCPU_REGS_FAST_INSTRET(sp)
+    charge_fast_instret sp, t2, t0      /* all of this was Umbra's work */
     ld      t0, 5*8(sp)
     ld      t1, 6*8(sp)
     ld      t2, 7*8(sp)
@@ -224,6 +271,31 @@ fast_restore_t2:
 fast_restore_t1:
     ld      t1, 6*8(sp)
     j       trap_save_all
+
+/* The short path's register read: t2 = x[t2 & 31] of the guest, back
+ * through t3 (t1 is kept).  Caller-saved registers, sp and tp are in the
+ * frame by then; s0-s11 and gp are still live. */
+short_read_reg:
+    andi    t2, t2, 0x1f
+    slli    t2, t2, 3
+    la      t4, short_reg_table
+    add     t4, t4, t2
+    jr      t4
+    .balign 4
+    .option push
+    .option norvc
+short_reg_table:
+    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    .if \n == 0
+    li      t2, 0
+    .elseif (\n == 3 || \n == 8 || \n == 9 || (\n >= 18 && \n <= 27))
+    mv      t2, x\n
+    .else
+    ld      t2, \n*8(sp)
+    .endif
+    jr      t3
+    .endr
+    .option pop
 
 /* x[n] -> t1, one 8-byte slot per register.  t0-t2 hold fast-path values,
  * so the guest's are read from the frame; sp's is in sscratch. */

@@ -70,5 +70,6 @@
 /* csrrw x0, satp, rs1 with rs1 = 0: the fast path matches the rest of the word. */
 #define INSN_CSRW_SATP 0x18001073
 #define INSN_RS1_SHIFT 15
+#define INSN_RS2_SHIFT 20
 
 #endif

@@ -3,7 +3,8 @@
  * sits (hap: core/mmu/mode_hap.c; tsp and ssp: core/mmu/mode_shadow.c).
  * Everything a mode decides goes through these hooks, and no code outside
  * the mode files asks which mode a VM is in.  Every hook but the optional
- * on_vm_end is set in every mode: a mode that never gets an event says so
+ * on_vm_end and the short-path ones (on_*_short, NULL where a mode takes
+ * nothing there) is set in every mode: a mode that never gets an event says so
  * in its hook (returns false, and the dispatcher treats the trap as
  * hardware would treat it there).
  *
@@ -12,7 +13,8 @@
  * alone decides (interrupts, SBI calls, illegal instructions, unexpected
  * traps).  A hook that takes an exit (on_virtual_instruction,
  * on_page_fault, on_gstage_fault) counts it under the cause it classified
- * it as (satp_write hit/miss, sfence_*, hidden_fault, mmio, ...).  Hooks
+ * it as (satp_write hit/miss, sfence_*, hidden_fault, mmio, ...); the
+ * short-path hooks count the exits they finish as fast ones.  Hooks
  * that run as part of some other exit (on_remote_fence inside an
  * sbi_rfence exit, map_device inside an mmio exit) count nothing.
  */
@@ -48,6 +50,17 @@ struct mmu_ops {
     bool (*on_virtual_instruction)(struct vcpu *vcpu, uint32_t insn);
     /* A page fault (cause 12, 13 or 15): false if the mode delegates them. */
     bool (*on_page_fault)(struct vcpu *vcpu);
+    /* The same on the short trap path (core/exit.c: only ra, t*, a*, sp
+     * and tp are in regs; the trap CSRs are live): true if handled and
+     * counted (fast), false with no CSR changed, for on_page_fault to run.
+     * NULL if the mode takes no page faults. */
+    bool (*on_page_fault_short)(struct vcpu *vcpu);
+    /* The same for a virtual-instruction trap from VS (insn, and the
+     * values of the registers its rs1 and rs2 fields name): true if
+     * handled, counted (fast) and stepped over (sepc is live), false with
+     * nothing done.  NULL if the mode takes none here. */
+    bool (*on_virtual_instruction_short)(struct vcpu *vcpu, uint32_t insn, uint64_t rs1_value,
+                                         uint64_t rs2_value);
     /* A guest-page fault (cause 20, 21 or 23): false if the mode has no
      * G-stage (the trap is then unexpected). */
     bool (*on_gstage_fault)(struct vcpu *vcpu);

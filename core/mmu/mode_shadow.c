@@ -45,6 +45,14 @@ struct mode_shadow_vm {
     uint64_t sptbufs_checked;      /* core.roots_freed when the buffers were last checked */
     uint64_t pool_pages_start;     /* core.pool in use once it was set up */
     struct shadow_cpu cpus[MAX_VCPUS_PER_VM];
+    /* A fault the short path walked but left to the general one (a tsp
+     * store to a page table, a device access): its result, handed over
+     * with the lock still held, so the general path does not walk again. */
+    struct pending_fault {
+        bool valid;
+        struct shadow_fault f;
+        struct access_ctx ctx;
+    } pending[MAX_VCPUS_PER_VM];
 };
 
 static struct mode_shadow_vm mode_shadow_vms[CONFIG_MAX_VMS];
@@ -202,7 +210,9 @@ static bool sptbuf_entry_live(uint64_t key, uint64_t root_index, const void *ctx
     return r->live && r->guest_satp == key;
 }
 
-static void sptbufs_revalidate(struct vm *vm)
+/* Not inlined: its loop would make mode_shadow_unlock, which runs on
+ * every exit, save ten registers for a call that is rarely made. */
+static __attribute__((noinline)) void sptbufs_revalidate(struct vm *vm)
 {
     struct mode_shadow_vm *smv = smv_of(vm);
     smv->sptbufs_checked = smv->core.roots_freed;
@@ -596,16 +606,105 @@ static void mode_shadow_count_fault(struct vcpu *vcpu, const struct shadow_fault
 
 static bool mode_shadow_page_fault_exit(struct vcpu *vcpu)
 {
-    struct access_ctx ctx = vcpu_arch_access_ctx(&vcpu->regs, access_of(vcpu->scause));
+    struct pending_fault *p = &smv_of(vcpu->vm)->pending[vcpu->id];
+    struct access_ctx ctx;
     struct shadow_fault f;
-    struct shadow_vm *s = mode_shadow_lock(vcpu);
-    shadow_page_fault(s, (int)scpu_of(vcpu)->shadow_index, vcpu->stval, &ctx, &f);
+    struct shadow_vm *s;
+    if (p->valid) {             /* walked by the short path, lock held */
+        p->valid = false;
+        s = shadows_of(vcpu->vm);
+        f = p->f;
+        ctx = p->ctx;
+    } else {
+        ctx = vcpu_arch_access_ctx(&vcpu->regs, access_of(vcpu->scause));
+        s = mode_shadow_lock(vcpu);
+        shadow_page_fault(s, (int)scpu_of(vcpu)->shadow_index, vcpu->stval, &ctx, &f);
+    }
     /* Under the lock: the emulated store and the shadow updates it makes
      * must not interleave with another vCPU's. */
     if (f.kind == SHADOW_FAULT_WRITE_PROTECT)
         tsp_emulate_store(vcpu, &f);
     mode_shadow_unlock(vcpu);
     mode_shadow_count_fault(vcpu, &f, &ctx);
+    return true;
+}
+
+/*
+ * The short path's page fault (core/exit.c): the registers are not all in
+ * regs, so the trap CSRs are read here and written back only when the
+ * fault is handled.  A fill, an A/D update and a guest fault to reflect
+ * finish here, counted as fast exits.  A tsp store to a page table and an
+ * access to a device need the guest's registers: the walk's result is
+ * handed to the general path with the lock held (pending), and false
+ * returned with no CSR changed.  With other vCPUs the lock is tried once;
+ * taken, the general path waits for it.  Under --trace mm the general path
+ * prints every event, so it takes them all.
+ */
+static bool mode_shadow_page_fault_short(struct vcpu *vcpu)
+{
+    struct vm *vm = vcpu->vm;
+    if (mm_tracing(vm))
+        return false;
+    struct mode_shadow_vm *smv = smv_of(vm);
+    if (vm->ncpus > 1 && !sleeplock_try(&smv->lock))
+        return false;
+    uint64_t cause = csr_read(scause), va = csr_read(stval);
+    vcpu->regs.sstatus = csr_read(sstatus);
+    vcpu->regs.sepc = csr_read(sepc);
+    struct access_ctx ctx = vcpu_arch_access_ctx(&vcpu->regs, access_of(cause));
+    struct shadow_fault f;
+    shadow_page_fault(&smv->core, (int)scpu_of(vcpu)->shadow_index, va, &ctx, &f);
+    /* A guest fault to reflect is the page fault the hardware raised. */
+    bool reflect = f.kind == SHADOW_FAULT_GUEST && f.inject_cause == cause;
+    if (f.kind == SHADOW_FAULT_WRITE_PROTECT || (f.kind == SHADOW_FAULT_GUEST && !reflect)) {
+        smv->pending[vcpu->id] = (struct pending_fault){ .valid = true, .f = f, .ctx = ctx };
+        return false;
+    }
+    mode_shadow_unlock(vcpu);
+    switch (f.kind) {
+    case SHADOW_FAULT_GUEST:
+        stats_count_fast(&vcpu->stats, EXIT_GUEST_FAULT_INJECTED);
+        vcpu_arch_inject_exception(vcpu, f.inject_cause, va);
+        csr_write(sepc, vcpu->regs.sepc);
+        csr_write(sstatus, vcpu->regs.sstatus);
+        break;
+    case SHADOW_FAULT_AD_UPDATE:
+        stats_count_fast(&vcpu->stats, EXIT_AD_UPDATE);
+        break;
+    default:
+        stats_count_fast(&vcpu->stats, EXIT_HIDDEN_FAULT);
+        break;
+    }
+    return true;
+}
+
+/* A guest "sfence.vma va, asid" on the short path (core/exit.c): ssp syncs
+ * the leaf it covers, as ssp_sfence does; tsp has nothing to sync.  Wide
+ * fences (they may empty trees and flush every hart), satp accesses,
+ * tracing and page-table dump watches are the general path's. */
+static bool mode_shadow_virtual_instruction_short(struct vcpu *vcpu, uint32_t insn, uint64_t rs1_value,
+                                                  uint64_t rs2_value)
+{
+    struct vm *vm = vcpu->vm;
+    struct mode_shadow_vm *smv = smv_of(vm);
+    unsigned rs1, rs2;
+    if (!insn_decode_sfence_vma(insn, &rs1, &rs2) || rs1 == 0 || mm_tracing(vm) || vcpu->ptdump_watch)
+        return false;
+    uint64_t va = rs1_value;
+    bool has_asid = rs2 != 0;
+    uint16_t asid = (uint16_t)(rs2_value & SATP_ASID_MASK);
+    if (smv->flavor->write_protect) {
+        guest_fence_local(true, va);
+    } else {
+        if (vm->ncpus > 1 && !sleeplock_try(&smv->lock))
+            return false;
+        shadow_sfence(&smv->core, true, va, has_asid, asid);
+        guest_fence_local(true, va);
+        mode_shadow_unlock(vcpu);
+    }
+    stats_count_fast(&vcpu->stats, sfence_cause(true, has_asid));
+    uint64_t next = csr_read(sepc) + 4;
+    csr_write(sepc, next);
     return true;
 }
 
@@ -835,6 +934,8 @@ static void mode_shadow_trace_change(struct vm *vm)
     .entry_csrs = mode_shadow_entry_csrs, \
     .guest_satp = mode_shadow_guest_satp, \
     .on_page_fault = mode_shadow_page_fault_exit, \
+    .on_page_fault_short = mode_shadow_page_fault_short, \
+    .on_virtual_instruction_short = mode_shadow_virtual_instruction_short, \
     .on_gstage_fault = mode_shadow_gstage_fault, \
     .flush_local_tlb = mode_shadow_flush_local_tlb, \
     .map_device = mode_shadow_map_device, \

@@ -62,7 +62,8 @@
 #define WORKLOAD_MIX 5
 #define WORKLOAD_TLB 6       /* random updates over `size` pages of 4 KiB (user heap) */
 #define WORKLOAD_TLB2M 7     /* the same over the kernel's 2 MiB direct map (SYS_GUPS) */
-#define WORKLOAD_COUNT 8
+#define WORKLOAD_SBI 8        /* kernel only: null SBI calls (BASE get_spec_version) */
+#define WORKLOAD_COUNT 9
 
 /* ---- Self-checks a process reports through SYS_FAIL. ---- */
 #define CHECK_SYSCALL 1       /* a system call failed unexpectedly (a = call, b = result) */

@@ -20,6 +20,7 @@
 #include "guests/common/console.h"
 #include "guests/common/csr.h"
 #include "guests/common/platform.h"
+#include "core/lib/sbi_spec.h"
 #include "guests/tinyos/kernel.h"
 
 #define WORKLOAD_LINE_MAX 200
@@ -44,6 +45,9 @@ static const struct workload_spec workload_specs[] = {
     /* 32 MiB working sets: 8,192 pages of 4 KiB, 16 of 2 MiB. */
     { "tlb", WORKLOAD_TLB, 1000000, 1, 8192, 1, true },
     { "tlb2m", WORKLOAD_TLB2M, 1000000, 1, 8192, 1, true },
+    /* The price of one trap to the SBI implementation (Umbra, or OpenSBI
+     * natively), run by the kernel itself: no processes. */
+    { "sbi", WORKLOAD_SBI, 100000, 1, 1, 1, true },
 };
 
 struct workload_args {
@@ -91,6 +95,18 @@ static void workload_print_measure(const char *name, uint64_t time_us)
                  (unsigned long)s->asid_recycles);
 }
 
+/* The line tools/umbra-bench and the tests read: unprefixed, one write. */
+static void workload_print_result(const char *name, uint64_t iters, uint64_t checksum, uint64_t cycles,
+                                  uint64_t instret)
+{
+    char line[WORKLOAD_LINE_MAX];
+    int n = fmt_snprintf(line, sizeof(line),
+                         "RESULT workload=%s iters=%lu checksum=%016lx cycles=%lu instret=%lu\n", name,
+                         (unsigned long)iters, (unsigned long)checksum, (unsigned long)cycles,
+                         (unsigned long)instret);
+    console_write(line, (size_t)MIN(n, (int)sizeof(line) - 1));
+}
+
 static void workload_run(const struct workload_spec *spec, const struct workload_args *args)
 {
     uint64_t iters = args->iters ? args->iters : spec->iters;
@@ -115,14 +131,46 @@ static void workload_run(const struct workload_spec *spec, const struct workload
                     proc_live_count());
     workload_check_clean(spec->name, free_before);
 
-    char line[WORKLOAD_LINE_MAX];
-    int n = fmt_snprintf(line, sizeof(line),
-                         "RESULT workload=%s iters=%lu checksum=%016lx cycles=%lu instret=%lu\n",
-                         spec->name, (unsigned long)iters,
-                         (unsigned long)proc_first_exit_status(), (unsigned long)cycles,
-                         (unsigned long)instret);
-    console_write(line, (size_t)MIN(n, (int)sizeof(line) - 1));
+    workload_print_result(spec->name, iters, proc_first_exit_status(), cycles, instret);
     workload_print_measure(spec->name, time_us);
+}
+
+/* `n` rounds of the same loop, with or without a BASE get_spec_version
+ * ecall in it; the instructions it retired (the caller's too, so the two
+ * loops' difference is the calls alone).  *ok counts calls that succeeded. */
+static uint64_t workload_sbi_loop(uint64_t n, bool call, uint64_t *ok)
+{
+    uint64_t good = 0, t0 = workload_read_instret();
+    for (uint64_t i = 0; i < n; i++) {
+        register uint64_t a0 __asm__("a0") = 1;     /* "error" if no call is made */
+        register uint64_t a1 __asm__("a1") = 0;
+        register uint64_t a6 __asm__("a6") = SBI_BASE_GET_SPEC_VERSION;
+        register uint64_t a7 __asm__("a7") = SBI_EXT_BASE;
+        if (call)
+            __asm__ volatile("ecall" : "+r"(a0), "+r"(a1) : "r"(a6), "r"(a7) : "memory");
+        else
+            __asm__ volatile("" : "+r"(a0), "+r"(a1) : "r"(a6), "r"(a7) : "memory");
+        good += a0 == 0;
+    }
+    *ok = good;
+    return workload_read_instret() - t0;
+}
+
+/* sbi: RESULT's instret is of the calls alone (the loop with them minus
+ * the loop without), so instret / iters is what one null call costs the
+ * kernel; checksum is the number of calls that succeeded. */
+static void workload_run_sbi(const struct workload_spec *spec, const struct workload_args *args)
+{
+    uint64_t iters = args->iters ? args->iters : spec->iters, ok = 0, none = 0;
+    uint64_t cycle0 = workload_read_cycle();
+    uint64_t with = workload_sbi_loop(iters, true, &ok);
+    uint64_t without = workload_sbi_loop(iters, false, &none);
+    uint64_t cycles = workload_read_cycle() - cycle0;
+    if (none != 0)
+        kernel_fail("workload sbi: the empty loop saw %lu calls", (unsigned long)none);
+    workload_print_result(spec->name, iters, ok, cycles, with - without);
+    console_line("measure workload=sbi loop_instret=%lu empty_instret=%lu per_call=%lu",
+                 (unsigned long)with, (unsigned long)without, (unsigned long)((with - without) / iters));
 }
 
 void workload_run_from_bootargs(const char *bootargs)
@@ -138,10 +186,13 @@ void workload_run_from_bootargs(const char *bootargs)
     bool all = strcmp(name, "all") == 0, found = all;
     for (size_t i = 0; i < ARRAY_SIZE(workload_specs); i++) {
         if ((all && !workload_specs[i].not_in_all) || strcmp(name, workload_specs[i].name) == 0) {
-            workload_run(&workload_specs[i], &args);
+            if (workload_specs[i].id == WORKLOAD_SBI)
+                workload_run_sbi(&workload_specs[i], &args);
+            else
+                workload_run(&workload_specs[i], &args);
             found = true;
         }
     }
     if (!found)
-        kernel_fail("unknown workload=%s (ctxsw fork mmap pagefault compute mix tlb tlb2m all)", name);
+        kernel_fail("unknown workload=%s (ctxsw fork mmap pagefault compute mix tlb tlb2m sbi all)", name);
 }

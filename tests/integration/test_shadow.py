@@ -189,6 +189,46 @@ def trace_mm_follows_a_fork():
     return ", ".join("%s%d" % (k, v) for k, v in kinds.items())
 
 
+# The causes the short trap path takes (core/exit.c), by mode.  A one-vCPU
+# run without tracing takes every one of them there: nothing else (requests,
+# per-exit work, another vCPU holding the lock) can send one to the general
+# path, so the split is exact.
+SHORT_CAUSES = ("hidden_fault", "guest_fault_injected", "ad_update", "sfence_va_asid")
+
+
+def short_paths_take_the_frequent_traps():
+    """The short path handles the frequent shadow traps (fills, A/D updates,
+    reflected guest faults, one-page fences) and null SBI calls as fast
+    exits, and leaves tsp's page-table stores to the general path; with
+    --trace mm the general path takes them all.  Fails if a path is skipped."""
+    figures = []
+    for mode in ("tsp", "ssp"):
+        with tempfile.TemporaryDirectory() as d:
+            stats = os.path.join(d, "s.csv")
+            run = shadow_run(TINYOS, WORKLOADS["mmap"], ["--mode", mode], stats)
+            expect(run.rc == 0, run, "mmap under %s must pass" % mode)
+            row = csv_rows(stats)[0]
+        for cause in SHORT_CAUSES:
+            expect(int(row["fast_" + cause]) > 0 and row["full_" + cause] == "0", run,
+                   "%s %s: full %s, fast %s" % (mode, cause, row["full_" + cause], row["fast_" + cause]))
+        if mode == "tsp":
+            expect(int(row["full_wp_fault"]) > 0, run, "tsp's page-table stores must stay full exits")
+        figures.append("%s fast %s" % (mode, "/".join(row["fast_" + c] for c in SHORT_CAUSES)))
+    traced = shadow_run(TINYOS, "workload=mmap iters=2", ["--mode", "ssp", "--trace", "mm"])
+    expect(traced.rc == 0, traced, "a traced run must pass")
+    expect(any("hidden fault: " in l for l in traced.lines("mm vm0: ")), traced,
+           "under --trace the general path must print every fill")
+    with tempfile.TemporaryDirectory() as d:
+        stats = os.path.join(d, "s.csv")
+        run = shadow_run(TINYOS, "workload=sbi iters=1000", ["--mode", "hap"], stats)
+        expect(run.rc == 0 and run.lines("RESULT workload=sbi iters=1000 checksum=00000000000003e8"), run,
+               "1000 null SBI calls must all succeed")
+        row = csv_rows(stats)[0]
+    expect(int(row["fast_sbi_base"]) >= 1000 and row["full_sbi_base"] == "0", run,
+           "sbi_base: full %s, fast %s" % (row["full_sbi_base"], row["fast_sbi_base"]))
+    return "; ".join(figures) + " (%s); sbi_base fast %s" % ("/".join(SHORT_CAUSES), row["fast_sbi_base"])
+
+
 def satp_zero_through_a_register_stays_isolated():
     """Regression: 'csrw satp, a0' with a0 = 0 once hit an empty SPT-buffer
     entry on the ssp fast path and ran the guest on host-physical addresses.
@@ -248,6 +288,7 @@ TESTS += [
     ("tiny_shadow_pool_reclaims_and_survives", tiny_shadow_pool_reclaims_and_survives),
     ("hostile_guest_leaves_neighbour_untouched", hostile_guest_leaves_neighbour_untouched),
     ("trace_mm_follows_a_fork", trace_mm_follows_a_fork),
+    ("short_paths_take_the_frequent_traps", short_paths_take_the_frequent_traps),
     ("satp_zero_through_a_register_stays_isolated", satp_zero_through_a_register_stays_isolated),
     ("smp_suite_matches_native_with_shared_shadows", smp_suite_matches_native_with_shared_shadows),
     ("pool_too_small_for_its_vcpus_is_refused", pool_too_small_for_its_vcpus_is_refused),
