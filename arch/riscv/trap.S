@@ -178,14 +178,10 @@ vcpu_resume_short:
  * it touched and takes the general path above, which sees the trap exactly
  * as if the fast path had not looked.
  *
- * Cost of a hit (counted from the disassembly): 81 instructions from
- * trap_entry to sret when the first buffer entry matches (7 shared with the
- * general path, 23 to check the trap came from VS and decode it, 2 to fetch
- * rs1, 13 to refuse 0, take the VM's shadow lock and set up the scan, 3 to
- * match, 33 to switch vsatp, update the LRU and counters, release the lock
- * and return), plus 5 for each entry scanned
- * before the matching one.  A full
- * exit for the same satp write costs several hundred.
+ * Cost of a hit: 86 instructions from trap_entry to sret when the first
+ * buffer entry matches (measured: tools/umbra-exit-profile, docs/exit-costs.md),
+ * plus 5 for each entry scanned before the matching one.  A full exit for the
+ * same satp write costs several hundred.
  */
 fast_satp_write:
     sd      t1, 6*8(sp)
