@@ -149,8 +149,16 @@ bool vcpu_short_page_fault(struct vcpu_regs *regs)
     const struct mmu_ops *mmu = vcpu->vm->mmu;
     if (!vcpu_short_allowed(vcpu) || !mmu->on_page_fault_short || !mmu->on_page_fault_short(vcpu))
         return false;
-    if (vcpu->requests || vcpu->vm->state != VM_RUNNING)
+    if (vcpu->requests || vcpu->vm->state != VM_RUNNING) {
+        /* Account up to this trap as a full exit would, so a park or a pause
+         * here is charged right; the rest of this exit still goes to
+         * fast_instret at the short resume.  A pause here holds the vCPU with
+         * only the short path's registers in its frame (nothing reads the
+         * frame while paused). */
+        vcpu_account_instret(vcpu, regs->instret_entry);
+        regs->instret_resume = regs->instret_entry;
         vcpu_process_requests(vcpu);
+    }
     return true;
 }
 

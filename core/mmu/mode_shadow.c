@@ -183,15 +183,18 @@ static int ssp_vm_create(struct vm *vm, char *err, size_t errlen) { return mode_
  */
 
 /* Pins follow shadow_index, which the fast path moves without touching the
- * pins; the core asks for this before it decides what it may free
- * (shadow_config.refresh_pins), with the lock held. */
+ * pins; the core asks for this before it decides what it may free, or which
+ * shadows a wide fence may resync (shadow_config.refresh_pins), with the
+ * lock held.  A vCPU that is not running pins nothing: its hart walks no
+ * shadow, and it starts again on the physical one (mode_shadow_vcpu_start). */
 static void mode_shadow_pins_refresh(void *arg)
 {
     struct vm *vm = arg;
     struct shadow_vm *s = shadows_of(vm);
     for (unsigned i = 0; i < vm->ncpus; i++) {
         struct shadow_cpu *v = &smv_of(vm)->cpus[i];
-        int now = (int)v->shadow_index;
+        bool running = __atomic_load_n(&vm->vcpus[i].state, __ATOMIC_ACQUIRE) == VCPU_RUNNING;
+        int now = running ? (int)v->shadow_index : SHADOW_NO_ROOT;
         if (now == v->pinned_root)
             continue;
         if (v->pinned_root != SHADOW_NO_ROOT)
