@@ -535,13 +535,13 @@ static struct sbiret sbi_dispatch(struct vcpu *self, const struct sbi_extension 
     return e->legacy ? sbi_legacy(self, ext, c) : e->handle(self, c);
 }
 
-/* The call's result into a0 (and a1 for a v0.2+ extension); past the ecall. */
-static void sbi_complete(struct vcpu *vcpu, unsigned long ext, struct sbiret ret)
+/* The call's result into the saved a0 (and a1 for a v0.2+ extension).
+ * Each path steps over the ecall its own way (the short path's sepc is live). */
+static void sbi_set_result(struct vcpu *vcpu, unsigned long ext, struct sbiret ret)
 {
     vcpu->regs.gpr[REG_A0] = (uint64_t)ret.error;
     if (ext > SBI_EXT_LEGACY_LAST)
         vcpu->regs.gpr[REG_A1] = (uint64_t)ret.value;
-    vcpu->regs.sepc += 4;
 }
 
 void sbi_handle_ecall(struct vcpu *vcpu)
@@ -552,7 +552,8 @@ void sbi_handle_ecall(struct vcpu *vcpu)
     const struct sbi_extension *e = sbi_extension_find(ext);
     /* Counted first: a call that ends the VM prints its report. */
     stats_count_full(&vcpu->stats, sbi_exit_cause(e, ext));
-    sbi_complete(vcpu, ext, sbi_dispatch(vcpu, e, ext, &c));
+    sbi_set_result(vcpu, ext, sbi_dispatch(vcpu, e, ext, &c));
+    vcpu->regs.sepc += 4;
 }
 
 /* The extensions whose calls read a0-a6 and change only a0, a1 and sepc,
@@ -576,9 +577,7 @@ bool sbi_handle_short(struct vcpu *vcpu)
     default:
         return false;
     }
-    vcpu->regs.gpr[REG_A0] = (uint64_t)ret.error;
-    vcpu->regs.gpr[REG_A1] = (uint64_t)ret.value;
-    uint64_t next = csr_read(sepc) + 4;     /* live: the short path keeps no copy */
-    csr_write(sepc, next);
+    sbi_set_result(vcpu, ext, ret);
+    vcpu_arch_skip_trapped_insn();
     return true;
 }

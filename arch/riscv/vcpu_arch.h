@@ -36,6 +36,14 @@ bool vcpu_arch_host_timer_pending(void);
 /* Flush this hart's VS-stage translations for the running VM (hgatp's VMID). */
 void vcpu_arch_flush_guest_tlb(uint64_t va, uint64_t size, long asid);
 
+/* Step over the 4-byte instruction the guest trapped on, in the live sepc:
+ * the short trap path keeps no copy of it in the frame. */
+static inline void vcpu_arch_skip_trapped_insn(void)
+{
+    uint64_t next = csr_read(sepc) + 4;
+    csr_write(sepc, next);
+}
+
 /* What the guest's own translation would allow the access it trapped on:
  * its privilege (the frame's sstatus.SPP) and its vsstatus.SUM/MXR.
  * Inline: every shadow fault asks. */

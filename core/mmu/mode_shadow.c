@@ -706,8 +706,7 @@ static bool mode_shadow_virtual_instruction_short(struct vcpu *vcpu, uint32_t in
         mode_shadow_unlock(vcpu);
     }
     stats_count_fast(&vcpu->stats, sfence_cause(true, has_asid));
-    uint64_t next = csr_read(sepc) + 4;
-    csr_write(sepc, next);
+    vcpu_arch_skip_trapped_insn();
     return true;
 }
 
