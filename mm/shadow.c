@@ -403,6 +403,7 @@ static uint64_t root_empty(struct shadow_vm *s, int idx)
     ASSERT(s->roots[idx].tables == 0);
     s->roots[idx].log_len = 0;
     s->roots[idx].log_over = false;
+    s->roots[idx].drop_seen = s->drop_gen; /* an empty tree has nothing a fence could drop */
     if (dropped)
         flush_all(s, idx);
     return dropped;
@@ -416,7 +417,7 @@ static void root_free(struct shadow_vm *s, int idx)
     flush_all(s, idx);
     s->roots[idx].live = false;
     s->roots[idx].table = 0;
-    s->roots_freed++;
+    s->roots_epoch++;
     while (s->roots_end > 0 && !s->roots[s->roots_end - 1].live)
         s->roots_end--;
 }
@@ -440,8 +441,10 @@ static void pins_refresh(struct shadow_vm *s)
         s->cfg.refresh_pins(s->cfg.flush_arg);
 }
 
-static int root_lru(const struct shadow_vm *s, int except, bool for_tables)
+static int root_lru(struct shadow_vm *s, int except, bool for_tables)
 {
+    if (s->cfg.refresh_lru)
+        s->cfg.refresh_lru(s->cfg.flush_arg);
     int best = SHADOW_NO_ROOT;
     for (int i = 0; i < s->max_roots; i++) {
         const struct shadow_root *r = &s->roots[i];
@@ -467,6 +470,17 @@ static bool pool_reclaim_other(struct shadow_vm *s, int except)
     return true;
 }
 
+static void root_catch_up_slow(struct shadow_vm *s, int idx);
+
+/* Every fault and switch asks, so the common answer (nothing missed) is
+ * inline; the replay is out of line (it cost 34 instructions per fault
+ * when the compiler kept it in one function). */
+static inline void root_catch_up(struct shadow_vm *s, int idx)
+{
+    if (s->roots[idx].drop_seen != s->drop_gen)
+        root_catch_up_slow(s, idx);
+}
+
 /* What the root shadow of guest_satp mirrors: the guest's root table. */
 static gpaddr_t root_guest_table(const struct shadow_vm *s, uint64_t guest_satp)
 {
@@ -476,13 +490,18 @@ static gpaddr_t root_guest_table(const struct shadow_vm *s, uint64_t guest_satp)
     return gpa_in_ram(s, table, PAGE_SIZE) ? table : GUEST_TABLE_NONE;
 }
 
+void shadow_root_touch(struct shadow_vm *s, int idx)
+{
+    s->roots[idx].last_used = s->clock++;
+}
+
 int shadow_root_get(struct shadow_vm *s, uint64_t guest_satp, int keep, bool *built)
 {
-    uint64_t now = s->clock++;
     int slot = SHADOW_NO_ROOT;
     for (int i = 0; i < s->roots_end; i++) {
         if (s->roots[i].live && s->roots[i].guest_satp == guest_satp) {
-            s->roots[i].last_used = now;
+            shadow_root_touch(s, i);
+            root_catch_up(s, i);
             *built = false;
             return i;
         }
@@ -519,7 +538,8 @@ int shadow_root_get(struct shadow_vm *s, uint64_t guest_satp, int keep, bool *bu
     s->roots_end = MAX(s->roots_end, slot + 1);
     r->guest_satp = guest_satp;
     r->table = table;
-    r->last_used = now;
+    shadow_root_touch(s, slot);   /* after the reclaim above: the newest */
+    r->drop_seen = s->drop_gen;
     s->stats.roots_built++;
     *built = true;
     return slot;
@@ -536,7 +556,7 @@ uint64_t shadow_root_vsatp(const struct shadow_vm *s, int idx)
 
 struct meta_layout {
     uint64_t pages, frames, buckets;
-    uint64_t meta_off, hash_off, refs_off, wr_heads_off, wr_next_off, flood_off, chunks_off, log_off, total;
+    uint64_t meta_off, hash_off, refs_off, wr_heads_off, wr_next_off, flood_off, chunks_off, log_off, drops_off, total;
 };
 
 /* Where each bookkeeping array lives in the caller's buffer.  The
@@ -559,7 +579,8 @@ static struct meta_layout meta_layout_of(uint64_t mem_size, uint64_t pool_bytes,
     l.flood_off = ALIGN_UP(l.wr_next_off + wp * l.pages * PTES_PER_TABLE * sizeof(uint32_t), 8);
     l.chunks_off = ALIGN_UP(l.flood_off + wp * l.frames * sizeof(uint8_t), 8);
     l.log_off = ALIGN_UP(l.chunks_off + wp * (l.frames / 512 + 1) * sizeof(uint16_t), 8);
-    l.total = ALIGN_UP(l.log_off + (1 - wp) * SHADOW_MAX_ROOTS * SHADOW_FILL_LOG * sizeof(uint32_t), 8);
+    l.drops_off = ALIGN_UP(l.log_off + (1 - wp) * SHADOW_MAX_ROOTS * SHADOW_FILL_LOG * sizeof(uint32_t), 8);
+    l.total = ALIGN_UP(l.drops_off + (1 - wp) * SHADOW_DROP_LOG * sizeof(uint64_t), 8);
     return l;
 }
 
@@ -632,6 +653,7 @@ void shadow_vm_init(struct shadow_vm *s, const struct guest_mem *mem, gpaddr_t r
         s->chunk_protected = (uint16_t *)(void *)(base + l.chunks_off);
     } else {
         s->fill_log = (uint32_t *)(void *)(base + l.log_off);
+        s->drop_log = (uint64_t *)(void *)(base + l.drops_off);
     }
     s->hash_mask = (uint32_t)(l.buckets - 1);
     s->frames = l.frames;
@@ -850,6 +872,7 @@ static uint64_t root_resync(struct shadow_vm *s, int idx)
     struct shadow_root *r = &s->roots[idx];
     if (r->pins == 0)
         return root_empty(s, idx);
+    root_catch_up(s, idx);
     if (r->log_over) {
         s->stats.resync_emptied++;
         return root_empty(s, idx);
@@ -1006,6 +1029,7 @@ void shadow_page_fault(struct shadow_vm *s, int idx, uint64_t va, const struct a
     ASSERT(idx >= 0 && idx < s->max_roots && s->roots[idx].live);
     *out = (struct shadow_fault){ .kind = SHADOW_FAULT_HIDDEN };
     s->roots[idx].last_used = s->clock++;
+    root_catch_up(s, idx);
     if (!guest_walk_and_update(s, idx, va, ctx, out))
         return;
     /* Like the hardware, the A/D update happens before the physical access
@@ -1177,7 +1201,9 @@ bool shadow_gpa_protected(const struct shadow_vm *s, gpaddr_t gpa)
 /* Drop what shadow idx holds for va: the leaf covering it or, when that
  * leaf sits below a guest superpage, everything derived from that guest
  * leaf (a fence for one address of a superpage covers the whole superpage). */
-static uint64_t shadow_drop_va(struct shadow_vm *s, int idx, uint64_t va)
+/* Inline in each of its loops over shadows: a guest ASID that several
+ * shadows share makes a one-page fence call it once per shadow. */
+static inline __attribute__((always_inline)) uint64_t shadow_drop_va(struct shadow_vm *s, int idx, uint64_t va)
 {
     if (!va_canonical(va))
         return 0;
@@ -1203,6 +1229,69 @@ static uint64_t shadow_drop_va(struct shadow_vm *s, int idx, uint64_t va)
     }
 }
 
+/*
+ * Global one-page fences under ssp.  Linux 6.1 fences each page it unmaps
+ * with "sfence.vma va, x0", every address space, and there is a live
+ * shadow per process: dropping the page from each of them on every fence
+ * cost about 1,400 instructions per fence in Linux fork.  So such a fence
+ * is logged in a ring; the shadows some vCPU is on take it at once, and
+ * the others when next switched to (shadow_root_get), or are emptied if
+ * the ring moved past them.  The fencing hart flushes the VA for every
+ * hardware ASID itself (the caller does, for any guest fence), and a
+ * shadow that is behind is switched to only through shadow_root_get (its
+ * SPT base buffer entries go: roots_epoch), so what it still holds is
+ * reachable by no hart until it caught up.  A fence naming an ASID reaches
+ * the few shadows with that ASID at once, as before.
+ */
+static __attribute__((noinline)) void root_catch_up_slow(struct shadow_vm *s, int idx)
+{
+    struct shadow_root *r = &s->roots[idx];
+    uint64_t seen = r->drop_seen;
+    r->drop_seen = s->drop_gen;
+    if (satp_is_bare(r->guest_satp))
+        return; /* fences do not reach the physical shadow */
+    if (s->drop_gen - seen > SHADOW_DROP_LOG) {
+        s->stats.catchups_emptied++;
+        s->stats.entries_dropped += root_empty(s, idx);
+        return;
+    }
+    for (; seen != s->drop_gen; seen++) {
+        s->stats.fences_replayed++;
+        s->stats.entries_dropped += shadow_drop_va(s, idx, sign_extend_va(s->drop_log[seen % SHADOW_DROP_LOG] << 12));
+    }
+}
+
+bool shadow_root_current(const struct shadow_vm *s, int idx)
+{
+    return s->roots[idx].drop_seen == s->drop_gen;
+}
+
+static void sfence_global_page(struct shadow_vm *s, uint64_t va)
+{
+    if (!va_canonical(va))
+        return;
+    uint64_t before = s->drop_gen;
+    s->drop_log[before % SHADOW_DROP_LOG] = (va >> 12) & VPN_MASK;
+    s->drop_gen = before + 1;
+    pins_refresh(s);
+    for (int i = 0; i < s->roots_end; i++) {
+        struct shadow_root *r = &s->roots[i];
+        if (!r->live)
+            continue;
+        if (satp_is_bare(r->guest_satp) || (r->pins > 0 && r->drop_seen == before)) {
+            r->drop_seen = s->drop_gen;
+            if (!satp_is_bare(r->guest_satp))
+                s->stats.entries_dropped += shadow_drop_va(s, i, va);
+        } else if (r->pins > 0) {
+            root_catch_up(s, i);
+        } else {
+            s->stats.fences_deferred++;
+            if (r->drop_seen == before)
+                s->roots_epoch++; /* it just fell behind: buffers must forget it */
+        }
+    }
+}
+
 void shadow_sfence(struct shadow_vm *s, bool has_va, uint64_t va, bool has_asid, uint16_t asid)
 {
     if (has_va)
@@ -1211,6 +1300,10 @@ void shadow_sfence(struct shadow_vm *s, bool has_va, uint64_t va, bool has_asid,
         s->stats.sync_asid++;
     else
         s->stats.sync_all++;
+    if (has_va && !has_asid && s->drop_log) {
+        sfence_global_page(s, va);
+        return;
+    }
     if (!has_va)
         pins_refresh(s);    /* root_resync keeps leaves of running roots only */
     for (int i = 0; i < s->roots_end; i++) {

@@ -34,6 +34,11 @@
  * fills, up to this many, so an ASID-wide fence resyncs those leaves
  * against the guest instead of emptying the tree. */
 #define SHADOW_FILL_LOG 128
+/* ssp: a one-page fence for every ASID ("sfence.vma va, x0") reaches at
+ * once only the shadows some vCPU is on; the others find it in a ring of
+ * this many fences when next switched to (or are emptied, if the ring
+ * moved past them meanwhile). */
+#define SHADOW_DROP_LOG 512
 
 /*
  * What the caller wants flushed from the hardware TLB: one VA (all == false)
@@ -64,6 +69,10 @@ struct shadow_config {
     /* Called before the core picks a root it may free, so the caller can
      * bring shadow_root.pins up to date first (NULL: pins are always current). */
     void (*refresh_pins)(void *arg);
+    /* Called before the core picks the least recently used shadow, so the
+     * caller can stamp (shadow_root_touch) the shadows it switched to
+     * without the core, as the satp fast path does (NULL: none). */
+    void (*refresh_lru)(void *arg);
 };
 
 struct shadow_root {
@@ -71,13 +80,17 @@ struct shadow_root {
     uint64_t guest_satp;    /* the key: exactly what the guest wrote (Bare = 0) */
     paddr_t table;          /* shadow root table (host-physical) */
     uint16_t hw_asid;
-    uint64_t last_used;     /* for reclaim */
     uint32_t tables;        /* shadow tables below the root (0 = empty tree) */
     uint16_t log_len;       /* ssp: fill-log entries in use */
     bool log_over;          /* ssp: a fill found the log full; the next wide fence empties */
+    uint64_t last_used;     /* LRU stamp for reclaim (shadow_vm.clock) */
+    uint64_t drop_seen;     /* ssp: global one-page fences (shadow_vm.drop_gen) taken */
     uint32_t pins;          /* set by the caller: vCPUs running on this shadow; a pinned
-                               root's slot is never reused (its tree may still be emptied);
-                               see shadow_config.refresh_pins */
+                               root's slot is never reused (its tree may still be emptied),
+                               and it takes every global one-page fence at once (ssp; the
+                               others catch up when next switched to); see
+                               shadow_config.refresh_pins.
+                               A vCPU that is not running starts again through a switch */
 };
 
 /* Figures for the exit report. */
@@ -87,6 +100,9 @@ struct shadow_stats {
     uint64_t sync_va, sync_asid, sync_all;   /* ssp fences by kind */
     uint64_t resync_kept;                    /* ssp: leaves a wide fence found current and kept */
     uint64_t resync_emptied;                 /* ssp: wide fences that emptied a tree (log full) */
+    uint64_t fences_deferred;                 /* ssp: one-page fences left for a shadow no vCPU is on */
+    uint64_t fences_replayed;                 /* ssp: of those, applied when the shadow was next used */
+    uint64_t catchups_emptied;               /* ssp: shadows emptied because the ring moved past them */
     uint64_t entries_dropped;
     uint64_t wp_emulated;                    /* tsp guest page-table writes */
     uint64_t protected_pages;                /* tsp: guest frames currently write-protected */
@@ -120,6 +136,7 @@ struct shadow_vm {
     uint32_t *hash_heads;                /* guest table frame -> shadow tables (tsp updates) */
     uint32_t *wr_heads;                  /* tsp: per guest frame, its writable shadow leaves */
     uint32_t *fill_log;                  /* ssp: SHADOW_FILL_LOG VPNs per root slot */
+    uint64_t *drop_log;                  /* ssp: the last SHADOW_DROP_LOG one-page fences */
     uint32_t *wr_next;                   /* tsp: per shadow PTE slot, the next one in its chain
                                             (the last one names the frame; 0 = on no chain) */
     uint32_t hash_mask;                  /* hash_heads has hash_mask + 1 buckets */
@@ -128,9 +145,12 @@ struct shadow_vm {
     int roots_end;                       /* every live root's slot is below this: the searches
                                             every satp miss and fence make stop here */
     struct shadow_root roots[SHADOW_MAX_ROOTS];
+    uint64_t drop_gen;                   /* ssp: global one-page fences logged, ever */
     uint64_t clock;
-    uint64_t roots_freed;                /* bumped whenever a root slot is freed, so
-                                            callers caching root indexes can revalidate */
+    uint64_t roots_epoch;                /* bumped whenever a root slot is freed or a root
+                                            falls behind on global one-page fences
+                                            (shadow_root_current), so callers caching
+                                            root indexes can revalidate */
     uint64_t protections;                /* tsp: frames that became protected, ever */
     struct shadow_range passthrough[SHADOW_MAX_PASSTHROUGH]; /* device memory ranges (size 0 = free) */
     struct shadow_stats stats;
@@ -161,10 +181,16 @@ void shadow_vm_init(struct shadow_vm *s, const struct guest_mem *mem, gpaddr_t r
                     uint64_t meta_bytes, bool meta_zeroed);
 
 /* The shadow for a guest satp value (found, or built empty); *built says
- * which.  Reclaims the least recently used shadow when all slots are live,
+ * which.  A found one first takes the one-page fences it was left out of.  Reclaims the least recently used shadow when all slots are live,
  * but never `keep` (the shadow currently in use, or SHADOW_NO_ROOT).
  * Returns the root index. */
 int shadow_root_get(struct shadow_vm *s, uint64_t guest_satp, int keep, bool *built);
+/* Shadow idx was just switched to by the caller alone (the SPT base
+ * buffer's fast path): give it a fresh LRU stamp. */
+void shadow_root_touch(struct shadow_vm *s, int idx);
+/* May the caller switch to shadow idx without shadow_root_get?  False when
+ * it missed fences and must catch up first (then shadow_root_get does). */
+bool shadow_root_current(const struct shadow_vm *s, int idx);
 /* The vsatp value that runs shadow idx. */
 uint64_t shadow_root_vsatp(const struct shadow_vm *s, int idx);
 

@@ -42,7 +42,7 @@ struct mode_shadow_vm {
     /* Guards the trees, every vCPU's SPT base buffer, shadow_index and pin. */
     struct sleeplock lock;
     uint64_t remote_flushes;       /* shadow changes that needed a vm_shootdown */
-    uint64_t sptbufs_checked;      /* core.roots_freed when the buffers were last checked */
+    uint64_t sptbufs_checked;      /* core.roots_epoch when the buffers were last checked */
     uint64_t pool_pages_start;     /* core.pool in use once it was set up */
     struct shadow_cpu cpus[MAX_VCPUS_PER_VM];
     /* A fault the short path walked but left to the general one (a tsp
@@ -102,6 +102,7 @@ static void mode_shadow_flush(void *arg, uint16_t hw_asid, uint64_t va, bool all
 }
 
 static void mode_shadow_pins_refresh(void *arg);
+static void mode_shadow_lru_refresh(void *arg);
 
 static void mode_shadow_cpus_init(struct vm *vm)
 {
@@ -142,6 +143,7 @@ static int mode_shadow_vm_create(struct vm *vm, const struct shadow_flavor *flav
         .flush = mode_shadow_flush,
         .flush_arg = vm,
         .refresh_pins = mode_shadow_pins_refresh,
+        .refresh_lru = mode_shadow_lru_refresh,
     };
     uint64_t meta = ALIGN_UP(shadow_meta_bytes_for(&cfg, c->mem, pool), PAGE_SIZE);
     paddr_t pool_base = frame_alloc(&umbra_pool, pool, PAGE_SIZE);
@@ -206,11 +208,36 @@ static void mode_shadow_pins_refresh(void *arg)
 }
 
 /* Drop buffer entries (of every vCPU) naming a root slot that was freed,
- * or reused for another guest satp, since the buffer was last checked. */
+ * or reused for another guest satp, since the buffer was last checked, or
+ * a shadow that missed fences: the fast path would run it without the
+ * catching up that shadow_root_get does. */
 static bool sptbuf_entry_live(uint64_t key, uint64_t root_index, const void *ctx)
 {
-    const struct shadow_root *r = &((const struct shadow_vm *)ctx)->roots[root_index];
-    return r->live && r->guest_satp == key;
+    const struct shadow_vm *s = ctx;
+    const struct shadow_root *r = &s->roots[root_index];
+    return r->live && r->guest_satp == key && shadow_root_current(s, (int)root_index);
+}
+
+/* The fast path switches shadows without the core, so before the core
+ * picks the least recently used one, each buffer's hits since the last
+ * look stamp their shadows (shadow_config.refresh_lru): newer than every
+ * stamp so far, in the order of the hits, in one pass. */
+static void mode_shadow_lru_refresh(void *arg)
+{
+    struct vm *vm = arg;
+    struct shadow_vm *s = shadows_of(vm);
+    for (unsigned v = 0; v < vm->ncpus; v++) {
+        struct shadow_cpu *sc = &smv_of(vm)->cpus[v];
+        uint64_t base = s->clock, since = sc->lru_seen;
+        for (uint64_t i = 0; i < sc->sptbuf.size; i++) {
+            const struct sptbuf_entry *e = &sc->sptbuf.entries[i];
+            struct shadow_root *r = &s->roots[e->root_index];
+            if (e->key && e->last_used > since && r->live && r->guest_satp == e->key)
+                r->last_used = MAX(r->last_used, base + (e->last_used - since));
+        }
+        s->clock = base + (sc->sptbuf.clock - since) + 1;
+        sc->lru_seen = sc->sptbuf.clock;
+    }
 }
 
 /* Not inlined: its loop would make mode_shadow_unlock, which runs on
@@ -218,7 +245,7 @@ static bool sptbuf_entry_live(uint64_t key, uint64_t root_index, const void *ctx
 static __attribute__((noinline)) void sptbufs_revalidate(struct vm *vm)
 {
     struct mode_shadow_vm *smv = smv_of(vm);
-    smv->sptbufs_checked = smv->core.roots_freed;
+    smv->sptbufs_checked = smv->core.roots_epoch;
     for (unsigned v = 0; v < vm->ncpus; v++)
         sptbuf_keep_if(&smv->cpus[v].sptbuf, sptbuf_entry_live, &smv->core);
 }
@@ -238,7 +265,7 @@ static void mode_shadow_unlock(struct vcpu *vcpu)
 {
     /* Only after a root slot was freed (checked here: this runs every exit). */
     struct mode_shadow_vm *smv = smv_of(vcpu->vm);
-    if (smv->sptbufs_checked != smv->core.roots_freed)
+    if (smv->sptbufs_checked != smv->core.roots_epoch)
         sptbufs_revalidate(vcpu->vm);
     if (vcpu->vm->ncpus > 1)
         sleeplock_release(&smv->lock);
@@ -278,6 +305,7 @@ static void mode_shadow_vcpu_start(struct vcpu *vcpu)
     struct shadow_cpu *sc = scpu_of(vcpu);
     mode_shadow_lock(vcpu);
     sptbuf_init(&sc->sptbuf, sptbuf_entries);
+    sc->lru_seen = 0;
     /* The guest starts with satp = Bare: it runs on the physical shadow. */
     sc->shadow_index = (uint64_t)SHADOW_NO_ROOT;
     mode_shadow_switch_to(vcpu, 0);
@@ -788,6 +816,9 @@ static void mode_shadow_report(struct vm *vm, struct exit_stats *t, int *sptbuf_
     t->mm[MM_ENTRIES_DROPPED] += st->entries_dropped;
     t->mm[MM_RESYNC_KEPT] += st->resync_kept;
     t->mm[MM_RESYNC_EMPTIED] += st->resync_emptied;
+    t->mm[MM_FENCES_DEFERRED] += st->fences_deferred;
+    t->mm[MM_FENCES_REPLAYED] += st->fences_replayed;
+    t->mm[MM_CATCHUPS_EMPTIED] += st->catchups_emptied;
     t->mm[MM_WP_EMULATED] += st->wp_emulated;
     t->mm[MM_WP_UNSHADOWED] += st->wp_unshadowed;
     t->mm[MM_REMOTE_FLUSHES] += smv->remote_flushes;

@@ -18,6 +18,7 @@ struct shadow_cpu {
     paddr_t lock;            /* the VM's shadow lock word: the fast path takes it too */
     int pinned_root;         /* the shadow root this vCPU holds a pin on (SHADOW_NO_ROOT) */
     struct sptbuf sptbuf;    /* ssp: this vCPU's SPT base buffer */
+    uint64_t lru_seen;       /* sptbuf.clock when its hits last stamped their shadows */
 };
 
 #endif

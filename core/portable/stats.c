@@ -64,6 +64,7 @@ static const char *const mm_counter_names[] = {
     "dma_pinned_peak", "dma_pinned_end", "dma_pins", "dma_unpins", "dma_pins_refused",
     "coiommu_notifies", "coiommu_pinned", "coiommu_unpinned", "coiommu_scans", "coiommu_second_chances",
     "resync_kept", "resync_emptied",
+    "fences_deferred", "fences_replayed", "catchups_emptied",
 };
 _Static_assert(ARRAY_SIZE(mm_counter_names) == MM_COUNTER_COUNT, "every mm counter needs a name");
 

@@ -106,6 +106,10 @@ enum mm_counter {
     /* ssp wide fences: leaves found current and kept, trees emptied
      * because the fill log had overflowed. */
     MM_RESYNC_KEPT, MM_RESYNC_EMPTIED,
+    /* ssp one-page fences left for shadows no vCPU ran on, fences applied
+     * when such a shadow was next switched to, and shadows emptied instead
+     * because they had missed more fences than the log holds. */
+    MM_FENCES_DEFERRED, MM_FENCES_REPLAYED, MM_CATCHUPS_EMPTIED,
     MM_COUNTER_COUNT
 };
 /* names: "sptbuf_hits", ..., lower snake case of the enum without MM_ */

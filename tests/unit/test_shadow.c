@@ -438,7 +438,8 @@ static void test_superpage_leaves(void)
     CHECK(!mapped(idx, mkva(2, 4, 256, 0)));
 
     /* A fence for one address of the 1 GiB page drops every shadow leaf
-     * derived from it, and nothing else. */
+     * derived from it, and nothing else (at once: a vCPU runs on it). */
+    vm.roots[idx].pins = 1;
     flush_count = 0;
     shadow_sfence(&vm, true, mkva(2, 300, 0, 0), true, 1);
     CHECK(!mapped(idx, mkva(2, 0, 0, 0)));
@@ -450,6 +451,7 @@ static void test_superpage_leaves(void)
     shadow_sfence(&vm, true, mkva(1, 4, 77, 0), false, 0);
     CHECK(!mapped(idx, mkva(1, 4, 0, 0)));
     CHECK(flushed(vm.roots[idx].hw_asid, mkva(1, 4, 77, 0), false));
+    vm.roots[idx].pins = 0;
 
     /* Without cfg.superpages, the same guest gets 4 KiB leaves. */
     vm_setup(false, false, KIB(256));
@@ -638,7 +640,11 @@ static void test_sfence_kinds(void)
     CHECK_EQ(fault(phys, RAM_BASE, &LOAD), SHADOW_FAULT_HIDDEN);
     uint16_t hw_a = vm.roots[a].hw_asid, hw_b = vm.roots[b].hw_asid, hw_c = vm.roots[c].hw_asid;
 
-    /* (va, asid): that page in the address spaces with that ASID. */
+    /* (va, asid): that page in the address spaces with that ASID.  Here
+     * every shadow takes one-page fences at once, as if a vCPU ran on each
+     * (test_fence_left_for_idle_shadows has the others). */
+    for (unsigned i = 0; i < 3; i++)
+        vm.roots[all[i]].pins++;
     flush_count = 0;
     uint64_t dropped = vm.stats.entries_dropped;
     shadow_sfence(&vm, true, va1 + 0x123, true, 1);
@@ -663,6 +669,8 @@ static void test_sfence_kinds(void)
     shadow_sfence(&vm, true, 0x0000004000000000ull, false, 0); /* non-canonical */
     CHECK_EQ(flush_count, 0);
     CHECK_EQ(vm.stats.sync_va, 4);
+    for (unsigned i = 0; i < 3; i++)
+        vm.roots[all[i]].pins--;
 
     /* (x0, asid): the address spaces with that ASID that a vCPU runs on
      * (B) resync against the guest: a leaf it changed goes, the others
@@ -760,6 +768,105 @@ static void test_resync_only_running(void)
     gpte_set(T(2), 3, gleaf(DATA(4), PTE_R | PTE_A));
     CHECK_EQ(fault(a, VA_STD, &LOAD), SHADOW_FAULT_HIDDEN);
     CHECK_EQ(spte(a, VA_STD) >> PTE_PPN_SHIFT, hpa_of(DATA(4)) >> 12);
+}
+
+/* ssp: a one-page fence for every ASID reaches a shadow no vCPU runs on
+ * only when that shadow is next switched to.  Until then its tree still
+ * holds the leaf (no hart can reach it: the fencing hart flushed the VA for
+ * every ASID, and the shadow's buffer entries go); the switch drops it and
+ * flushes it on the switching hart.  A fence naming an ASID is applied at
+ * once; a fault catches its shadow up first; a shadow the ring of fences
+ * moved past is emptied. */
+static void test_fence_left_for_idle_shadows(void)
+{
+    vm_setup(false, false, KIB(256));
+    guest_std(gleaf(DATA(0), PTE_R | PTE_A));
+    gpte_set(T(2), 4, gleaf(DATA(1), PTE_R | PTE_A));
+    uint64_t satp_a = satp_of(T(0), 1);
+    int a = root_get(satp_a), b = root_get(satp_of(T(0), 2));
+    uint64_t va1 = VA_STD, va2 = mkva(1, 2, 4, 0);
+    for (unsigned i = 0; i < 2; i++) {
+        CHECK_EQ(fault(a, i ? va2 : va1, &LOAD), SHADOW_FAULT_HIDDEN);
+        CHECK_EQ(fault(b, i ? va2 : va1, &LOAD), SHADOW_FAULT_HIDDEN);
+    }
+    uint16_t hw_a = vm.roots[a].hw_asid;
+    vm.roots[b].pins = 1;
+    uint64_t deferred = vm.stats.fences_deferred, replayed = vm.stats.fences_replayed;
+    uint64_t epoch = vm.roots_epoch;
+
+    flush_count = 0;
+    shadow_sfence(&vm, true, va1, false, 0);
+    CHECK(!mapped(b, va1));              /* running: at once */
+    CHECK(mapped(a, va1));               /* idle: later */
+    CHECK(!shadow_root_current(&vm, a) && shadow_root_current(&vm, b));
+    CHECK(!flushed(hw_a, va1, false));
+    CHECK_EQ(vm.stats.fences_deferred - deferred, 1);
+    CHECK_EQ(vm.roots_epoch - epoch, 1); /* its buffer entries must go */
+    shadow_sfence(&vm, true, mkva(5, 0, 0, 0), false, 0);
+    CHECK_EQ(vm.roots_epoch - epoch, 1); /* behind already */
+    /* A fence naming a's ASID reaches it at once. */
+    shadow_sfence(&vm, true, va2, true, 1);
+    CHECK(!mapped(a, va2) && mapped(b, va2));
+
+    flush_count = 0;
+    CHECK_EQ(root_get(satp_a), a);
+    CHECK(shadow_root_current(&vm, a));
+    CHECK(!mapped(a, va1));
+    CHECK(flushed(hw_a, va1 & ~0xfffull, false));
+    CHECK_EQ(vm.stats.fences_replayed - replayed, 2);
+    CHECK_EQ(root_get(satp_a), a);       /* caught up: nothing more */
+    CHECK_EQ(vm.stats.fences_replayed - replayed, 2);
+
+    /* A fault on a shadow that is behind takes the fences first. */
+    CHECK_EQ(fault(a, va2, &LOAD), SHADOW_FAULT_HIDDEN);
+    shadow_sfence(&vm, true, va2, false, 0);
+    CHECK(mapped(a, va2));
+    CHECK_EQ(fault(a, va1, &LOAD), SHADOW_FAULT_HIDDEN);
+    CHECK(!mapped(a, va2) && mapped(a, va1));
+
+    /* More fences than the ring holds: the shadow is emptied instead. */
+    uint64_t emptied = vm.stats.catchups_emptied;
+    CHECK_EQ(fault(b, va2, &LOAD), SHADOW_FAULT_HIDDEN);
+    for (unsigned i = 0; i <= SHADOW_DROP_LOG; i++)
+        shadow_sfence(&vm, true, mkva(7, 0, i % 512, 0), false, 0);
+    CHECK(mapped(a, va1));
+    CHECK_EQ(root_get(satp_a), a);
+    CHECK_EQ(vm.roots[a].tables, 0);
+    CHECK(!mapped(a, va1));
+    CHECK_EQ(vm.stats.catchups_emptied - emptied, 1);
+    CHECK(mapped(b, va2));               /* b ran throughout */
+}
+
+/* Shadows the caller switched to on its own (the satp fast path) are
+ * stamped through refresh_lru before the core picks the least recently
+ * used one, so a shadow in constant use by the fast path is not reclaimed
+ * as if idle. */
+static int lru_touch_root = SHADOW_NO_ROOT;
+
+static void lru_touch(void *arg)
+{
+    (void)arg;
+    if (lru_touch_root != SHADOW_NO_ROOT)
+        shadow_root_touch(&vm, lru_touch_root);
+}
+
+static void test_lru_refresh_before_reclaim(void)
+{
+    vm_setup(false, false, KIB(32)); /* 2 roots */
+    vm.cfg.refresh_lru = lru_touch;
+    int a = root_get(satp_of(T(0), 1));
+    int b = root_get(satp_of(T(0), 2));
+    CHECK_EQ(vm.max_roots, 2);
+    /* a is the older; the caller used it since without the core. */
+    lru_touch_root = a;
+    bool built;
+    int n = shadow_root_get(&vm, satp_of(T(0), 3), SHADOW_NO_ROOT, &built);
+    CHECK(built);
+    CHECK_EQ(n, b);
+    CHECK(vm.roots[a].live && vm.roots[a].guest_satp == satp_of(T(0), 1));
+    lru_touch_root = SHADOW_NO_ROOT;
+    n = shadow_root_get(&vm, satp_of(T(0), 4), SHADOW_NO_ROOT, &built);
+    CHECK_EQ(n, a); /* no longer touched: now the oldest */
 }
 
 /* tsp write flooding: a page table written 4 times in a row with no fill
@@ -1535,9 +1642,11 @@ static void check_all(struct diff_state *d, bool semantic)
 {
     check_remote_tlb(d);
     uint64_t pages = 0;
+    /* A shadow left out of one-page fences (ssp, no vCPU on it) must agree
+     * with the guest only once it catches up, when it is next switched to. */
     for (int i = 0; i < vm.max_roots && !d->failed; i++)
         if (vm.roots[i].live)
-            pages += 1 + check_tree(d, i, vm.roots[i].table, 2, 0, semantic);
+            pages += 1 + check_tree(d, i, vm.roots[i].table, 2, 0, semantic && shadow_root_current(&vm, i));
     if (!d->failed && (pages != vm.stats.pages_in_use || pages != vm.pool.pages_in_use))
         diff_fail(d, "pool pages in use differ from the shadow trees", pages, vm.stats.pages_in_use);
     for (unsigned t = 0; t < TLB_SIZE && !d->failed; t++) {
@@ -1548,7 +1657,9 @@ static void check_all(struct diff_state *d, bool semantic)
             diff_fail(d, "TLB entry of a dead shadow", tlb[t].base, tlb[t].asid);
             continue;
         }
-        if (semantic) {
+        /* This hart's entries of a shadow that is behind are reachable only
+         * once it is switched to here, which catches it up and flushes. */
+        if (semantic && shadow_root_current(&vm, idx)) {
             paddr_t pa = pte_to_pa(tlb[t].pte);
             check_translation(d, idx, tlb[t].base, tlb[t].pte, pa);
             check_translation(d, idx, tlb[t].base + tlb[t].size - 1, tlb[t].pte, pa + tlb[t].size - 1);
@@ -1688,6 +1799,11 @@ static void issue_fence(struct diff_state *d, struct fence f)
     TRACE("  sfence %s0x%llx asid %s%u\n", f.has_va ? "" : "(x0) ", (unsigned long long)f.va,
           f.has_asid ? "" : "(x0) ", f.asid);
     shadow_sfence(&vm, f.has_va, f.va, f.has_asid, f.asid);
+    /* What the mode glue does after every guest fence: this hart's TLB
+     * forgets the VA (or everything) in every hardware ASID. */
+    for (unsigned t = 0; t < TLB_SIZE; t++)
+        if (!f.has_va || (f.va >= tlb[t].base && f.va - tlb[t].base < tlb[t].size))
+            tlb[t].valid = false;
     cover.fences++;
 }
 
@@ -1919,7 +2035,7 @@ static int run_differential(const char *label)
         { false, KIB(32), 0 },
         { true, KIB(256), 2 },  /* tsp with write-flood unshadowing (low limit: often) */
     };
-    uint64_t reclaimed = 0, exhausted = 0, revoked = 0, dropped = 0, unshadowed = 0;
+    uint64_t reclaimed = 0, exhausted = 0, revoked = 0, dropped = 0, unshadowed = 0, replayed = 0;
     for (unsigned c = 0; c < ARRAY_SIZE(configs); c++) {
         for (uint64_t i = 0; i < seqs && diff_failures < 10; i++) {
             setup_flood_limit = configs[c].flood_limit;
@@ -1929,11 +2045,13 @@ static int run_differential(const char *label)
             exhausted += vm.stats.pool_exhausted;
             revoked += vm.stats.wp_revoked;
             dropped += vm.stats.entries_dropped;
+            replayed += vm.stats.fences_replayed;
         }
     }
     printf("differential (%s): %llu sequences, %llu ops, %llu translation checks; faults: %llu hidden, "
            "%llu A/D, %llu write-protect, %llu guest, %llu access; %llu fences, %llu emulated PT writes, "
-           "%llu TLB hits, %llu superpage leaves seen, %llu reclaims, %llu W revoked, %llu Svade faults\n",
+           "%llu TLB hits, %llu superpage leaves seen, %llu reclaims, %llu W revoked, %llu Svade faults, "
+           "%llu deferred fences replayed\n",
            label, (unsigned long long)cover.sequences, (unsigned long long)cover.ops,
            (unsigned long long)cover.checks,
            (unsigned long long)cover.hidden, (unsigned long long)cover.ad_update,
@@ -1941,11 +2059,11 @@ static int run_differential(const char *label)
            (unsigned long long)cover.guest_access_fault, (unsigned long long)cover.fences,
            (unsigned long long)cover.pt_writes_emulated, (unsigned long long)cover.tlb_hits,
            (unsigned long long)cover.superpage_leaves, (unsigned long long)reclaimed, (unsigned long long)revoked,
-           (unsigned long long)cover.svade);
+           (unsigned long long)cover.svade, (unsigned long long)replayed);
     /* The random operations must actually reach every path. */
     CHECK(cover.hidden > 0 && cover.ad_update > 0 && cover.write_protect > 0 && cover.svade > 0);
     CHECK(cover.guest_fault > 0 && cover.guest_access_fault > 0 && cover.superpage_leaves > 0);
-    CHECK(cover.pt_writes_emulated > 0 && cover.tlb_hits > 0 && dropped > 0);
+    CHECK(cover.pt_writes_emulated > 0 && cover.tlb_hits > 0 && dropped > 0 && replayed > 0);
     CHECK(reclaimed > 0 && exhausted > 0 && revoked > 0 && unshadowed > 0);
     setup_flood_limit = 0;
     return (int)diff_failures;
@@ -1962,6 +2080,8 @@ static void rule_tests(void)
     test_sfence_kinds();
     test_fill_log();
     test_resync_only_running();
+    test_fence_left_for_idle_shadows();
+    test_lru_refresh_before_reclaim();
     test_write_protect();
     test_same_leaf_flushes_locally();
     test_revokes_batched();
