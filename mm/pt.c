@@ -13,9 +13,7 @@
 #include "core/lib/fmt.h"
 
 #define PTE_RWX (PTE_R | PTE_W | PTE_X)
-#define PTE_PERM_BITS (PTE_R | PTE_W | PTE_X | PTE_U | PTE_G | PTE_A | PTE_D)
 #define PTE_NONLEAF_RESERVED (PTE_A | PTE_D | PTE_U)
-#define PT_PA_LIMIT (1ull << 56) /* 44-bit PPN + 12-bit offset */
 #define HGATP_MODE_SV39X4 8ull
 #define HGATP_VMID_BITS 14
 
@@ -27,19 +25,6 @@ static uint64_t pt_level_size(unsigned level)
 static pte_t *pt_table(paddr_t table)
 {
     return pa_to_ptr(table);
-}
-
-pte_t pte_make_leaf(paddr_t pa, uint64_t perm)
-{
-    ASSERT(IS_ALIGNED(pa, PAGE_SIZE) && pa < PT_PA_LIMIT);
-    ASSERT((perm & ~(PTE_PERM_BITS | PTE_V)) == 0);
-    return ((pa >> 12) << PTE_PPN_SHIFT) | perm | PTE_V;
-}
-
-pte_t pte_make_table(paddr_t table)
-{
-    ASSERT(IS_ALIGNED(table, PAGE_SIZE) && table < PT_PA_LIMIT);
-    return ((table >> 12) << PTE_PPN_SHIFT) | PTE_V;
 }
 
 bool pte_is_leaf(pte_t pte)

@@ -96,9 +96,24 @@ void pt_walk_steps(enum pt_format format, paddr_t root, uint64_t va, pt_read_fn 
  * Intermediate tables are kept (pt_map reuses them). */
 int pt_unmap(struct pt *pt, uint64_t va, uint64_t size);
 
-/* Encoders/decoders. */
-pte_t pte_make_leaf(paddr_t pa, uint64_t perm);
-pte_t pte_make_table(paddr_t table);
+#define PTE_PERM_BITS (PTE_R | PTE_W | PTE_X | PTE_U | PTE_G | PTE_A | PTE_D)
+#define PT_PA_LIMIT (1ull << 56) /* 44-bit PPN + 12-bit offset */
+
+/* Encoders/decoders.  The encoders are inline too: every shadow fill makes
+ * a leaf and often a table pointer. */
+static inline pte_t pte_make_leaf(paddr_t pa, uint64_t perm)
+{
+    ASSERT(IS_ALIGNED(pa, PAGE_SIZE) && pa < PT_PA_LIMIT);
+    ASSERT((perm & ~(PTE_PERM_BITS | PTE_V)) == 0);
+    return ((pa >> 12) << PTE_PPN_SHIFT) | perm | PTE_V;
+}
+
+static inline pte_t pte_make_table(paddr_t table)
+{
+    ASSERT(IS_ALIGNED(table, PAGE_SIZE) && table < PT_PA_LIMIT);
+    return ((table >> 12) << PTE_PPN_SHIFT) | PTE_V;
+}
+
 bool pte_is_leaf(pte_t pte); /* V and any of R/W/X */
 
 /* Inline, as the next two: every walk and fill calls them per level, and a
