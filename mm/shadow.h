@@ -70,8 +70,8 @@ struct shadow_config {
      * bring shadow_root.pins up to date first (NULL: pins are always current). */
     void (*refresh_pins)(void *arg);
     /* Called before the core picks the least recently used shadow, so the
-     * caller can stamp (shadow_root_touch) the shadows it switched to
-     * without the core, as the satp fast path does (NULL: none). */
+     * caller can bring shadow_root.last_used up to date for the shadows it
+     * switched to without the core, as the satp fast path does (NULL: none). */
     void (*refresh_lru)(void *arg);
 };
 
