@@ -147,7 +147,7 @@ test: deps
 # docs/img/*.png.
 bench: deps all linux
 	@start=$$(date +%s); tools/umbra-bench --all && tools/umbra-bench-pci && tools/umbra-bench-tlb && \
-		tools/umbra-bench-viommu && tools/umbra-bench-share && tools/umbra-bench-coiommu && \
+		tools/umbra-bench-viommu && tools/umbra-bench-share && tools/umbra-bench-coiommu && tools/umbra-bench-start && \
 	echo "make bench: done in $$(( $$(date +%s) - start )) s"
 
 # The TLB-cost part of the benchmark alone (also in `make bench`):

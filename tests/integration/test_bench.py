@@ -267,6 +267,32 @@ def test_share_part():
         sw["switches"], sw["instret_per_switch"], rw["instret_per_rewrite"])
 
 
+def test_start_part():
+    """tools/umbra-bench-start on a 128 MiB VM: a figure per mode and backing,
+    lazy backing starting in fewer instructions than eager in every mode
+    (eager zeroes all of RAM first), and two runs giving the same figures
+    (-icount)."""
+    runs = []
+    for _ in range(2):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "s.csv")
+            p = subprocess.run([os.path.join(REPO, "tools", "umbra-bench-start"), "--mems", "128M",
+                                "--markdown", "-", "--csv", path], capture_output=True, text=True, timeout=300,
+                               stdin=subprocess.DEVNULL)
+            assert p.returncode == 0, "umbra-bench-start failed (%d):\n%s" % (p.returncode, p.stderr[-2000:])
+            assert "| mode | eager 128M | lazy 128M |" in p.stdout, p.stdout
+            with open(path) as f:
+                runs.append(list(csv.DictReader(f)))
+    first, second = runs
+    assert first == second, (first, second)
+    by = {(r["mode"], r["mem_backing"]): int(r["start_instret"]) for r in first}
+    assert len(by) == 6, by
+    for mode in ("hap", "tsp", "ssp"):
+        assert 0 < by[(mode, "lazy")] < by[(mode, "eager")], (mode, by)
+    return ", ".join("%s %d/%d" % (m, by[(m, "eager")], by[(m, "lazy")]) for m in ("hap", "tsp", "ssp")) + \
+        " (eager/lazy)"
+
+
 TESTS = [
     ("repeatable_counts", test_repeatable_counts),
     ("checksum_mismatch_fails", test_checksum_mismatch_fails),
@@ -274,4 +300,5 @@ TESTS = [
     ("linux_part", test_linux_part),
     ("pci_part", test_pci_part),
     ("share_part", test_share_part),
+    ("start_part", test_start_part),
 ]
