@@ -96,6 +96,38 @@ static inline bool guest_mem_hpa(const struct guest_mem *m, gpaddr_t gpa, uint64
     return true;
 }
 
+/*
+ * For a caller that reads many words of guest RAM in a row (the guest
+ * page-table walk): the map's first region, looked up once, when it is
+ * contiguous (size 0 otherwise: no window).  Every guest Umbra runs keeps
+ * its page tables there.
+ */
+struct guest_mem_window {
+    gpaddr_t gpa;
+    uint64_t size;
+    paddr_t hpa;
+};
+
+static inline struct guest_mem_window guest_mem_window_of(const struct guest_mem *m)
+{
+    const struct guest_mem_region *r = &m->regions[0];
+    if (m->count == 0 || r->kind != GUEST_MEM_CONTIGUOUS)
+        return (struct guest_mem_window){ 0 };
+    return (struct guest_mem_window){ r->gpa, r->size, r->hpa };
+}
+
+/* The host address of the naturally aligned word (at most 8 bytes) at gpa
+ * if it lies in the window: regions are whole pages, so a word that starts
+ * inside one ends inside it.  False means "ask guest_mem_hpa", not "no RAM". */
+static inline bool guest_mem_window_word(const struct guest_mem_window *w, gpaddr_t gpa, paddr_t *hpa)
+{
+    uint64_t off = gpa - w->gpa; /* below the window: wraps to a huge offset */
+    if (off >= w->size)
+        return false;
+    *hpa = w->hpa + off;
+    return true;
+}
+
 /* Is every byte of [gpa, gpa + len) guest RAM (in some region, backed or
  * not; the range may cross from one region into a touching one)?  len 0 is
  * false, as for guest_mem_hpa.  Safe for any gpa and len. */

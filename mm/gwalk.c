@@ -32,35 +32,16 @@ static uint64_t level_bytes(unsigned level)
     return PAGE_SIZE << (9 * level);
 }
 
-/* Where the walk finds guest PTEs without asking the map each time: the
- * map's first region when it is contiguous (where every guest Umbra runs
- * keeps its tables), read once per walk.  size 0 = ask the map. */
-struct pte_window {
-    gpaddr_t gpa;
-    uint64_t size;
-    paddr_t hpa;
-};
-
-static struct pte_window pte_window_of(const struct guest_mem *mem)
-{
-    const struct guest_mem_region *r = &mem->regions[0];
-    if (mem->count == 0 || r->kind != GUEST_MEM_CONTIGUOUS)
-        return (struct pte_window){ 0 };
-    return (struct pte_window){ r->gpa, r->size, r->hpa };
-}
-
 /* A guest PTE read the way the hardware walker reads it: one 8-byte load
  * that another hart may be changing at the same time (what guest_mem_load
  * does too; spelled out here to keep the walk's inner loop call-free).
- * gpa is 8-byte aligned and regions are whole pages, so a PTE that starts
- * inside the window lies inside it.  False when the PTE is not backed RAM. */
-static bool guest_pte_read(const struct guest_mem *mem, const struct pte_window *win, gpaddr_t gpa, pte_t *pte)
+ * The map's window (looked up once per walk) answers for the tables of
+ * every guest Umbra runs.  False when the PTE is not backed RAM. */
+static bool guest_pte_read(const struct guest_mem *mem, const struct guest_mem_window *win, gpaddr_t gpa,
+                           pte_t *pte)
 {
     paddr_t hpa;
-    uint64_t off = gpa - win->gpa;
-    if (off < win->size)
-        hpa = win->hpa + off;
-    else if (!guest_mem_hpa(mem, gpa, sizeof(pte_t), &hpa))
+    if (!guest_mem_window_word(win, gpa, &hpa) && !guest_mem_hpa(mem, gpa, sizeof(pte_t), &hpa))
         return false;
     *pte = __atomic_load_n((const pte_t *)pa_to_ptr(hpa), __ATOMIC_RELAXED);
     return true;
@@ -110,7 +91,7 @@ void gwalk(const struct guest_mem *mem, uint64_t satp, uint64_t va, const struct
         return;
 
     gpaddr_t table = (satp & SATP_PPN_MASK) << 12;
-    struct pte_window win = pte_window_of(mem);
+    struct guest_mem_window win = guest_mem_window_of(mem);
     for (int level = SV39_LEVELS - 1; level >= 0; level--) {
         out->table_gpa[out->depth++] = table;
         gpaddr_t pte_gpa = table + 8ull * pt_index(PT_SV39, va, (unsigned)level);

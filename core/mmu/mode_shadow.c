@@ -211,11 +211,16 @@ static void mode_shadow_pins_refresh(void *arg)
  * or reused for another guest satp, since the buffer was last checked, or
  * a shadow that missed fences: the fast path would run it without the
  * catching up that shadow_root_get does. */
+static bool sptbuf_entry_names_root(const struct shadow_vm *s, uint64_t key, uint64_t root_index)
+{
+    const struct shadow_root *r = &s->roots[root_index];
+    return r->live && r->guest_satp == key;
+}
+
 static bool sptbuf_entry_live(uint64_t key, uint64_t root_index, const void *ctx)
 {
     const struct shadow_vm *s = ctx;
-    const struct shadow_root *r = &s->roots[root_index];
-    return r->live && r->guest_satp == key && shadow_root_current(s, (int)root_index);
+    return sptbuf_entry_names_root(s, key, root_index) && shadow_root_current(s, (int)root_index);
 }
 
 /* The fast path switches shadows without the core, so before the core
@@ -232,7 +237,7 @@ static void mode_shadow_lru_refresh(void *arg)
         for (uint64_t i = 0; i < sc->sptbuf.size; i++) {
             const struct sptbuf_entry *e = &sc->sptbuf.entries[i];
             struct shadow_root *r = &s->roots[e->root_index];
-            if (e->key && e->last_used > since && r->live && r->guest_satp == e->key)
+            if (e->key && e->last_used > since && sptbuf_entry_names_root(s, e->key, e->root_index))
                 r->last_used = MAX(r->last_used, base + (e->last_used - since));
         }
         s->clock = base + (sc->sptbuf.clock - since) + 1;
