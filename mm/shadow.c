@@ -910,43 +910,18 @@ static uint64_t root_resync(struct shadow_vm *s, int idx)
 }
 
 /*
- * Install the shadow leaf for a permitted access to the VM's RAM (device
- * NULL) or to passthrough range `device` (4 KiB leaves, never executable,
- * no write protection); hpa is where the walk's gpa lives.  FILL_RESTART if
- * the pool forced this very shadow to be emptied on the way.
- *
- * The leaf's base is hpa rounded down to the leaf size: RAM and device
- * ranges are backed in page-aligned pages, and a 2 MiB leaf is chosen only
- * where the whole chunk is host-contiguous on a 2 MiB boundary.  So the map
- * is asked once per fault, not again here.
+ * The end of every fill: install the leaf for the walk in out->walk at
+ * `level` in shadow table `table` (the path to it exists and mirrors the
+ * guest's walk), with the permissions the guest leaf grants less what
+ * write protection withholds.  ram: hpa is guest RAM (else a passthrough
+ * range); bare: the guest runs without MMU.
  */
-static enum fill_result shadow_fill(struct shadow_vm *s, int idx, uint64_t va, const struct access_ctx *ctx,
-                                    const struct shadow_range *device, paddr_t hpa, struct shadow_fault *out)
+static inline __attribute__((always_inline)) void leaf_install(struct shadow_vm *s, int idx, uint64_t va,
+                                                               const struct access_ctx *ctx, bool ram, bool bare,
+                                                               paddr_t hpa, paddr_t table, unsigned level,
+                                                               struct shadow_fault *out)
 {
     const struct walk *w = &out->walk;
-    bool bare = satp_is_bare(s->roots[idx].guest_satp);
-    bool ram = device == NULL;
-    if (s->flood && s->cfg.write_flood_limit && !bare)
-        note_tables_used(s, w);
-    unsigned level = ram ? shadow_leaf_level(s, w, bare) : 0;
-    uint64_t protections = s->protections;
-    paddr_t table;
-    for (;;) {
-        table = shadow_path(s, idx, va, w, bare, level);
-        if (!table)
-            return FILL_RESTART;
-        /* The path may just have protected a guest table inside the very
-         * 2 MiB chunk being mapped (Linux's linear map maps its own page
-         * tables): then a 4 KiB leaf after all, so that frame stays
-         * read-only.  At most one more round. */
-        if (level == 0 || s->protections == protections ||
-            !s->chunk_protected[guest_frame_of_gpa(s, ALIGN_DOWN(w->gpa, MIB(2))) / 512])
-            break;
-        level = 0;
-    }
-    if (s->protections != protections && !guest_walk_unchanged(s, idx, va, ctx, w))
-        return FILL_RACE;
-
     uint64_t span = level_bytes(level);
     gpaddr_t gpa_base = ALIGN_DOWN(w->gpa, span);
     paddr_t hpa_base = ALIGN_DOWN(hpa, span);
@@ -986,7 +961,55 @@ static enum fill_result shadow_fill(struct shadow_vm *s, int idx, uint64_t va, c
     out->shadow_pte = *e;
     if (ctx->type == ACCESS_STORE && target_protected)
         out->kind = SHADOW_FAULT_WRITE_PROTECT;
+}
+
+/*
+ * Install the shadow leaf for a permitted access to the VM's RAM (device
+ * NULL) or to passthrough range `device` (4 KiB leaves, never executable,
+ * no write protection); hpa is where the walk's gpa lives.  FILL_RESTART if
+ * the pool forced this very shadow to be emptied on the way.
+ *
+ * The leaf's base is hpa rounded down to the leaf size: RAM and device
+ * ranges are backed in page-aligned pages, and a 2 MiB leaf is chosen only
+ * where the whole chunk is host-contiguous on a 2 MiB boundary.  So the map
+ * is asked once per fault, not again here.
+ */
+static enum fill_result shadow_fill(struct shadow_vm *s, int idx, uint64_t va, const struct access_ctx *ctx,
+                                    const struct shadow_range *device, paddr_t hpa, struct shadow_fault *out)
+{
+    const struct walk *w = &out->walk;
+    bool bare = satp_is_bare(s->roots[idx].guest_satp);
+    bool ram = device == NULL;
+    if (s->flood && s->cfg.write_flood_limit && !bare)
+        note_tables_used(s, w);
+    unsigned level = ram ? shadow_leaf_level(s, w, bare) : 0;
+    uint64_t protections = s->protections;
+    paddr_t table;
+    for (;;) {
+        table = shadow_path(s, idx, va, w, bare, level);
+        if (!table)
+            return FILL_RESTART;
+        /* The path may just have protected a guest table inside the very
+         * 2 MiB chunk being mapped (Linux's linear map maps its own page
+         * tables): then a 4 KiB leaf after all, so that frame stays
+         * read-only.  At most one more round. */
+        if (level == 0 || s->protections == protections ||
+            !s->chunk_protected[guest_frame_of_gpa(s, ALIGN_DOWN(w->gpa, MIB(2))) / 512])
+            break;
+        level = 0;
+    }
+    if (s->protections != protections && !guest_walk_unchanged(s, idx, va, ctx, w))
+        return FILL_RACE;
+
+    leaf_install(s, idx, va, ctx, ram, bare, hpa, table, level, out);
     return FILL_DONE;
+}
+
+/* The guest leaf of a permitted walk as the hardware leaves it: A set, and
+ * D for a store. */
+static pte_t leaf_with_ad(const struct walk *w)
+{
+    return w->leaf | PTE_A | (w->need_d ? PTE_D : 0);
 }
 
 /* Walk the guest, performing the A/D update the hardware would.  False
@@ -1010,7 +1033,7 @@ static bool guest_walk_and_update(struct shadow_vm *s, int idx, uint64_t va, con
             out->inject_cause = page_fault_cause(ctx->type);
             return false;
         }
-        pte_t updated = w->leaf | PTE_A | (w->need_d ? PTE_D : 0);
+        pte_t updated = leaf_with_ad(w);
         if (guest_pte_cas(s, w->leaf_pte_gpa, w->leaf, updated)) {
             w->leaf = updated;
             out->kind = SHADOW_FAULT_AD_UPDATE;
@@ -1025,18 +1048,94 @@ static bool guest_walk_and_update(struct shadow_vm *s, int idx, uint64_t va, con
     }
 }
 
-void shadow_page_fault(struct shadow_vm *s, int idx, uint64_t va, const struct access_ctx *ctx,
-                       struct shadow_fault *out)
+/*
+ * The common fault, in one pass: a 4 KiB guest leaf in RAM below shadow
+ * tables that already mirror the guest's two upper tables (a neighbour was
+ * filled before).  The guest's walk is still done in full, three reads and
+ * every check, by gwalk's rules (gwalk.h), but along the tables the shadow
+ * path names, so that neither the general walk nor the path builder runs.
+ * False, with nothing changed, for anything else (or an A/D update that
+ * lost a race): the general path then decides.  True with out set as the
+ * general path would set it.
+ */
+static inline __attribute__((always_inline)) bool fault_quick(struct shadow_vm *s, int idx, uint64_t va,
+                                                              const struct access_ctx *ctx,
+                                                              struct shadow_fault *out)
 {
-    ASSERT(idx >= 0 && idx < s->max_roots && s->roots[idx].live);
-    /* Not one struct assignment: gwalk sets out->walk, and zeroing it
-     * twice was measurable on every fault. */
-    out->kind = SHADOW_FAULT_HIDDEN;
-    out->inject_cause = 0;
-    out->hpa = 0;
-    out->shadow_pte = 0;
-    s->roots[idx].last_used = s->clock++;
-    root_catch_up(s, idx);
+    uint64_t satp = s->roots[idx].guest_satp;
+    if (satp_is_bare(satp) || !va_canonical(va))
+        return false;
+    /* The shadow's path: every valid root entry is a pointer (no 1 GiB
+     * shadow leaves); a 2 MiB shadow leaf below is the general path's. */
+    pte_t e2 = table_entries(s->roots[idx].table)[pt_index(PT_SV39, va, 2)];
+    if (!(e2 & PTE_V))
+        return false;
+    paddr_t t1 = pte_to_pa(e2);
+    pte_t e1 = table_entries(t1)[pt_index(PT_SV39, va, 1)];
+    if (!pte_is_pointer(e1))
+        return false;
+    paddr_t t0 = pte_to_pa(e1);
+    /* A synthesized table (below a guest superpage, or in a chunk tsp maps
+     * in 4 KiB leaves) mirrors nothing: the general path's. */
+    gpaddr_t g0 = page_meta(s, t0)->guest_table;
+    if (g0 == GUEST_TABLE_NONE)
+        return false;
+    struct walk *w = &out->walk;
+    w->table_gpa[0] = (satp & SATP_PPN_MASK) << 12;
+    w->table_gpa[1] = page_meta(s, t1)->guest_table;   /* GUEST_TABLE_NONE matches no pointer */
+    w->table_gpa[2] = g0;
+    w->depth = 3;
+    struct guest_mem_window win = guest_mem_window_of(s->mem);
+    pte_t pte;
+    paddr_t pte_hpa;
+    for (unsigned level = 2; level > 0; level--) {
+        gpaddr_t at = w->table_gpa[2 - level] + 8ull * pt_index(PT_SV39, va, level);
+        if (!gwalk_pte_read(s->mem, &win, at, &pte, &pte_hpa) ||
+            gwalk_step_of(pte, level) != GWALK_STEP_POINTER || pte_to_pa(pte) != w->table_gpa[3 - level])
+            return false;
+    }
+    w->leaf_pte_gpa = w->table_gpa[2] + 8ull * pt_index(PT_SV39, va, 0);
+    if (!gwalk_pte_read(s->mem, &win, w->leaf_pte_gpa, &pte, &pte_hpa))
+        return false;
+    if (gwalk_step_of(pte, 0) != GWALK_STEP_LEAF || !gwalk_leaf_permits(pte, ctx)) {
+        w->result = WALK_PAGE_FAULT;
+        out->kind = SHADOW_FAULT_GUEST;
+        out->inject_cause = page_fault_cause(ctx->type);
+        return true;
+    }
+    w->result = WALK_OK;
+    w->gpa = pte_to_pa(pte) | (va & (PAGE_SIZE - 1));
+    w->leaf = pte;
+    w->level = 0;
+    w->need_a = !(pte & PTE_A);
+    w->need_d = ctx->type == ACCESS_STORE && !(pte & PTE_D);
+    paddr_t hpa;
+    if (!ram_hpa(s, w->gpa, 1, &hpa))
+        return false;                   /* a device, or a hole: the general path's */
+    if (w->need_a || w->need_d) {
+        if (ctx->svade) {
+            out->kind = SHADOW_FAULT_GUEST;
+            out->inject_cause = page_fault_cause(ctx->type);
+            return true;
+        }
+        pte_t updated = leaf_with_ad(w);
+        if (!__atomic_compare_exchange_n((pte_t *)pa_to_ptr(pte_hpa), &pte, updated, false, __ATOMIC_SEQ_CST,
+                                         __ATOMIC_SEQ_CST))
+            return false;
+        w->leaf = updated;
+        out->kind = SHADOW_FAULT_AD_UPDATE;
+    }
+    if (s->flood && s->cfg.write_flood_limit)
+        note_tables_used(s, w);
+    leaf_install(s, idx, va, ctx, true, false, hpa, t0, 0, out);
+    return true;
+}
+
+/* Every other fault: the general walk, then the path builder.  Out of
+ * line, so that the quick fault pays none of its register saves. */
+static __attribute__((noinline)) void fault_general(struct shadow_vm *s, int idx, uint64_t va,
+                                                    const struct access_ctx *ctx, struct shadow_fault *out)
+{
     if (!guest_walk_and_update(s, idx, va, ctx, out))
         return;
     /* Like the hardware, the A/D update happens before the physical access
@@ -1063,6 +1162,24 @@ void shadow_page_fault(struct shadow_vm *s, int idx, uint64_t va, const struct a
         ASSERT(tries == 0);
     if (r == FILL_RACE)
         out->kind = SHADOW_FAULT_HIDDEN;   /* nothing installed: the access retries */
+}
+
+void shadow_page_fault(struct shadow_vm *s, int idx, uint64_t va, const struct access_ctx *ctx,
+                       struct shadow_fault *out)
+{
+    ASSERT(idx >= 0 && idx < s->max_roots && s->roots[idx].live);
+    /* Not one struct assignment: gwalk sets out->walk, and zeroing it
+     * twice was measurable on every fault. */
+    out->kind = SHADOW_FAULT_HIDDEN;
+    out->inject_cause = 0;
+    out->hpa = 0;
+    out->shadow_pte = 0;
+    s->roots[idx].last_used = s->clock++;
+    root_catch_up(s, idx);
+    if (fault_quick(s, idx, va, ctx, out))
+        s->stats.faults_quick++;
+    else
+        fault_general(s, idx, va, ctx, out);
 }
 
 /* ---- tsp: emulated guest page-table writes ----------------------------- */

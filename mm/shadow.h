@@ -103,6 +103,7 @@ struct shadow_stats {
     uint64_t fences_deferred;                 /* ssp: one-page fences left for a shadow no vCPU is on */
     uint64_t fences_replayed;                 /* ssp: of those, applied when the shadow was next used */
     uint64_t catchups_emptied;               /* ssp: shadows emptied because the ring moved past them */
+    uint64_t faults_quick;                   /* faults decided along an existing shadow path (fault_quick) */
     uint64_t entries_dropped;
     uint64_t wp_emulated;                    /* tsp guest page-table writes */
     uint64_t protected_pages;                /* tsp: guest frames currently write-protected */

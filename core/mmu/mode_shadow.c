@@ -824,6 +824,7 @@ static void mode_shadow_report(struct vm *vm, struct exit_stats *t, int *sptbuf_
     t->mm[MM_FENCES_DEFERRED] += st->fences_deferred;
     t->mm[MM_FENCES_REPLAYED] += st->fences_replayed;
     t->mm[MM_CATCHUPS_EMPTIED] += st->catchups_emptied;
+    t->mm[MM_FAULTS_QUICK] += st->faults_quick;
     t->mm[MM_WP_EMULATED] += st->wp_emulated;
     t->mm[MM_WP_UNSHADOWED] += st->wp_unshadowed;
     t->mm[MM_REMOTE_FLUSHES] += smv->remote_flushes;

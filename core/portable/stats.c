@@ -65,6 +65,7 @@ static const char *const mm_counter_names[] = {
     "coiommu_notifies", "coiommu_pinned", "coiommu_unpinned", "coiommu_scans", "coiommu_second_chances",
     "resync_kept", "resync_emptied",
     "fences_deferred", "fences_replayed", "catchups_emptied",
+    "faults_quick",
 };
 _Static_assert(ARRAY_SIZE(mm_counter_names) == MM_COUNTER_COUNT, "every mm counter needs a name");
 

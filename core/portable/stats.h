@@ -110,6 +110,9 @@ enum mm_counter {
      * when such a shadow was next switched to, and shadows emptied instead
      * because they had missed more fences than the log holds. */
     MM_FENCES_DEFERRED, MM_FENCES_REPLAYED, MM_CATCHUPS_EMPTIED,
+    /* Shadow faults decided along a shadow path that already existed,
+     * without the general walk and path builder (mm/shadow.c). */
+    MM_FAULTS_QUICK,
     MM_COUNTER_COUNT
 };
 /* names: "sptbuf_hits", ..., lower snake case of the enum without MM_ */

@@ -356,6 +356,59 @@ static void test_hidden_fill_and_ad(void)
     CHECK(vm.roots[idx].table >= ptr_to_pa(pool_mem) && vm.roots[idx].table < ptr_to_pa(pool_mem) + KIB(256));
 }
 
+/* A fault below shadow tables that already mirror the guest's walk is
+ * decided on the quick path (faults_quick), with the verdict, A/D update
+ * and leaf the general path gives; anything it cannot vouch for (a pointer
+ * the guest changed, a superpage, a hole) goes the general way. */
+static void test_quick_fault(void)
+{
+    for (int wp = 0; wp <= 1; wp++) {
+        vm_setup(wp, false, KIB(256));
+        guest_std(gleaf(DATA(0), PTE_R | PTE_W | PTE_A));
+        gpte_set(T(2), 4, gleaf(DATA(1), PTE_R | PTE_W));
+        gpte_set(T(2), 5, gleaf(0x10000000, PTE_R | PTE_A));
+        int idx = root_get(satp_of(T(0), 1));
+        struct shadow_fault f;
+        /* The first fill builds the path: general. */
+        CHECK_EQ(fault(idx, VA_STD, &LOAD), SHADOW_FAULT_HIDDEN);
+        CHECK_EQ(vm.stats.faults_quick, 0);
+        /* A neighbour: quick, with the A and D updates done. */
+        shadow_page_fault(&vm, idx, mkva(1, 2, 4, 8), &STORE, &f);
+        CHECK_EQ(f.kind, SHADOW_FAULT_AD_UPDATE);
+        CHECK_EQ(vm.stats.faults_quick, 1);
+        CHECK_EQ(gpte_get(T(2), 4), gleaf(DATA(1), PTE_R | PTE_W | PTE_A | PTE_D));
+        CHECK_EQ(f.hpa, hpa_of(DATA(1)) + 8);
+        CHECK_EQ(f.walk.gpa, DATA(1) + 8);
+        CHECK_EQ(f.walk.leaf_pte_gpa, T(2) + 4 * 8);
+        CHECK_EQ(spte(idx, mkva(1, 2, 4, 0)) & (PTE_V | PTE_R | PTE_W | PTE_A | PTE_D),
+                 PTE_V | PTE_R | PTE_W | PTE_A | PTE_D);
+        /* An invalid leaf and a forbidden access: reflected, quick. */
+        shadow_page_fault(&vm, idx, mkva(1, 2, 9, 0), &LOAD, &f);
+        CHECK(f.kind == SHADOW_FAULT_GUEST && f.inject_cause == 13);
+        shadow_page_fault(&vm, idx, VA_STD, &FETCH, &f);
+        CHECK(f.kind == SHADOW_FAULT_GUEST && f.inject_cause == 12);
+        CHECK_EQ(vm.stats.faults_quick, 3);
+        /* A leaf outside RAM: the general path's access fault. */
+        shadow_page_fault(&vm, idx, mkva(1, 2, 5, 0), &LOAD, &f);
+        CHECK(f.kind == SHADOW_FAULT_GUEST && f.inject_cause == 5);
+        CHECK_EQ(vm.stats.faults_quick, 3);
+        /* The guest points its upper table elsewhere: the mirror no longer
+         * matches, so the general path rebuilds (tsp saw the store). */
+        gpte_set(T(3), 4, gleaf(DATA(2), PTE_R | PTE_A));
+        if (wp)
+            shadow_guest_pt_write(&vm, T(1) + 2 * 8, gptr(T(3)), 8);
+        else
+            gpte_set(T(1), 2, gptr(T(3)));
+        shadow_page_fault(&vm, idx, mkva(1, 2, 4, 0), &LOAD, &f);
+        CHECK_EQ(f.kind, SHADOW_FAULT_HIDDEN);
+        CHECK_EQ(f.hpa, hpa_of(DATA(2)));
+        CHECK_EQ(vm.stats.faults_quick, 3);
+        /* The rebuilt path is quick again. */
+        CHECK_EQ(fault(idx, mkva(1, 2, 9, 0), &LOAD), SHADOW_FAULT_GUEST);
+        CHECK_EQ(vm.stats.faults_quick, 4);
+    }
+}
+
 static void test_guest_faults(void)
 {
     vm_setup(false, false, KIB(256));
@@ -1392,6 +1445,7 @@ struct fence {
 
 struct diff_state {
     bool tsp;
+    bool deep;                      /* pointers twice as likely: more full 4 KiB walks */
     uint64_t seed;
     unsigned op;
     uint64_t rng;
@@ -1503,7 +1557,7 @@ static pte_t random_pte(struct diff_state *d)
     unsigned r = rnd_below(d, 100);
     if (r < 10)
         return 0;
-    if (r < 40)
+    if (r < 40 || (d->deep && r < 70))
         return gptr(T(rnd_below(d, DIFF_TABLES)));
     if (r < 43)
         return gptr(T(rnd_below(d, DIFF_TABLES))) | bad_pointer_bits[rnd_below(d, ARRAY_SIZE(bad_pointer_bits))];
@@ -1982,9 +2036,9 @@ static void op_random_fence(struct diff_state *d)
 }
 
 /* One sequence of random operations on a fresh VM. */
-static void diff_sequence(bool tsp, uint64_t pool_bytes, uint64_t seed, unsigned ops)
+static void diff_sequence(bool tsp, bool deep, uint64_t pool_bytes, uint64_t seed, unsigned ops)
 {
-    struct diff_state d = { .tsp = tsp, .seed = seed, .rng = seed * 0x9e3779b97f4a7c15ull + 1 };
+    struct diff_state d = { .tsp = tsp, .deep = deep, .seed = seed, .rng = seed * 0x9e3779b97f4a7c15ull + 1 };
     /* Superpages in both modes, as the hypervisor configures them (tsp
      * keeps 4 KiB leaves wherever a protected page table lies). */
     vm_setup_cleared(tsp, true, pool_bytes, DIFF_TABLES * PAGE_SIZE);
@@ -2001,12 +2055,20 @@ static void diff_sequence(bool tsp, uint64_t pool_bytes, uint64_t seed, unsigned
         for (unsigned i = 0; i < ARRAY_SIZE(diff_indices); i++)
             if (chance(&d, 70))
                 gpte_set(T(t), diff_indices[i], random_pte(&d));
+    /* Deep: the first satp's tables start as one well-formed 4 KiB tree. */
+    for (unsigned i = 0; deep && i < ARRAY_SIZE(diff_indices); i++) {
+        gpte_set(T(0), diff_indices[i], gptr(T(1)));
+        gpte_set(T(1), diff_indices[i], gptr(T(2)));
+        gpte_set(T(2), diff_indices[i], random_leaf(&d));
+    }
     bool built;
     d.cur = shadow_root_get(&vm, d.satps[1 + rnd_below(&d, DIFF_SATPS - 1)], SHADOW_NO_ROOT, &built);
     vm.roots[d.cur].pins++;
 
     for (d.op = 0; d.op < ops && !d.failed; d.op++) {
         unsigned r = rnd_below(&d, 100);
+        if (deep && r < 15)   /* deep guests change their tables less often */
+            r += 10;
         if (r < 25)
             op_pte_write(&d);
         else if (r < 75)
@@ -2044,30 +2106,34 @@ static int run_differential(const char *label)
         bool tsp;
         uint64_t pool;
         uint8_t flood_limit;
+        bool deep;
     } configs[] = {
-        { true, KIB(256), 0 },  /* tsp: write protection, 4 KiB leaves */
-        { false, KIB(256), 0 }, /* ssp: superpages, fences */
-        { true, KIB(32), 0 },   /* tiny pools: reclaim all the time */
-        { false, KIB(32), 0 },
-        { true, KIB(256), 2 },  /* tsp with write-flood unshadowing (low limit: often) */
+        { true, KIB(256), 0, false },  /* tsp: write protection, 4 KiB leaves */
+        { false, KIB(256), 0, false }, /* ssp: superpages, fences */
+        { true, KIB(32), 0, false },   /* tiny pools: reclaim all the time */
+        { false, KIB(32), 0, false },
+        { true, KIB(256), 2, false },  /* tsp with write-flood unshadowing (low limit: often) */
+        { true, KIB(256), 0, true },   /* deep guests: the quick fault path, often */
+        { false, KIB(256), 0, true },
     };
-    uint64_t reclaimed = 0, exhausted = 0, revoked = 0, dropped = 0, unshadowed = 0, replayed = 0;
+    uint64_t reclaimed = 0, exhausted = 0, revoked = 0, dropped = 0, unshadowed = 0, replayed = 0, quick = 0;
     for (unsigned c = 0; c < ARRAY_SIZE(configs); c++) {
         for (uint64_t i = 0; i < seqs && diff_failures < 10; i++) {
             setup_flood_limit = configs[c].flood_limit;
-            diff_sequence(configs[c].tsp, configs[c].pool, seed0 + i * ARRAY_SIZE(configs) + c, 80);
+            diff_sequence(configs[c].tsp, configs[c].deep, configs[c].pool, seed0 + i * ARRAY_SIZE(configs) + c, 80);
             unshadowed += vm.stats.wp_unshadowed;
             reclaimed += vm.stats.trees_reclaimed + vm.stats.roots_reclaimed;
             exhausted += vm.stats.pool_exhausted;
             revoked += vm.stats.wp_revoked;
             dropped += vm.stats.entries_dropped;
             replayed += vm.stats.fences_replayed;
+            quick += vm.stats.faults_quick;
         }
     }
     printf("differential (%s): %llu sequences, %llu ops, %llu translation checks; faults: %llu hidden, "
            "%llu A/D, %llu write-protect, %llu guest, %llu access; %llu fences, %llu emulated PT writes, "
            "%llu TLB hits, %llu superpage leaves seen, %llu reclaims, %llu W revoked, %llu Svade faults, "
-           "%llu deferred fences replayed\n",
+           "%llu deferred fences replayed, %llu faults decided on the quick path\n",
            label, (unsigned long long)cover.sequences, (unsigned long long)cover.ops,
            (unsigned long long)cover.checks,
            (unsigned long long)cover.hidden, (unsigned long long)cover.ad_update,
@@ -2075,12 +2141,17 @@ static int run_differential(const char *label)
            (unsigned long long)cover.guest_access_fault, (unsigned long long)cover.fences,
            (unsigned long long)cover.pt_writes_emulated, (unsigned long long)cover.tlb_hits,
            (unsigned long long)cover.superpage_leaves, (unsigned long long)reclaimed, (unsigned long long)revoked,
-           (unsigned long long)cover.svade, (unsigned long long)replayed);
+           (unsigned long long)cover.svade, (unsigned long long)replayed, (unsigned long long)quick);
     /* The random operations must actually reach every path. */
     CHECK(cover.hidden > 0 && cover.ad_update > 0 && cover.write_protect > 0 && cover.svade > 0);
     CHECK(cover.guest_fault > 0 && cover.guest_access_fault > 0 && cover.superpage_leaves > 0);
     CHECK(cover.pt_writes_emulated > 0 && cover.tlb_hits > 0 && dropped > 0 && replayed > 0);
     CHECK(reclaimed > 0 && exhausted > 0 && revoked > 0 && unshadowed > 0);
+    /* Both fault paths were compared with gwalk, many times (most faults
+     * of these random guests have no shadow path to be quick along). */
+    uint64_t faults = cover.hidden + cover.ad_update + cover.write_protect + cover.guest_fault +
+                      cover.guest_access_fault + cover.svade;
+    CHECK(quick > faults / 200 && quick < faults / 2);
     setup_flood_limit = 0;
     return (int)diff_failures;
 }
@@ -2089,6 +2160,7 @@ static int run_differential(const char *label)
 static void rule_tests(void)
 {
     test_hidden_fill_and_ad();
+    test_quick_fault();
     test_guest_faults();
     test_superpage_leaves();
     test_physical_shadow();
