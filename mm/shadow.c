@@ -320,6 +320,14 @@ static void guest_frame_unref(struct shadow_vm *s, gpaddr_t guest_table)
     }
 }
 
+/* Root idx has taken every global one-page fence logged so far.  It may be
+ * idle, so the next such fence must tell the buffers (sfence_global_page). */
+static void root_mark_current(struct shadow_vm *s, int idx)
+{
+    s->roots[idx].drop_seen = s->drop_gen;
+    s->idle_all_behind = false;
+}
+
 /* ---- table pages ------------------------------------------------------- */
 
 /* A zeroed shadow table for root idx, or 0 when the pool is empty. */
@@ -405,7 +413,7 @@ static uint64_t root_empty(struct shadow_vm *s, int idx)
     ASSERT(s->roots[idx].tables == 0);
     s->roots[idx].log_len = 0;
     s->roots[idx].log_over = false;
-    s->roots[idx].drop_seen = s->drop_gen; /* an empty tree has nothing a fence could drop */
+    root_mark_current(s, idx); /* an empty tree has nothing a fence could drop */
     if (dropped)
         flush_all(s, idx);
     return dropped;
@@ -419,6 +427,8 @@ static void root_free(struct shadow_vm *s, int idx)
     flush_all(s, idx);
     s->roots[idx].live = false;
     s->roots[idx].table = 0;
+    if (!satp_is_bare(s->roots[idx].guest_satp))
+        s->live_paged--;
     s->roots_epoch++;
     while (s->roots_end > 0 && !s->roots[s->roots_end - 1].live)
         s->roots_end--;
@@ -429,9 +439,32 @@ void shadow_vm_release(struct shadow_vm *s)
     /* No hart will use these ASIDs for this VM again, so the flushes that
      * freeing normally sends (IPIs to harts whose vCPUs are gone) are moot. */
     s->cfg.flush = NULL;
-    for (int i = 0; i < s->max_roots; i++)
+    for (int i = 0; i < s->max_roots; i++) {
+        s->roots[i].pins = 0;
         if (s->roots[i].live)
             root_free(s, i);
+    }
+    s->npinned = 0;
+}
+
+void shadow_root_pin(struct shadow_vm *s, int idx)
+{
+    ASSERT(idx >= 0 && idx < s->max_roots && s->roots[idx].live);
+    if (s->roots[idx].pins++ == 0)
+        s->pinned[s->npinned++] = idx;
+}
+
+void shadow_root_unpin(struct shadow_vm *s, int idx)
+{
+    ASSERT(idx >= 0 && idx < s->max_roots && s->roots[idx].pins > 0);
+    if (--s->roots[idx].pins > 0)
+        return;
+    s->idle_all_behind = false;   /* an idle shadow that may be current */
+    int i = 0;
+    while (i < s->npinned && s->pinned[i] != idx)
+        i++;
+    ASSERT(i < s->npinned);
+    s->pinned[i] = s->pinned[--s->npinned];
 }
 
 /* The least recently used live root other than `except`.  For emptying a
@@ -539,9 +572,11 @@ int shadow_root_get(struct shadow_vm *s, uint64_t guest_satp, int keep, bool *bu
     r->live = true;
     s->roots_end = MAX(s->roots_end, slot + 1);
     r->guest_satp = guest_satp;
+    if (!satp_is_bare(guest_satp))
+        s->live_paged++;
     r->table = table;
     shadow_root_touch(s, slot);   /* after the reclaim above: the newest */
-    r->drop_seen = s->drop_gen;
+    root_mark_current(s, slot);
     s->stats.roots_built++;
     *built = true;
     return slot;
@@ -833,6 +868,55 @@ static bool leaf_find(const struct shadow_vm *s, int idx, uint64_t va, paddr_t t
     }
 }
 
+/*
+ * The guest's walk of va for ctx along the guest tables that shadow
+ * tables t1 and t0 (root idx's path to va's 4 KiB leaf) mirror: three
+ * reads, every check by gwalk's rules (gwalk.h), and a check that each
+ * upper guest PTE still points at the table its shadow mirrors.
+ * MIRROR_OK or MIRROR_FAULT: w holds what gwalk would give (and *leaf_hpa
+ * where the leaf PTE lives); MIRROR_NO: the shadow cannot vouch for the
+ * walk (a synthesized table, a pointer the guest changed, a table not in
+ * RAM), so only gwalk can tell.
+ */
+enum mirror_walk { MIRROR_NO, MIRROR_FAULT, MIRROR_OK };
+
+static inline __attribute__((always_inline)) enum mirror_walk
+walk_mirrored(const struct shadow_vm *s, int idx, uint64_t va, paddr_t t1, paddr_t t0, const struct access_ctx *ctx,
+              struct walk *w, paddr_t *leaf_hpa)
+{
+    /* A synthesized table (below a guest superpage, or in a chunk tsp maps
+     * in 4 KiB leaves) mirrors nothing. */
+    gpaddr_t g0 = page_meta(s, t0)->guest_table;
+    if (g0 == GUEST_TABLE_NONE)
+        return MIRROR_NO;
+    w->table_gpa[0] = (s->roots[idx].guest_satp & SATP_PPN_MASK) << 12;
+    w->table_gpa[1] = page_meta(s, t1)->guest_table;   /* GUEST_TABLE_NONE matches no pointer */
+    w->table_gpa[2] = g0;
+    w->depth = 3;
+    struct guest_mem_window win = guest_mem_window_of(s->mem);
+    pte_t pte;
+    for (unsigned level = 2; level > 0; level--) {
+        gpaddr_t at = w->table_gpa[2 - level] + 8ull * pt_index(PT_SV39, va, level);
+        if (!gwalk_pte_read(s->mem, &win, at, &pte, leaf_hpa) ||
+            gwalk_step_of(pte, level) != GWALK_STEP_POINTER || pte_to_pa(pte) != w->table_gpa[3 - level])
+            return MIRROR_NO;
+    }
+    w->leaf_pte_gpa = g0 + 8ull * pt_index(PT_SV39, va, 0);
+    if (!gwalk_pte_read(s->mem, &win, w->leaf_pte_gpa, &pte, leaf_hpa))
+        return MIRROR_NO;
+    if (gwalk_step_of(pte, 0) != GWALK_STEP_LEAF || !gwalk_leaf_permits(pte, ctx)) {
+        w->result = WALK_PAGE_FAULT;
+        return MIRROR_FAULT;
+    }
+    w->result = WALK_OK;
+    w->gpa = pte_to_pa(pte) | (va & (PAGE_SIZE - 1));
+    w->leaf = pte;
+    w->level = 0;
+    w->need_a = !(pte & PTE_A);
+    w->need_d = ctx->type == ACCESS_STORE && !(pte & PTE_D);
+    return MIRROR_OK;
+}
+
 /* Would a fill for va now install exactly leaf `cur` at `level`, below
  * tables mirroring the ones the guest's walk visits?  Then the guest has
  * not changed what the leaf was made from and it may stay.  The walk
@@ -845,12 +929,20 @@ static bool leaf_current(const struct shadow_vm *s, int idx, uint64_t va, const 
     struct access_ctx ctx = { .type = ACCESS_LOAD, .user = (cur & PTE_U) != 0, .sum = true, .mxr = true };
     struct walk w;
     paddr_t hpa;
-    gwalk(s->mem, s->roots[idx].guest_satp, va, &ctx, &w);
-    if (w.result != WALK_OK || w.need_a || !ram_hpa(s, w.gpa, 1, &hpa) || shadow_leaf_level(s, &w, false) != level)
+    /* Along the mirrored tables when the shadow can vouch for them (the
+     * common case: it then also matches them), else the reference walk. */
+    enum mirror_walk m = level == 0 ? walk_mirrored(s, idx, va, tables[1], tables[0], &ctx, &w, &hpa) : MIRROR_NO;
+    if (m == MIRROR_NO)
+        gwalk(s->mem, s->roots[idx].guest_satp, va, &ctx, &w);
+    if (w.result != WALK_OK || w.need_a || !ram_hpa(s, w.gpa, 1, &hpa))
         return false;
-    for (unsigned l = level; l < SHADOW_ROOT_LEVEL; l++)
-        if (page_meta(s, tables[l])->guest_table != expected_guest_table(&w, false, l))
+    if (m == MIRROR_NO) {
+        if (shadow_leaf_level(s, &w, false) != level)
             return false;
+        for (unsigned l = level; l < SHADOW_ROOT_LEVEL; l++)
+            if (page_meta(s, tables[l])->guest_table != expected_guest_table(&w, false, l))
+                return false;
+    }
     bool writable = (w.leaf & PTE_W) && (w.leaf & PTE_D);
     uint64_t perm = (w.leaf & (PTE_R | PTE_X | PTE_U)) | PTE_A | (writable ? PTE_W | PTE_D : 0);
     return cur == pte_make_leaf(ALIGN_DOWN(hpa, level_bytes(level)), perm);
@@ -1051,19 +1143,16 @@ static bool guest_walk_and_update(struct shadow_vm *s, int idx, uint64_t va, con
 /*
  * The common fault, in one pass: a 4 KiB guest leaf in RAM below shadow
  * tables that already mirror the guest's two upper tables (a neighbour was
- * filled before).  The guest's walk is still done in full, three reads and
- * every check, by gwalk's rules (gwalk.h), but along the tables the shadow
- * path names, so that neither the general walk nor the path builder runs.
- * False, with nothing changed, for anything else (or an A/D update that
- * lost a race): the general path then decides.  True with out set as the
- * general path would set it.
+ * filled before): the guest's walk along them (walk_mirrored), then the
+ * A/D update and the leaf.  False, with nothing changed, for anything else
+ * (or an A/D update that lost a race): the general path then decides.
+ * True with out set as the general path would set it.
  */
 static inline __attribute__((always_inline)) bool fault_quick(struct shadow_vm *s, int idx, uint64_t va,
                                                               const struct access_ctx *ctx,
                                                               struct shadow_fault *out)
 {
-    uint64_t satp = s->roots[idx].guest_satp;
-    if (satp_is_bare(satp) || !va_canonical(va))
+    if (satp_is_bare(s->roots[idx].guest_satp) || !va_canonical(va))
         return false;
     /* The shadow's path: every valid root entry is a pointer (no 1 GiB
      * shadow leaves); a 2 MiB shadow leaf below is the general path's. */
@@ -1075,40 +1164,19 @@ static inline __attribute__((always_inline)) bool fault_quick(struct shadow_vm *
     if (!pte_is_pointer(e1))
         return false;
     paddr_t t0 = pte_to_pa(e1);
-    /* A synthesized table (below a guest superpage, or in a chunk tsp maps
-     * in 4 KiB leaves) mirrors nothing: the general path's. */
-    gpaddr_t g0 = page_meta(s, t0)->guest_table;
-    if (g0 == GUEST_TABLE_NONE)
-        return false;
     struct walk *w = &out->walk;
-    w->table_gpa[0] = (satp & SATP_PPN_MASK) << 12;
-    w->table_gpa[1] = page_meta(s, t1)->guest_table;   /* GUEST_TABLE_NONE matches no pointer */
-    w->table_gpa[2] = g0;
-    w->depth = 3;
-    struct guest_mem_window win = guest_mem_window_of(s->mem);
     pte_t pte;
     paddr_t pte_hpa;
-    for (unsigned level = 2; level > 0; level--) {
-        gpaddr_t at = w->table_gpa[2 - level] + 8ull * pt_index(PT_SV39, va, level);
-        if (!gwalk_pte_read(s->mem, &win, at, &pte, &pte_hpa) ||
-            gwalk_step_of(pte, level) != GWALK_STEP_POINTER || pte_to_pa(pte) != w->table_gpa[3 - level])
-            return false;
-    }
-    w->leaf_pte_gpa = w->table_gpa[2] + 8ull * pt_index(PT_SV39, va, 0);
-    if (!gwalk_pte_read(s->mem, &win, w->leaf_pte_gpa, &pte, &pte_hpa))
+    switch (walk_mirrored(s, idx, va, t1, t0, ctx, w, &pte_hpa)) {
+    case MIRROR_NO:
         return false;
-    if (gwalk_step_of(pte, 0) != GWALK_STEP_LEAF || !gwalk_leaf_permits(pte, ctx)) {
-        w->result = WALK_PAGE_FAULT;
+    case MIRROR_FAULT:
         out->kind = SHADOW_FAULT_GUEST;
         out->inject_cause = page_fault_cause(ctx->type);
         return true;
+    case MIRROR_OK:
+        break;
     }
-    w->result = WALK_OK;
-    w->gpa = pte_to_pa(pte) | (va & (PAGE_SIZE - 1));
-    w->leaf = pte;
-    w->level = 0;
-    w->need_a = !(pte & PTE_A);
-    w->need_d = ctx->type == ACCESS_STORE && !(pte & PTE_D);
     paddr_t hpa;
     if (!ram_hpa(s, w->gpa, 1, &hpa))
         return false;                   /* a device, or a hole: the general path's */
@@ -1118,6 +1186,7 @@ static inline __attribute__((always_inline)) bool fault_quick(struct shadow_vm *
             out->inject_cause = page_fault_cause(ctx->type);
             return true;
         }
+        pte = w->leaf;
         pte_t updated = leaf_with_ad(w);
         if (!__atomic_compare_exchange_n((pte_t *)pa_to_ptr(pte_hpa), &pte, updated, false, __ATOMIC_SEQ_CST,
                                          __ATOMIC_SEQ_CST))
@@ -1371,7 +1440,7 @@ static __attribute__((noinline)) void root_catch_up_slow(struct shadow_vm *s, in
 {
     struct shadow_root *r = &s->roots[idx];
     uint64_t seen = r->drop_seen;
-    r->drop_seen = s->drop_gen;
+    root_mark_current(s, idx);
     if (satp_is_bare(r->guest_satp))
         return; /* fences do not reach the physical shadow */
     if (s->drop_gen - seen > SHADOW_DROP_LOG) {
@@ -1398,21 +1467,29 @@ static void sfence_global_page(struct shadow_vm *s, uint64_t va)
     s->drop_log[before % SHADOW_DROP_LOG] = (va >> 12) & VPN_MASK;
     s->drop_gen = before + 1;
     pins_refresh(s);
-    for (int i = 0; i < s->roots_end; i++) {
+    /* Only the shadows vCPUs run on are visited; every other paged shadow
+     * is left behind (the physical shadow too, but fences never reach it:
+     * its catch-up only notes the generation). */
+    int paged_pinned = 0;
+    for (int p = 0; p < s->npinned; p++) {
+        int i = s->pinned[p];
         struct shadow_root *r = &s->roots[i];
-        if (!r->live)
+        if (satp_is_bare(r->guest_satp))
             continue;
-        if (satp_is_bare(r->guest_satp) || (r->pins > 0 && r->drop_seen == before)) {
+        paged_pinned++;
+        if (r->drop_seen == before) {
             r->drop_seen = s->drop_gen;
-            if (!satp_is_bare(r->guest_satp))
-                s->stats.entries_dropped += shadow_drop_va(s, i, va);
-        } else if (r->pins > 0) {
-            root_catch_up(s, i);
+            s->stats.entries_dropped += shadow_drop_va(s, i, va);
         } else {
-            s->stats.fences_deferred++;
-            if (r->drop_seen == before)
-                s->roots_epoch++; /* it just fell behind: buffers must forget it */
+            root_catch_up(s, i);
         }
+    }
+    int idle = s->live_paged - paged_pinned;
+    s->stats.fences_deferred += (uint64_t)idle;
+    if (idle > 0 && !s->idle_all_behind) {
+        /* Some shadow may just have fallen behind: buffers must forget it. */
+        s->roots_epoch++;
+        s->idle_all_behind = true;
     }
 }
 

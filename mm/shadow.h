@@ -85,7 +85,7 @@ struct shadow_root {
     bool log_over;          /* ssp: a fill found the log full; the next wide fence empties */
     uint64_t last_used;     /* LRU stamp for reclaim (shadow_vm.clock) */
     uint64_t drop_seen;     /* ssp: global one-page fences (shadow_vm.drop_gen) taken */
-    uint32_t pins;          /* set by the caller: vCPUs running on this shadow; a pinned
+    uint32_t pins;          /* shadow_root_pin/unpin: vCPUs running on this shadow; a pinned
                                root's slot is never reused (its tree may still be emptied),
                                and it takes every global one-page fence at once (ssp; the
                                others catch up when next switched to); see
@@ -146,6 +146,12 @@ struct shadow_vm {
     int roots_end;                       /* every live root's slot is below this: the searches
                                             every satp miss and fence make stop here */
     struct shadow_root roots[SHADOW_MAX_ROOTS];
+    int pinned[SHADOW_MAX_ROOTS];        /* the roots with pins > 0, in no order: what a
+                                            global one-page fence visits */
+    int npinned;
+    int live_paged;                      /* live roots of a paged (not Bare) guest satp */
+    bool idle_all_behind;                /* ssp: every paged shadow no vCPU runs on is behind
+                                            on global one-page fences (none can fall behind) */
     uint64_t drop_gen;                   /* ssp: global one-page fences logged, ever */
     uint64_t clock;
     uint64_t roots_epoch;                /* bumped whenever a root slot is freed or a root
@@ -214,6 +220,11 @@ struct shadow_fault {
     paddr_t hpa;                /* hidden/A-D: what the filled entry maps */
     pte_t shadow_pte;           /* hidden/A-D: the entry written */
 };
+
+/* A vCPU starts, or stops, running on shadow idx (see shadow_root.pins;
+ * the caller does this from shadow_config.refresh_pins). */
+void shadow_root_pin(struct shadow_vm *s, int idx);
+void shadow_root_unpin(struct shadow_vm *s, int idx);
 
 /* A page fault taken at va while shadow idx ran. */
 void shadow_page_fault(struct shadow_vm *s, int idx, uint64_t va, const struct access_ctx *ctx,

@@ -200,9 +200,9 @@ static void mode_shadow_pins_refresh(void *arg)
         if (now == v->pinned_root)
             continue;
         if (v->pinned_root != SHADOW_NO_ROOT)
-            s->roots[v->pinned_root].pins--;
+            shadow_root_unpin(s, v->pinned_root);
         if (now != SHADOW_NO_ROOT)
-            s->roots[now].pins++;
+            shadow_root_pin(s, now);
         v->pinned_root = now;
     }
 }

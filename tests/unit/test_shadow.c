@@ -492,7 +492,7 @@ static void test_superpage_leaves(void)
 
     /* A fence for one address of the 1 GiB page drops every shadow leaf
      * derived from it, and nothing else (at once: a vCPU runs on it). */
-    vm.roots[idx].pins = 1;
+    shadow_root_pin(&vm, idx);
     flush_count = 0;
     shadow_sfence(&vm, true, mkva(2, 300, 0, 0), true, 1);
     CHECK(!mapped(idx, mkva(2, 0, 0, 0)));
@@ -504,7 +504,7 @@ static void test_superpage_leaves(void)
     shadow_sfence(&vm, true, mkva(1, 4, 77, 0), false, 0);
     CHECK(!mapped(idx, mkva(1, 4, 0, 0)));
     CHECK(flushed(vm.roots[idx].hw_asid, mkva(1, 4, 77, 0), false));
-    vm.roots[idx].pins = 0;
+    shadow_root_unpin(&vm, idx);
 
     /* Without cfg.superpages, the same guest gets 4 KiB leaves. */
     vm_setup(false, false, KIB(256));
@@ -697,7 +697,7 @@ static void test_sfence_kinds(void)
      * every shadow takes one-page fences at once, as if a vCPU ran on each
      * (test_fence_left_for_idle_shadows has the others). */
     for (unsigned i = 0; i < 3; i++)
-        vm.roots[all[i]].pins++;
+        shadow_root_pin(&vm, all[i]);
     flush_count = 0;
     uint64_t dropped = vm.stats.entries_dropped;
     shadow_sfence(&vm, true, va1 + 0x123, true, 1);
@@ -723,12 +723,12 @@ static void test_sfence_kinds(void)
     CHECK_EQ(flush_count, 0);
     CHECK_EQ(vm.stats.sync_va, 4);
     for (unsigned i = 0; i < 3; i++)
-        vm.roots[all[i]].pins--;
+        shadow_root_unpin(&vm, all[i]);
 
     /* (x0, asid): the address spaces with that ASID that a vCPU runs on
      * (B) resync against the guest: a leaf it changed goes, the others
      * stay, and so do the tables. */
-    vm.roots[b].pins = 1;
+    shadow_root_pin(&vm, b);
     for (unsigned i = 0; i < 3; i++) {
         fault(all[i], va1, &LOAD);
         fault(all[i], va2, &LOAD);
@@ -776,7 +776,7 @@ static void test_fill_log(void)
     vm_setup(false, false, KIB(256));
     guest_std(gleaf(DATA(0), PTE_R | PTE_A));
     int a = root_get(satp_of(T(0), 1));
-    vm.roots[a].pins = 1;
+    shadow_root_pin(&vm, a);
     CHECK_EQ(fault(a, VA_STD, &LOAD), SHADOW_FAULT_HIDDEN);
     shadow_sfence(&vm, true, VA_STD, false, 0);
     CHECK_EQ(fault(a, VA_STD, &LOAD), SHADOW_FAULT_HIDDEN);
@@ -843,7 +843,7 @@ static void test_fence_left_for_idle_shadows(void)
         CHECK_EQ(fault(b, i ? va2 : va1, &LOAD), SHADOW_FAULT_HIDDEN);
     }
     uint16_t hw_a = vm.roots[a].hw_asid;
-    vm.roots[b].pins = 1;
+    shadow_root_pin(&vm, b);
     uint64_t deferred = vm.stats.fences_deferred, replayed = vm.stats.fences_replayed;
     uint64_t epoch = vm.roots_epoch;
 
@@ -985,7 +985,7 @@ static void test_write_flood(void)
     vm_setup(true, false, KIB(256));
     guest_std(gleaf(DATA(0), PTE_R | PTE_W | PTE_A | PTE_D));
     int a = root_get(satp_of(T(0), 1));
-    vm.roots[a].pins++;
+    shadow_root_pin(&vm, a);
     CHECK_EQ(fault(a, VA_STD, &LOAD), SHADOW_FAULT_HIDDEN);
     CHECK(shadow_gpa_protected(&vm, T(2)));
     for (unsigned i = 0; i < 3; i++)                  /* three writes: still a table */
@@ -1244,7 +1244,7 @@ static void test_root_management(void)
     CHECK_EQ(vm.stats.pages_in_use, 6);
     /* A pinned root (another vCPU runs on it) keeps its slot even when it
      * is the least recently used. */
-    vm.roots[r[4]].pins = 1;
+    shadow_root_pin(&vm, r[4]);
     n = shadow_root_get(&vm, satp_of(T(3), 7), SHADOW_NO_ROOT, &built);
     CHECK(built);
     CHECK_EQ(n, r[5]);
@@ -1924,8 +1924,8 @@ static void op_switch(struct diff_state *d)
     /* Pin the running shadow as the hypervisor does (reclaim and write-flood
      * handling must never free it). */
     if (old != d->cur) {
-        vm.roots[old].pins--;
-        vm.roots[d->cur].pins++;
+        shadow_root_unpin(&vm, old);
+        shadow_root_pin(&vm, d->cur);
     }
     TRACE("%u: satp 0x%llx -> root %d%s\n", d->op, (unsigned long long)vm.roots[d->cur].guest_satp, d->cur,
           built ? " (built)" : "");
@@ -2063,7 +2063,7 @@ static void diff_sequence(bool tsp, bool deep, uint64_t pool_bytes, uint64_t see
     }
     bool built;
     d.cur = shadow_root_get(&vm, d.satps[1 + rnd_below(&d, DIFF_SATPS - 1)], SHADOW_NO_ROOT, &built);
-    vm.roots[d.cur].pins++;
+    shadow_root_pin(&vm, d.cur);
 
     for (d.op = 0; d.op < ops && !d.failed; d.op++) {
         unsigned r = rnd_below(&d, 100);
