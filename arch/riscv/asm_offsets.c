@@ -38,7 +38,6 @@ void asm_offsets(void)
     OFFSET(FAST_LOCK, struct shadow_cpu, lock);
     OFFSET(FAST_SPTBUF_SIZE, struct shadow_cpu, sptbuf.size);
     OFFSET(FAST_SPTBUF_CLOCK, struct shadow_cpu, sptbuf.clock);
-    OFFSET(FAST_SPTBUF_HITS, struct shadow_cpu, sptbuf.hits);
     OFFSET(FAST_SPTBUF_ENTRIES, struct shadow_cpu, sptbuf.entries);
     DEFINE(SPTBUF_ENTRY_SHIFT, __builtin_ctzl(sizeof(struct sptbuf_entry)));
     DEFINE(SPTBUF_ENTRY_SIZE, sizeof(struct sptbuf_entry));

@@ -178,7 +178,7 @@ vcpu_resume_short:
  * it touched and takes the general path above, which sees the trap exactly
  * as if the fast path had not looked.
  *
- * Cost of a hit: 86 instructions from trap_entry to sret when the first
+ * Cost of a hit: 79 instructions from trap_entry to sret when the first
  * buffer entry matches (measured: tools/umbra-exit-profile, docs/exit-costs.md),
  * plus 5 for each entry scanned before the matching one.  A full exit for the
  * same satp write costs several hundred.
@@ -213,12 +213,13 @@ fast_have_value:
      * path does, so when the lock is taken the general path waits for it. */
     ld      t2, VCPU_REGS_FAST(sp)      /* t2 = struct shadow_cpu */
     ld      t0, FAST_LOCK(t2)
+    beqz    t0, 2f                      /* one vCPU: no lock, as on the general path */
     lr.w.aq t3, (t0)
     bnez    t3, fast_restore_t3
     li      t3, SHADOW_LOCK_FAST
     sc.w    t3, t3, (t0)
     bnez    t3, fast_restore_t3
-    addi    t0, t2, FAST_SPTBUF_ENTRIES
+2:  addi    t0, t2, FAST_SPTBUF_ENTRIES
     ld      t2, FAST_SPTBUF_SIZE(t2)
     slli    t2, t2, SPTBUF_ENTRY_SHIFT
     add     t2, t2, t0                  /* end of the entries in use */
@@ -238,15 +239,13 @@ fast_hit:                               /* t0 = entry, t1 = guest satp */
     addi    t2, t2, 1
     sd      t2, FAST_SPTBUF_CLOCK(t3)
     sd      t2, SPTBUF_ENTRY_OFF_LRU(t0)
-    ld      t2, FAST_SPTBUF_HITS(t3)
-    addi    t2, t2, 1
-    sd      t2, FAST_SPTBUF_HITS(t3)
-    ld      t2, FAST_SATP_HITS(t3)
+    ld      t2, FAST_SATP_HITS(t3)      /* also a buffer hit (shadow_cpu_buffer_hits) */
     addi    t2, t2, 1
     sd      t2, FAST_SATP_HITS(t3)
     ld      t2, FAST_LOCK(t3)
+    beqz    t2, 3f
     amoswap.w.rl zero, zero, (t2)
-    csrr    t2, sepc
+3:  csrr    t2, sepc
     addi    t2, t2, 4
     csrw    sepc, t2
     charge_fast_instret sp, t2, t0      /* all of this was Umbra's work */
@@ -259,6 +258,7 @@ fast_hit:                               /* t0 = entry, t1 = guest satp */
 fast_miss:                              /* the general path takes the lock again */
     ld      t0, VCPU_REGS_FAST(sp)
     ld      t0, FAST_LOCK(t0)
+    beqz    t0, fast_restore_t3
     amoswap.w.rl zero, zero, (t0)
 fast_restore_t3:
     ld      t3, 28*8(sp)

@@ -112,7 +112,7 @@ static void mode_shadow_cpus_init(struct vm *vm)
         vm->vcpus[i].mmu_cpu = &smv->cpus[i];
         smv->cpus[i].shadow_index = (uint64_t)SHADOW_NO_ROOT;
         smv->cpus[i].pinned_root = SHADOW_NO_ROOT;
-        smv->cpus[i].lock = ptr_to_pa((const void *)&smv->lock.locked);
+        smv->cpus[i].lock = vm->ncpus > 1 ? ptr_to_pa((const void *)&smv->lock.locked) : 0;
     }
 }
 
@@ -805,6 +805,13 @@ static void mode_shadow_revoke_ram_flush(struct vcpu *self)
     vm_shootdown(self->vm, ~0ul);
 }
 
+/* Buffer hits: the general path's lookups count in the buffer, the fast
+ * path's (trap.S) only as fast satp writes. */
+static uint64_t shadow_cpu_buffer_hits(const struct shadow_cpu *c)
+{
+    return c->sptbuf.hits + c->fast_satp_hits;
+}
+
 /* ---- report ------------------------------------------------------------ */
 
 static void mode_shadow_report(struct vm *vm, struct exit_stats *t, int *sptbuf_size)
@@ -832,7 +839,7 @@ static void mode_shadow_report(struct vm *vm, struct exit_stats *t, int *sptbuf_
     t->mm[MM_SHADOW_POOL_END] += smv->core.pool.pages_in_use;
     for (unsigned i = 0; i < vm->ncpus; i++) {
         const struct shadow_cpu *c = &smv->cpus[i];
-        t->mm[MM_SPTBUF_HITS] += c->sptbuf.hits;
+        t->mm[MM_SPTBUF_HITS] += shadow_cpu_buffer_hits(c);
         t->mm[MM_SPTBUF_MISSES] += c->sptbuf.misses;
         t->mm[MM_SPTBUF_EVICTIONS] += c->sptbuf.evictions;
         t->fast[EXIT_SATP_WRITE_HIT] += c->fast_satp_hits;
@@ -871,15 +878,17 @@ static unsigned vcpus_on_root(const struct vm *vm, int idx)
     return n;
 }
 
-static void sptbuf_describe(const struct sptbuf *b, unsigned cpu)
+static void sptbuf_describe(const struct shadow_cpu *c, unsigned cpu)
 {
+    const struct sptbuf *b = &c->sptbuf;
+    uint64_t hits = shadow_cpu_buffer_hits(c);
     unsigned used = 0;
     for (unsigned i = 0; i < b->size; i++)
         used += b->entries[i].key != 0;
-    uint64_t looked = b->hits + b->misses;
-    uint64_t permille = looked ? b->hits * 1000 / looked : 0;
+    uint64_t looked = hits + b->misses;
+    uint64_t permille = looked ? hits * 1000 / looked : 0;
     kprintf("SPT base buffer of vCPU %u: %lu entries, %u in use, %lu hits, %lu misses (hit rate %lu.%lu%%), "
-            "%lu evictions\n", cpu, b->size, used, b->hits, b->misses, permille / 10, permille % 10, b->evictions);
+            "%lu evictions\n", cpu, b->size, used, hits, b->misses, permille / 10, permille % 10, b->evictions);
     for (unsigned i = 0; i < b->size; i++)
         if (b->entries[i].key)
             kprintf("  guest satp 0x%016lx -> shadow %lu (vsatp 0x%016lx)\n", b->entries[i].key,
@@ -911,7 +920,7 @@ static void mode_shadow_monitor_describe(struct vm *vm)
     }
     for (unsigned c = 0; c < vm->ncpus; c++)
         if (smv->flavor->sptbuf)
-            sptbuf_describe(&smv->cpus[c].sptbuf, c);
+            sptbuf_describe(&smv->cpus[c], c);
     sleeplock_release(&smv_of(vm)->lock);
 }
 
@@ -953,7 +962,8 @@ static void mode_shadow_ptdump(struct vm *vm, bool all)
     for (unsigned c = 0; smv->flavor->sptbuf && c < vm->ncpus; c++) {
         const struct shadow_cpu *sc = &smv->cpus[c];
         const struct sptbuf *b = &sc->sptbuf;
-        kprintf("ptdump sptbuf vcpu=%u size=%lu hits=%lu misses=%lu\n", c, b->size, b->hits, b->misses);
+        kprintf("ptdump sptbuf vcpu=%u size=%lu hits=%lu misses=%lu\n", c, b->size, shadow_cpu_buffer_hits(sc),
+                b->misses);
         for (unsigned i = 0; i < b->size; i++)
             if (b->entries[i].key)
                 kprintf("ptdump sptbuf_entry vcpu=%u key=0x%lx root=%lu hit=%d\n", c, b->entries[i].key,

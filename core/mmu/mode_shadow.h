@@ -14,8 +14,10 @@
 struct shadow_cpu {
     uint64_t guest_satp;     /* satp as the guest wrote it (what it reads back) */
     uint64_t shadow_index;   /* the shadow root vsatp currently runs */
-    uint64_t fast_satp_hits; /* satp writes the fast path handled */
-    paddr_t lock;            /* the VM's shadow lock word: the fast path takes it too */
+    uint64_t fast_satp_hits; /* satp writes the fast path handled (buffer hits that
+                                sptbuf.hits, the general path's, leaves out) */
+    paddr_t lock;            /* the VM's shadow lock word, which the fast path takes too;
+                                0 with one vCPU, whose paths take no lock */
     int pinned_root;         /* the shadow root this vCPU holds a pin on (SHADOW_NO_ROOT) */
     struct sptbuf sptbuf;    /* ssp: this vCPU's SPT base buffer */
     uint64_t lru_seen;       /* sptbuf.clock when its hits last stamped their shadows */
