@@ -670,6 +670,7 @@ void shadow_vm_init(struct shadow_vm *s, const struct guest_mem *mem, gpaddr_t r
     s->ram_size = ram_size;
     s->cfg = *cfg;
     frame_pool_init(&s->pool, pool_base, pool_base + pool_bytes);
+    s->pool.zero = cfg->zero;
     uint64_t usable = (s->pool.end - s->pool.usable_base) / PAGE_SIZE;
     /* Every live root pins its root page; keeping the root count at most
      * half of the rest guarantees that emptying the other shadows always

@@ -73,6 +73,9 @@ struct shadow_config {
      * caller can bring shadow_root.last_used up to date for the shadows it
      * switched to without the core, as the satp fast path does (NULL: none). */
     void (*refresh_lru)(void *arg);
+    /* How a new table page is zeroed (the pool's frame_pool.zero; NULL:
+     * memset).  Every table a fill builds is zeroed first. */
+    void (*zero)(void *p, uint64_t bytes);
 };
 
 struct shadow_root {

@@ -144,6 +144,7 @@ static int mode_shadow_vm_create(struct vm *vm, const struct shadow_flavor *flav
         .flush_arg = vm,
         .refresh_pins = mode_shadow_pins_refresh,
         .refresh_lru = mode_shadow_lru_refresh,
+        .zero = umbra_pool.zero,    /* cbo.zero where the hart has it */
     };
     uint64_t meta = ALIGN_UP(shadow_meta_bytes_for(&cfg, c->mem, pool), PAGE_SIZE);
     paddr_t pool_base = frame_alloc(&umbra_pool, pool, PAGE_SIZE);
