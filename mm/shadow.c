@@ -52,6 +52,9 @@ struct shadow_page_meta {
     uint32_t hash_next;         /* next table in the same hash bucket: page number + 1, 0 = end */
     uint64_t base_va;           /* VA mapped by entry 0 (canonical) */
     gpaddr_t guest_table;       /* the guest table this mirrors, or GUEST_TABLE_NONE */
+    uint64_t occupied;          /* bit k: entries 8k..8k+7 may be valid (set when one is
+                                   installed, cleared when the table is emptied), so
+                                   emptying a table visits only those groups */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -375,15 +378,37 @@ static uint64_t entry_clear(struct shadow_vm *s, paddr_t table, unsigned idx)
     return 1;
 }
 
+#define ENTRIES_PER_GROUP (PTES_PER_TABLE / 64)
+
+/* Install entry idx of a shadow table (valid), noting its group. */
+static void entry_set(struct shadow_vm *s, paddr_t table, unsigned idx, pte_t pte)
+{
+    table_entries(table)[idx] = pte;
+    page_meta(s, table)->occupied |= 1ull << (idx / ENTRIES_PER_GROUP);
+}
+
+/* Clear every valid entry of a table (and free what they point to),
+ * visiting only the groups of entries its occupied mask names. */
+static uint64_t table_clear_all(struct shadow_vm *s, paddr_t table)
+{
+    struct shadow_page_meta *m = page_meta(s, table);
+    const pte_t *e = table_entries(table);
+    uint64_t dropped = 0;
+    for (uint64_t groups = m->occupied; groups; groups &= groups - 1) {
+        unsigned first = bit_lowest(groups) * ENTRIES_PER_GROUP;
+        for (unsigned i = first; i < first + ENTRIES_PER_GROUP; i++)
+            if (e[i] & PTE_V)
+                dropped += entry_clear(s, table, i);
+    }
+    m->occupied = 0;
+    return dropped;
+}
+
 static uint64_t table_free(struct shadow_vm *s, paddr_t table)
 {
     struct shadow_page_meta *m = page_meta(s, table);
-    uint64_t dropped = 0;
-    pte_t *e = table_entries(table);
     ASSERT(m->in_use);
-    for (unsigned i = 0; i < PTES_PER_TABLE; i++)
-        if (e[i] & PTE_V)
-            dropped += entry_clear(s, table, i);
+    uint64_t dropped = table_clear_all(s, table);
     if (m->guest_table != GUEST_TABLE_NONE) {
         hash_remove(s, table);
         if (s->cfg.write_protect)
@@ -404,12 +429,7 @@ static uint64_t table_free(struct shadow_vm *s, paddr_t table)
 /* Free every table below root idx and zero the root; flush its ASID. */
 static uint64_t root_empty(struct shadow_vm *s, int idx)
 {
-    paddr_t root = s->roots[idx].table;
-    pte_t *e = table_entries(root);
-    uint64_t dropped = 0;
-    for (unsigned i = 0; i < PTES_PER_TABLE; i++)
-        if (e[i] & PTE_V)
-            dropped += entry_clear(s, root, i);
+    uint64_t dropped = table_clear_all(s, s->roots[idx].table);
     ASSERT(s->roots[idx].tables == 0);
     s->roots[idx].log_len = 0;
     s->roots[idx].log_over = false;
@@ -799,7 +819,7 @@ static paddr_t shadow_path(struct shadow_vm *s, int idx, uint64_t va, const stru
         paddr_t child = table_alloc_for_fault(s, idx, level - 1, base, expect);
         if (!child)
             return 0;
-        *e = pte_make_table(child);
+        entry_set(s, table, i, pte_make_table(child));
         table = child;
     }
     return table;
@@ -1034,7 +1054,7 @@ static inline __attribute__((always_inline)) void leaf_install(struct shadow_vm 
     pte_t old = *e;
     if (old & PTE_V)
         entry_clear(s, table, i);
-    *e = pte_make_leaf(hpa_base, perm);
+    entry_set(s, table, i, pte_make_leaf(hpa_base, perm));
     /* A leaf replacing a leaf in the same slot is logged already. */
     if (s->fill_log && (!(old & PTE_V) || pte_is_pointer(old)))
         fill_log_note(s, idx, va);

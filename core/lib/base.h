@@ -34,6 +34,20 @@ typedef uint64_t gpaddr_t;  /* guest-physical address */
 static inline void *pa_to_ptr(paddr_t pa) { return (void *)(uintptr_t)pa; }
 static inline paddr_t ptr_to_pa(const void *p) { return (paddr_t)(uintptr_t)p; }
 
+/* The index of the lowest set bit of x (x != 0).  A de Bruijn multiply:
+ * rv64imac has no ctz instruction, and GCC's builtin would call libgcc,
+ * which Umbra does not link. */
+static inline unsigned bit_lowest(uint64_t x)
+{
+    static const uint8_t position[64] = {
+        0,  1,  2,  53, 3,  7,  54, 27, 4,  38, 41, 8,  34, 55, 48, 28,
+        62, 5,  39, 46, 44, 42, 22, 9,  24, 35, 59, 56, 49, 18, 29, 11,
+        63, 52, 6,  26, 37, 40, 33, 47, 61, 45, 43, 21, 23, 58, 17, 10,
+        51, 25, 36, 32, 60, 20, 57, 16, 50, 31, 19, 15, 30, 14, 13, 12,
+    };
+    return position[((x & -x) * 0x022fdd63cc95386dull) >> 58];
+}
+
 /* The 4 KiB pages that [va, va + size) touches: the first in *first, the
  * count returned (0 for size 0).  A range that runs past the top of the
  * address space stops there: va + size comes from a guest and may wrap. */

@@ -1,5 +1,6 @@
 /* test_base.c — core/lib/base.h's page_span: the pages a guest-given
- * (va, size) range touches, including ranges that wrap past the top. */
+ * (va, size) range touches, including ranges that wrap past the top; and
+ * bit_lowest, which shadow tables' valid maps are walked with. */
 #include "core/lib/base.h"
 #include "tests/unit/unit.h"
 
@@ -10,8 +11,27 @@ static void check_span(uint64_t va, uint64_t size, uint64_t want_first, uint64_t
     CHECK_EQ(first, want_first);
 }
 
+/* Every bit alone, and with every higher bit set too (the answer must not
+ * depend on them), against a plain scan. */
+static void check_bit_lowest(void)
+{
+    for (unsigned i = 0; i < 64; i++) {
+        CHECK_EQ(bit_lowest(1ull << i), i);
+        CHECK_EQ(bit_lowest(~0ull << i), i);
+    }
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (unsigned n = 0; n < 1000; n++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        unsigned want = 0;
+        while (!((x >> want) & 1))
+            want++;
+        CHECK_EQ(bit_lowest(x), want);
+    }
+}
+
 void unit_main(void)
 {
+    check_bit_lowest();
     check_span(0x1000, 0, 0x1000, 0);                  /* nothing */
     check_span(0x1234, 1, 0x1000, 1);
     check_span(0x1000, 0x1000, 0x1000, 1);             /* one whole page */
