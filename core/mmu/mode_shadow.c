@@ -854,7 +854,9 @@ static void mode_shadow_vm_end(struct vm *vm)
 {
     struct mode_shadow_vm *smv = smv_of(vm);
     sleeplock_acquire(&smv->lock, NULL);
-    shadow_vm_release(&smv->core);
+    shadow_vm_release(&smv->core);     /* drops every pin too */
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        smv->cpus[i].pinned_root = SHADOW_NO_ROOT;
     sleeplock_release(&smv->lock);
 }
 
