@@ -894,8 +894,11 @@ static bool leaf_find(const struct shadow_vm *s, int idx, uint64_t va, paddr_t t
  * tables t1 and t0 (root idx's path to va's 4 KiB leaf) mirror: three
  * reads, every check by gwalk's rules (gwalk.h), and a check that each
  * upper guest PTE still points at the table its shadow mirrors.
- * MIRROR_OK or MIRROR_FAULT: w holds what gwalk would give (and *leaf_hpa
- * where the leaf PTE lives); MIRROR_NO: the shadow cannot vouch for the
+ * MIRROR_OK: w holds what gwalk would give (and *leaf_hpa where the leaf
+ * PTE lives).  MIRROR_FAULT: w's result, depth and tables are gwalk's; its
+ * leaf fields are left as they were (no caller reads them after a page
+ * fault, and clearing them cost every reflected fault).  MIRROR_NO: the
+ * shadow cannot vouch for the
  * walk (a synthesized table, a pointer the guest changed, a table not in
  * RAM), so only gwalk can tell.
  */
@@ -1495,8 +1498,10 @@ static void sfence_global_page(struct shadow_vm *s, uint64_t va)
     for (int p = 0; p < s->npinned; p++) {
         int i = s->pinned[p];
         struct shadow_root *r = &s->roots[i];
-        if (satp_is_bare(r->guest_satp))
+        if (satp_is_bare(r->guest_satp)) {
+            r->drop_seen = s->drop_gen;   /* nothing to drop; no catch-up on its next fault */
             continue;
+        }
         paged_pinned++;
         if (r->drop_seen == before) {
             r->drop_seen = s->drop_gen;

@@ -219,7 +219,8 @@ enum shadow_fault_kind {
 struct shadow_fault {
     enum shadow_fault_kind kind;
     uint64_t inject_cause;      /* SHADOW_FAULT_GUEST: 12/13/15 or 1/5/7 */
-    struct walk walk;           /* the guest walk behind the decision (for the trace) */
+    struct walk walk;           /* the guest walk behind the decision (for the trace); after
+                                   a page fault only its result, depth and tables */
     paddr_t hpa;                /* hidden/A-D: what the filled entry maps */
     pte_t shadow_pte;           /* hidden/A-D: the entry written */
 };

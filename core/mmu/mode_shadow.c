@@ -198,6 +198,10 @@ static void mode_shadow_pins_refresh(void *arg)
         struct shadow_cpu *v = &smv_of(vm)->cpus[i];
         bool running = __atomic_load_n(&vm->vcpus[i].state, __ATOMIC_ACQUIRE) == VCPU_RUNNING;
         int now = running ? (int)v->shadow_index : SHADOW_NO_ROOT;
+        /* A vCPU just restarted (HSM) is RUNNING before mode_shadow_vcpu_start
+         * moves it off the shadow it last ran, which may be gone by now. */
+        if (now != SHADOW_NO_ROOT && !s->roots[now].live)
+            now = SHADOW_NO_ROOT;
         if (now == v->pinned_root)
             continue;
         if (v->pinned_root != SHADOW_NO_ROOT)
