@@ -729,15 +729,24 @@ static uint64_t page_fault_cause(enum access_type type)
     return type == ACCESS_FETCH ? CAUSE_FETCH_PAGE_FAULT : type == ACCESS_LOAD ? CAUSE_LOAD_PAGE_FAULT : CAUSE_STORE_PAGE_FAULT;
 }
 
-/* Set A/D in the guest PTE the way the hardware does: only if the PTE
- * still holds the value the walk read. */
-static bool guest_pte_cas(struct shadow_vm *s, gpaddr_t gpa, pte_t expected, pte_t desired)
+/* The guest's own tables fault: the page fault the access raises. */
+static void fault_to_guest(struct shadow_fault *out, const struct access_ctx *ctx)
 {
-    paddr_t hpa;
-    bool in_ram = guest_mem_hpa(s->mem, gpa, sizeof(pte_t), &hpa);
-    ASSERT(in_ram); /* the walk just read it */
-    return __atomic_compare_exchange_n((pte_t *)pa_to_ptr(hpa), &expected, desired, false, __ATOMIC_SEQ_CST,
-                                       __ATOMIC_SEQ_CST);
+    out->kind = SHADOW_FAULT_GUEST;
+    out->inject_cause = page_fault_cause(ctx->type);
+}
+
+/* Set A (and D for a store) in the walk's guest leaf, which lives at host
+ * address leaf_hpa, the way the hardware does: only if the PTE still holds
+ * the value the walk read.  Then w->leaf is the PTE as updated. */
+static bool leaf_set_ad(paddr_t leaf_hpa, struct walk *w)
+{
+    pte_t expected = w->leaf, updated = w->leaf | PTE_A | (w->need_d ? PTE_D : 0);
+    if (!__atomic_compare_exchange_n((pte_t *)pa_to_ptr(leaf_hpa), &expected, updated, false, __ATOMIC_SEQ_CST,
+                                     __ATOMIC_SEQ_CST))
+        return false;
+    w->leaf = updated;
+    return true;
 }
 
 /* The shadow leaf level for this translation: 2 MiB when allowed and the
@@ -898,9 +907,8 @@ static bool leaf_find(const struct shadow_vm *s, int idx, uint64_t va, paddr_t t
  * PTE lives).  MIRROR_FAULT: w's result, depth and tables are gwalk's; its
  * leaf fields are left as they were (no caller reads them after a page
  * fault, and clearing them cost every reflected fault).  MIRROR_NO: the
- * shadow cannot vouch for the
- * walk (a synthesized table, a pointer the guest changed, a table not in
- * RAM), so only gwalk can tell.
+ * shadow cannot vouch for the walk (a synthesized table, a pointer the
+ * guest changed, a table not in RAM), so only gwalk can tell.
  */
 enum mirror_walk { MIRROR_NO, MIRROR_FAULT, MIRROR_OK };
 
@@ -1121,13 +1129,6 @@ static enum fill_result shadow_fill(struct shadow_vm *s, int idx, uint64_t va, c
     return FILL_DONE;
 }
 
-/* The guest leaf of a permitted walk as the hardware leaves it: A set, and
- * D for a store. */
-static pte_t leaf_with_ad(const struct walk *w)
-{
-    return w->leaf | PTE_A | (w->need_d ? PTE_D : 0);
-}
-
 /* Walk the guest, performing the A/D update the hardware would.  False
  * (with out->kind set) when there is nothing to install. */
 static bool guest_walk_and_update(struct shadow_vm *s, int idx, uint64_t va, const struct access_ctx *ctx,
@@ -1137,21 +1138,20 @@ static bool guest_walk_and_update(struct shadow_vm *s, int idx, uint64_t va, con
     for (unsigned tries = 0;; tries++) {
         gwalk(s->mem, s->roots[idx].guest_satp, va, ctx, w);
         if (w->result != WALK_OK) {
-            out->kind = SHADOW_FAULT_GUEST;
-            out->inject_cause = page_fault_cause(ctx->type);
+            fault_to_guest(out, ctx);
             return false;
         }
         if (!w->need_a && !w->need_d)
             return true;
         /* Svade: the hardware would not update them, it would fault. */
         if (ctx->svade) {
-            out->kind = SHADOW_FAULT_GUEST;
-            out->inject_cause = page_fault_cause(ctx->type);
+            fault_to_guest(out, ctx);
             return false;
         }
-        pte_t updated = leaf_with_ad(w);
-        if (guest_pte_cas(s, w->leaf_pte_gpa, w->leaf, updated)) {
-            w->leaf = updated;
+        paddr_t leaf_hpa;
+        bool in_ram = guest_mem_hpa(s->mem, w->leaf_pte_gpa, sizeof(pte_t), &leaf_hpa);
+        ASSERT(in_ram); /* the walk just read it */
+        if (leaf_set_ad(leaf_hpa, w)) {
             out->kind = SHADOW_FAULT_AD_UPDATE;
             return true;
         }
@@ -1189,14 +1189,12 @@ static inline __attribute__((always_inline)) bool fault_quick(struct shadow_vm *
         return false;
     paddr_t t0 = pte_to_pa(e1);
     struct walk *w = &out->walk;
-    pte_t pte;
     paddr_t pte_hpa;
     switch (walk_mirrored(s, idx, va, t1, t0, ctx, w, &pte_hpa)) {
     case MIRROR_NO:
         return false;
     case MIRROR_FAULT:
-        out->kind = SHADOW_FAULT_GUEST;
-        out->inject_cause = page_fault_cause(ctx->type);
+        fault_to_guest(out, ctx);
         return true;
     case MIRROR_OK:
         break;
@@ -1206,16 +1204,11 @@ static inline __attribute__((always_inline)) bool fault_quick(struct shadow_vm *
         return false;                   /* a device, or a hole: the general path's */
     if (w->need_a || w->need_d) {
         if (ctx->svade) {
-            out->kind = SHADOW_FAULT_GUEST;
-            out->inject_cause = page_fault_cause(ctx->type);
+            fault_to_guest(out, ctx);
             return true;
         }
-        pte = w->leaf;
-        pte_t updated = leaf_with_ad(w);
-        if (!__atomic_compare_exchange_n((pte_t *)pa_to_ptr(pte_hpa), &pte, updated, false, __ATOMIC_SEQ_CST,
-                                         __ATOMIC_SEQ_CST))
+        if (!leaf_set_ad(pte_hpa, w))
             return false;
-        w->leaf = updated;
         out->kind = SHADOW_FAULT_AD_UPDATE;
     }
     if (s->flood && s->cfg.write_flood_limit)

@@ -810,14 +810,14 @@ static void mode_shadow_revoke_ram_flush(struct vcpu *self)
     vm_shootdown(self->vm, ~0ul);
 }
 
+/* ---- report ------------------------------------------------------------ */
+
 /* Buffer hits: the general path's lookups count in the buffer, the fast
  * path's (trap.S) only as fast satp writes. */
 static uint64_t shadow_cpu_buffer_hits(const struct shadow_cpu *c)
 {
     return c->sptbuf.hits + c->fast_satp_hits;
 }
-
-/* ---- report ------------------------------------------------------------ */
 
 static void mode_shadow_report(struct vm *vm, struct exit_stats *t, int *sptbuf_size)
 {
